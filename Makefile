@@ -1,0 +1,80 @@
+# tcplua build. `make` builds ./tcplua and build/libtcplua.so (the core,
+# loaded by the specs through LuaJIT's FFI); `make test` runs the specs;
+# `make test SANITIZE=1` builds into build-san/ with ASan+UBSan and runs the
+# same specs against that build.
+
+PREFIX ?= /usr/local
+CC ?= cc
+PKGS := luajit libmnl libsodium
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1
+else
+BUILD ?= build
+SAN :=
+OPT := -O2
+endif
+
+CFLAGS ?= $(OPT) -g
+CFLAGS += -std=c11 -Wall -Wextra -Werror -fPIC -D_GNU_SOURCE -Icore $(SAN) \
+          $(shell pkg-config --cflags $(PKGS))
+LDLIBS := $(shell pkg-config --libs $(PKGS)) -lev -lm
+
+# Files only the binary needs (the Lua host, the event loop, the CLI).
+BIN_SRCS := $(wildcard core/main*.c core/host_*.c)
+LIB_SRCS := $(filter-out $(BIN_SRCS), $(wildcard core/*.c))
+LIB_OBJS := $(LIB_SRCS:core/%.c=$(BUILD)/obj/%.o)
+BIN_OBJS := $(BIN_SRCS:core/%.c=$(BUILD)/obj/%.o)
+API_HDRS := core/api.h $(sort $(filter-out core/api.h, $(wildcard core/api_*.h)))
+CDEF := $(BUILD)/lua/tcplua/cdef.lua
+
+.PHONY: all test fuzz bench install uninstall clean format
+all: $(BUILD)/libtcplua.so $(BUILD)/tcplua $(CDEF) $(if $(SAN),,tcplua)
+
+$(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h core/*.def) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj:
+	mkdir -p $@
+
+$(BUILD)/libtcplua.so: $(LIB_OBJS)
+	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+# -rdynamic exports the core's symbols so scripts reach them through ffi.C.
+$(BUILD)/tcplua: $(LIB_OBJS) $(BIN_OBJS)
+	$(CC) $(CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+tcplua: $(BUILD)/tcplua
+	cp $< $@
+
+# The FFI declarations are generated from the C headers so the two never drift.
+$(CDEF): $(API_HDRS)
+	mkdir -p $(dir $@)
+	{ echo '-- generated from $(API_HDRS) by make; do not edit'; \
+	  echo 'return [==['; cat $(API_HDRS); echo ']==]'; } > $@
+
+test: all
+	scripts/test
+
+fuzz:
+	$(MAKE) -C fuzz run
+
+bench: all
+	scripts/bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua
+	install -m 755 $(BUILD)/tcplua $(DESTDIR)$(PREFIX)/bin/tcplua
+	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/tcplua/lua/
+	install -m 644 lua/tcplua/*.lua $(CDEF) $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/tcplua $(DESTDIR)$(PREFIX)/share/tcplua
+
+clean:
+	rm -rf build build-san tcplua fuzz/build
+
+format:
+	clang-format -i core/*.c core/*.h

@@ -1,0 +1,252 @@
+/* The public C API of the tcplua core.
+ *
+ * This file is read twice: by the C compiler (through tcplua.h, which
+ * includes <stdint.h>/<stddef.h> first) and, verbatim, by LuaJIT's ffi.cdef
+ * (the Makefile wraps it into build/lua/tcplua/cdef.lua). So it must stay in
+ * the subset ffi.cdef parses: no preprocessor lines, no macros, no inline
+ * functions, only typedefs, enums, structs and prototypes.
+ *
+ * Conventions: addresses are IPv4 in host byte order; times are int64_t
+ * microseconds on a clock the caller chooses (the core never reads a clock);
+ * functions returning int give 0 (or a count) on success and a negative
+ * tl_err on failure. */
+
+typedef struct tl_stack tl_stack;
+typedef struct tl_sock tl_sock;
+typedef struct tl_impair tl_impair;
+typedef struct tl_sim tl_sim;
+
+/* Called by the stack for every IPv4 datagram it emits. The bytes are only
+ * valid during the call. Return 0, or <0 if the link dropped it. */
+typedef int (*tl_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
+
+enum tl_err {
+  TL_OK = 0,
+  TL_EAGAIN = -1,      /* nothing now; wait for an event */
+  TL_ECLOSED = -2,     /* connection closed (or peer sent FIN, for reads) */
+  TL_ERESET = -3,      /* peer reset the connection */
+  TL_ETIMEOUT = -4,    /* retransmission or connect timeout */
+  TL_EREFUSED = -5,    /* RST in answer to our SYN */
+  TL_EUNREACH = -6,    /* ICMP unreachable (hard error) */
+  TL_EINVAL = -7,      /* bad argument */
+  TL_EADDRINUSE = -8,  /* port already listening / 4-tuple taken */
+  TL_ENOMEM = -9,      /* allocation failed or a configured cap was hit */
+  TL_ENOTCONN = -10,   /* not in a state where this makes sense */
+  TL_EABORTED = -11    /* aborted locally */
+};
+
+typedef struct tl_config {
+  uint32_t addr;       /* the stack's own address */
+  uint32_t host;       /* the peer (kernel side) address, informational */
+  uint8_t prefix;      /* host side prefix length, informational */
+  uint16_t mtu;        /* link MTU: bounds output datagrams and our MSS */
+  uint8_t ttl;         /* TTL of datagrams we originate */
+  uint64_t seed;       /* seeds every PRNG in the stack (ports, ISN key when
+                          isn_key_random is 0, IP IDs) */
+  /* IPv4 reassembly (RFC 791/815) */
+  uint32_t reasm_timeout_us;   /* per datagram; RFC 1122 suggests 60-120 s */
+  uint32_t reasm_max_bytes;    /* memory cap across all datagrams */
+  uint16_t reasm_max_datagrams;
+  uint32_t icmp_rate_per_s;    /* ICMP error rate limit (token bucket) */
+  /* TCP defaults; sockets may override some through tl_setopt */
+  uint32_t tcp_sndbuf;
+  uint32_t tcp_rcvbuf;
+  uint16_t tcp_backlog;
+  uint32_t tcp_msl_us;             /* TIME-WAIT lasts 2*MSL */
+  uint32_t tcp_rto_initial_us;     /* RFC 6298 2.1: 1 s */
+  uint32_t tcp_rto_min_us;         /* RFC 6298 2.4: 1 s (Linux uses 200 ms) */
+  uint32_t tcp_rto_max_us;         /* RFC 6298 2.5: at least 60 s */
+  uint8_t tcp_syn_retries;
+  uint8_t tcp_synack_retries;
+  uint8_t tcp_data_retries;        /* RFC 1122 R2 */
+  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122), we use 200 */
+  uint32_t tcp_challenge_ack_per_s; /* RFC 5961 10 */
+  uint32_t tcp_keepalive_idle_us;
+  uint32_t tcp_keepalive_intvl_us;
+  uint8_t tcp_keepalive_probes;
+  uint32_t tcp_ooo_max_bytes;      /* out-of-order queue cap per connection */
+  uint8_t isn_key_random;          /* 1: RFC 6528 key from libsodium at start */
+} tl_config;
+
+void tl_config_default(tl_config *cfg);
+
+/* ---- the stack: sans-I/O ------------------------------------------------ */
+tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx);
+void tl_stack_free(tl_stack *st);
+const tl_config *tl_stack_config(const tl_stack *st);
+/* Feed one IPv4 datagram received from the link. Never fails: bad input is
+ * counted under a named drop counter and discarded. */
+void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now);
+/* Run timers due at `now`. Returns the next deadline, or -1 if none. */
+int64_t tl_stack_poll(tl_stack *st, int64_t now);
+/* The next deadline without running anything (-1 if none). */
+int64_t tl_stack_deadline(const tl_stack *st);
+
+/* Counters: every drop reason and every notable event has a name. */
+int tl_stats_count(void);
+const char *tl_stats_name(int i);
+uint64_t tl_stats_get(const tl_stack *st, int i);
+
+const char *tl_version(void);
+const char *tl_strerror(int err);
+
+/* ---- checksums (RFC 1071, RFC 1624), exported for specs ------------------ */
+uint16_t tl_csum(const void *data, size_t len);             /* folded, complemented */
+uint32_t tl_csum_partial(const void *data, size_t len, uint32_t sum);
+uint16_t tl_csum_fold(uint32_t sum);                        /* fold + complement */
+uint16_t tl_csum_update16(uint16_t hc, uint16_t old_word, uint16_t new_word); /* RFC 1624 eq. 3 */
+
+/* ---- TCP sockets --------------------------------------------------------- */
+/* Socket events, ORed into a mask; delivered through tl_next_event. */
+enum tl_event_bits {
+  TL_EV_READABLE = 1,   /* data, FIN or error to read */
+  TL_EV_WRITABLE = 2,   /* send buffer space available */
+  TL_EV_CONNECTED = 4,  /* active open completed */
+  TL_EV_ACCEPT = 8,     /* a listener has a connection to accept */
+  TL_EV_CLOSED = 16,    /* connection ended (error in tl_sock_error) */
+  TL_EV_SENT = 32       /* all sent data acknowledged (for close/linger) */
+};
+
+typedef struct tl_event {
+  tl_sock *sock;
+  uint64_t user;        /* the value given to tl_sock_set_user */
+  uint32_t mask;
+} tl_event;
+
+/* Pops the next socket with pending events; returns 0 if none is left. */
+int tl_next_event(tl_stack *st, tl_event *ev);
+/* Nonzero if some socket has events waiting for tl_next_event. */
+int tl_stack_pending_events(const tl_stack *st);
+
+enum tl_opt {
+  TL_OPT_NODELAY = 1,      /* disable Nagle */
+  TL_OPT_SNDBUF = 2,
+  TL_OPT_RCVBUF = 3,
+  TL_OPT_KEEPALIVE = 4,    /* 0/1 */
+  TL_OPT_KEEPIDLE_MS = 5,
+  TL_OPT_KEEPINTVL_MS = 6,
+  TL_OPT_KEEPCNT = 7,
+  TL_OPT_BACKLOG = 8,      /* listeners */
+  TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
+  TL_OPT_LINGER_MS = 10,
+  TL_OPT_USER_TIMEOUT_MS = 11
+};
+
+/* Passive open. Returns the listener or NULL; *err gets the reason. */
+tl_sock *tl_listen(tl_stack *st, uint16_t port, int backlog, int *err);
+/* Next established connection from the accept queue, or NULL. */
+tl_sock *tl_accept(tl_sock *listener);
+/* Active open: sends the SYN now. sport 0 picks an ephemeral port
+ * (RFC 6056). Completion is reported with TL_EV_CONNECTED or TL_EV_CLOSED. */
+tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err);
+
+/* Queue data; returns bytes taken (maybe fewer than len, 0 when the buffer
+ * is full) or a negative tl_err. */
+long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
+/* Copy out received data; returns bytes (>0), TL_EAGAIN when nothing yet,
+ * TL_ECLOSED after the peer's FIN has been read past, or another tl_err. */
+long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now);
+/* Bytes readable now without blocking. */
+size_t tl_readable(const tl_sock *s);
+/* Find the first occurrence of byte c among the readable bytes: its offset,
+ * or -1. Lets a line reader avoid copying data it cannot use yet. */
+long tl_find_byte(const tl_sock *s, uint8_t c);
+size_t tl_writable(const tl_sock *s);
+/* Half-close: FIN after the queued data (RFC 9293 3.10.4). */
+int tl_shutdown(tl_sock *s, int64_t now);
+/* Graceful close and release of the handle; the stack finishes the
+ * connection and frees it. For a listener, resets queued connections. */
+void tl_close(tl_sock *s, int64_t now);
+/* Abort (RFC 9293 3.10.5): RST if synchronized; releases the handle. */
+void tl_abort(tl_sock *s, int64_t now);
+
+int tl_setopt(tl_sock *s, int opt, int64_t value);
+int64_t tl_getopt(const tl_sock *s, int opt);
+void tl_sock_set_user(tl_sock *s, uint64_t user);
+uint64_t tl_sock_user(const tl_sock *s);
+/* The error that ended the connection (tl_err), 0 if none. */
+int tl_sock_error(const tl_sock *s);
+int tl_sock_state(const tl_sock *s);   /* enum tl_tcp_state */
+int tl_sock_is_listener(const tl_sock *s);
+void tl_sock_addrs(const tl_sock *s, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport);
+
+enum tl_tcp_state {
+  TL_CLOSED = 0, TL_LISTEN, TL_SYN_SENT, TL_SYN_RECEIVED, TL_ESTABLISHED,
+  TL_FIN_WAIT_1, TL_FIN_WAIT_2, TL_CLOSE_WAIT, TL_CLOSING, TL_LAST_ACK,
+  TL_TIME_WAIT
+};
+const char *tl_state_name(int state);
+
+/* Field names follow Linux tcp_info / ss -ti where they apply. Times in us. */
+typedef struct tl_tcp_info {
+  int32_t state;
+  uint32_t snd_una, snd_nxt, snd_wnd, snd_wl1, snd_wl2, iss;
+  uint32_t rcv_nxt, rcv_wnd, irs;
+  uint32_t snd_mss, rcv_mss;
+  uint32_t cwnd, ssthresh;          /* bytes */
+  uint32_t srtt_us, rttvar_us, rto_us;
+  uint32_t retransmits;             /* consecutive, current */
+  uint32_t backoff;
+  uint64_t total_retrans;
+  uint64_t bytes_sent, bytes_retrans, bytes_acked, bytes_received;
+  uint64_t segs_in, segs_out, data_segs_in, data_segs_out;
+  uint32_t unacked;                 /* bytes in flight */
+  uint32_t sndbuf, sndbuf_used, rcvbuf, rcvbuf_used;
+  uint32_t ooo_bytes;
+  uint32_t dupacks, fast_retrans;
+  uint32_t probes;                  /* zero-window or keepalive probes sent */
+  uint32_t challenge_acks;
+  uint32_t pmtu;
+  uint32_t nodelay, keepalive;
+  int32_t last_error;               /* soft error (ICMP) or final error */
+} tl_tcp_info;
+
+int tl_sock_info(const tl_sock *s, tl_tcp_info *info);
+
+/* ---- impairment: a seeded drop/delay/reorder/dup wrapper for any link ---- */
+typedef struct tl_impair_config {
+  double loss;          /* probability 0..1 */
+  double duplicate;
+  double reorder;       /* probability a packet is held back behind later ones */
+  double corrupt;       /* flip one bit */
+  uint32_t delay_us;    /* fixed one-way delay */
+  uint32_t jitter_us;   /* uniform +- jitter */
+  uint32_t reorder_gap; /* held packet goes out after this many others (default 3) */
+  uint64_t rate_bps;    /* 0 = unlimited: serialisation delay per packet */
+  uint32_t queue_max;   /* packets held at most (default 4096); beyond: dropped */
+} tl_impair_config;
+
+/* deliver(ctx, pkt, len) is called when a packet leaves the impairment. */
+tl_impair *tl_impair_new(const tl_impair_config *cfg, uint64_t seed, tl_output_fn deliver, void *ctx);
+void tl_impair_free(tl_impair *im);
+void tl_impair_set(tl_impair *im, const tl_impair_config *cfg);
+/* Offer a packet at time now: it is dropped, delivered now, or queued. */
+void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now);
+/* Deliver what is due; returns the next deadline or -1. */
+int64_t tl_impair_poll(tl_impair *im, int64_t now);
+uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow */
+
+/* ---- sim: stacks joined by in-memory links under a virtual clock -------- */
+/* A sim holds up to 8 endpoints. An endpoint is a stack (attached) or a raw
+ * endpoint (packets addressed to it queue up for the test to read). Each
+ * directed pair of endpoints has a base one-way latency plus impairment. */
+tl_sim *tl_sim_new(uint64_t seed, uint32_t latency_us);
+void tl_sim_free(tl_sim *sim);
+/* Creates a stack on the sim; returns its endpoint index (>=0) or <0. */
+int tl_sim_add_stack(tl_sim *sim, const tl_config *cfg);
+tl_stack *tl_sim_stack(tl_sim *sim, int ep);
+/* A raw endpoint owns an address; what is routed to it is queued. */
+int tl_sim_add_raw(tl_sim *sim, uint32_t addr);
+/* Impairment applied to packets sent by endpoint `from` (-1: all). */
+void tl_sim_impair(tl_sim *sim, int from, const tl_impair_config *cfg);
+/* Send a datagram from endpoint `from` (e.g. a raw endpoint's forged packet). */
+void tl_sim_send(tl_sim *sim, int from, const uint8_t *pkt, size_t len);
+/* Pop a datagram queued for a raw endpoint: its length, or 0. */
+size_t tl_sim_recv_raw(tl_sim *sim, int ep, uint8_t *buf, size_t cap);
+int64_t tl_sim_now(const tl_sim *sim);
+/* Advance virtual time, delivering packets and running stack timers, until
+ * `until`, or earlier as soon as some stack has socket events pending or a
+ * raw endpoint has a packet. Returns 1 if it stopped early for events, 0
+ * if it reached `until`. */
+int tl_sim_run(tl_sim *sim, int64_t until);
+uint64_t tl_sim_delivered(const tl_sim *sim);

@@ -1,0 +1,31 @@
+/* The stack object: everything a running stack owns hangs off it, so many
+ * stacks can live in one process. Modules keep their state behind the
+ * pointers below and are reached through the functions in their headers. */
+#ifndef TL_STACK_H
+#define TL_STACK_H
+#include "counters.h"
+#include "rng.h"
+#include "tcplua.h"
+
+struct tl_ip_state;   /* ipv4.c: reassembly, ICMP rate limit, IP ID */
+struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
+
+/* Largest datagram the stack builds in one go (IP header + payload). */
+#define TL_TX_MAX 65535
+
+struct tl_stack {
+  tl_config cfg;
+  tl_output_fn out;
+  void *out_ctx;
+  struct tl_rng rng;
+  int64_t now;                      /* time of the current input/poll call */
+  uint64_t counters[TLC__COUNT];
+  struct tl_ip_state *ip;
+  struct tl_tcp *tcp;
+  /* Scratch for building one outgoing datagram: no malloc per packet. */
+  _Alignas(8) uint8_t tx[TL_TX_MAX + 1];
+};
+
+/* Hands a finished datagram to the link and counts it. */
+int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len);
+#endif
