@@ -129,7 +129,8 @@ enum tl_opt {
   TL_OPT_BACKLOG = 8,      /* listeners */
   TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
   TL_OPT_LINGER_MS = 10,
-  TL_OPT_USER_TIMEOUT_MS = 11
+  TL_OPT_USER_TIMEOUT_MS = 11,
+  TL_OPT_CONGESTION = 12   /* 0 Reno (RFC 5681, default), 1 NewReno (RFC 6582) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */

@@ -1,4 +1,336 @@
-/* STUB: replaced by the real CLI/loop. */
+/* tcplua [options] SCRIPT [ARGS...]: brings up a TUN device, runs the
+ * stack on it and hands the application to a LuaJIT script. This file
+ * parses the command line and wires the pieces together; the TUN is
+ * host_tun.c, its configuration host_netlink.c, the loop host_loop.c and
+ * the Lua side host_lua.c. */
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
-#include "tcplua.h"
-int main(void) { printf("tcplua %s\n", tl_version()); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host_loop.h"
+#include "host_netlink.h"
+#include "host_opts.h"
+#include "host_tun.h"
+
+static const char usage[] =
+    "usage: tcplua [options] SCRIPT [ARGS...]\n"
+    "Runs a userspace TCP/IPv4 stack on a TUN device; SCRIPT (Lua) is the application.\n"
+    "\n"
+    "  --dev NAME        TUN device name (default tcplua0)\n"
+    "  --addr A          the stack's own address (default 10.77.0.2)\n"
+    "  --host A/PREFIX   address of the kernel side of the TUN (default 10.77.0.1/24)\n"
+    "  --mtu N           link MTU (default 1500)\n"
+    "  --attach          use an existing, already configured TUN named by --dev;\n"
+    "                    it is left in place on exit\n"
+    "  --seed N          seed for every PRNG in the stack (default: random)\n"
+    "  -q, --quiet       no start-up line\n"
+    "  --stats           print every counter as 'name value' on exit\n"
+    "  -h, --help        this text\n"
+    "  -V, --version     print the version\n"
+    "\n"
+    "Link impairment, applied in both directions:\n"
+    "  --loss P          drop probability: 5% or 0.05\n"
+    "  --delay T         one-way delay: 20ms, 1s, 500us\n"
+    "  --jitter T        uniform +- jitter on the delay\n"
+    "  --reorder P       probability a packet is held back behind later ones\n"
+    "  --duplicate P     duplication probability\n"
+    "  --corrupt P       probability of flipping one bit\n"
+    "  --rate R          bandwidth: 500kbit, 10mbit, 1gbit (or kbps, mbps: bytes)\n"
+    "\n"
+    "Needs CAP_NET_ADMIN (sudo, or: sudo setcap cap_net_admin+ep ./tcplua).\n"
+    "Example: sudo tcplua examples/echo.lua, then from the host: ping 10.77.0.2\n";
+
+enum {
+  OPT_DEV = 256,
+  OPT_ADDR,
+  OPT_HOST,
+  OPT_MTU,
+  OPT_ATTACH,
+  OPT_SEED,
+  OPT_STATS,
+  OPT_LOSS,
+  OPT_DELAY,
+  OPT_JITTER,
+  OPT_REORDER,
+  OPT_DUPLICATE,
+  OPT_CORRUPT,
+  OPT_RATE
+};
+
+static const struct option long_opts[] = {
+    {"dev", required_argument, 0, OPT_DEV},
+    {"addr", required_argument, 0, OPT_ADDR},
+    {"host", required_argument, 0, OPT_HOST},
+    {"mtu", required_argument, 0, OPT_MTU},
+    {"attach", no_argument, 0, OPT_ATTACH},
+    {"seed", required_argument, 0, OPT_SEED},
+    {"quiet", no_argument, 0, 'q'},
+    {"stats", no_argument, 0, OPT_STATS},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {"loss", required_argument, 0, OPT_LOSS},
+    {"delay", required_argument, 0, OPT_DELAY},
+    {"jitter", required_argument, 0, OPT_JITTER},
+    {"reorder", required_argument, 0, OPT_REORDER},
+    {"duplicate", required_argument, 0, OPT_DUPLICATE},
+    {"corrupt", required_argument, 0, OPT_CORRUPT},
+    {"rate", required_argument, 0, OPT_RATE},
+    {0, 0, 0, 0},
+};
+
+static int bad_value(const char *flag, const char *val, const char *expected) {
+  fprintf(stderr, "tcplua: --%s: bad value '%s' (expected %s); try --help\n", flag, val, expected);
+  return 2;
+}
+
+/* Returns -1 to go on, else the exit status (0 for --help/--version). */
+static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) {
+  const char *prob = "a probability such as 5% or 0.05";
+  const char *dur = "a time such as 20ms, 1s or 500us";
+  o->dev = "tcplua0";
+  host_parse_ipv4("10.77.0.2", &o->addr);
+  host_parse_ipv4("10.77.0.1", &o->host);
+  o->prefix = 24;
+  o->mtu = 1500;
+  o->impair.reorder_gap = 3;
+  o->impair.queue_max = 4096;
+  opterr = 0; /* our messages name the flag and point at --help */
+  int c;
+  /* '+': options end at SCRIPT, so the script's own flags reach it. */
+  while ((c = getopt_long(argc, argv, "+:hqV", long_opts, NULL)) != -1) {
+    const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    uint64_t u;
+    switch (c) {
+    case 'h': fputs(usage, stdout); return 0;
+    case 'V': printf("tcplua %s\n", tl_version()); return 0;
+    case 'q': o->quiet = 1; break;
+    case OPT_STATS: o->stats = 1; break;
+    case OPT_ATTACH: o->attach = 1; break;
+    case OPT_DEV:
+      if (!*optarg || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/') || strchr(optarg, ' '))
+        return bad_value("dev", optarg, "an interface name of 1 to 15 characters");
+      o->dev = optarg;
+      break;
+    case OPT_ADDR:
+      if (host_parse_ipv4(optarg, &o->addr) < 0)
+        return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2");
+      break;
+    case OPT_HOST:
+      if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
+        return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
+      break;
+    case OPT_MTU:
+      if (host_parse_u64(optarg, 65535, &u) < 0 || u < 576)
+        return bad_value("mtu", optarg, "a number from 576 to 65535");
+      o->mtu = (uint16_t)u;
+      *mtu_given = 1;
+      break;
+    case OPT_SEED:
+      if (host_parse_u64(optarg, UINT64_MAX, &u) < 0)
+        return bad_value("seed", optarg, "a non-negative integer");
+      o->seed = u;
+      o->has_seed = 1;
+      break;
+    case OPT_LOSS:
+      if (host_parse_prob(optarg, &o->impair.loss) < 0) return bad_value("loss", optarg, prob);
+      o->impaired = 1;
+      break;
+    case OPT_REORDER:
+      if (host_parse_prob(optarg, &o->impair.reorder) < 0) return bad_value("reorder", optarg, prob);
+      o->impaired = 1;
+      break;
+    case OPT_DUPLICATE:
+      if (host_parse_prob(optarg, &o->impair.duplicate) < 0) return bad_value("duplicate", optarg, prob);
+      o->impaired = 1;
+      break;
+    case OPT_CORRUPT:
+      if (host_parse_prob(optarg, &o->impair.corrupt) < 0) return bad_value("corrupt", optarg, prob);
+      o->impaired = 1;
+      break;
+    case OPT_DELAY:
+      if (host_parse_duration_us(optarg, &o->impair.delay_us) < 0) return bad_value("delay", optarg, dur);
+      o->impaired = 1;
+      break;
+    case OPT_JITTER:
+      if (host_parse_duration_us(optarg, &o->impair.jitter_us) < 0) return bad_value("jitter", optarg, dur);
+      o->impaired = 1;
+      break;
+    case OPT_RATE:
+      if (host_parse_rate_bps(optarg, &o->impair.rate_bps) < 0)
+        return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
+      o->impaired = 1;
+      break;
+    case ':': fprintf(stderr, "tcplua: option %s needs a value; try --help\n", name); return 2;
+    default:
+      if (optopt && optopt < 256)
+        fprintf(stderr, "tcplua: unknown option '-%c'; try --help\n", optopt);
+      else
+        fprintf(stderr, "tcplua: unknown option '%s'; try --help\n", name);
+      return 2;
+    }
+  }
+  if (optind >= argc) {
+    fprintf(stderr, "tcplua: no script given (usage: tcplua [options] SCRIPT [ARGS...]); try --help\n");
+    return 2;
+  }
+  if (o->addr == o->host) {
+    fprintf(stderr, "tcplua: --addr and --host must differ (both are %u.%u.%u.%u); try --help\n",
+            o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
+    return 2;
+  }
+  uint32_t mask = ~0u << (32 - o->prefix);
+  if (!o->attach && (o->addr & mask) != (o->host & mask))
+    fprintf(stderr, "tcplua: warning: --addr is outside the --host prefix: the kernel will not route to the "
+                    "stack unless you add a route\n");
+  o->script = argv[optind];
+  o->nargs = argc - optind - 1;
+  o->args = argv + optind + 1;
+  return -1;
+}
+
+static void print_stats(struct host *h) {
+  for (int i = 0; i < tl_stats_count(); i++)
+    printf("%s %llu\n", tl_stats_name(i), (unsigned long long)tl_stats_get(h->st, i));
+  for (int i = 0; i < HC__COUNT; i++)
+    printf("%s %llu\n", host_counter_name(i), (unsigned long long)h->counters[i]);
+  static const char *const im_names[] = {"in", "out", "lost", "dup", "reordered", "corrupted", "overflow"};
+  for (int dir = 0; dir < 2; dir++) {
+    tl_impair *im = dir ? h->im_out : h->im_in;
+    if (!im) continue;
+    for (int k = 0; k < 7; k++)
+      printf("host_impair_%s_%s %llu\n", dir ? "tx" : "rx", im_names[k],
+             (unsigned long long)tl_impair_count(im, k));
+  }
+  fflush(stdout);
+}
+
+static void addr_str(uint32_t a, char *buf, size_t len) {
+  snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+int main(int argc, char **argv) {
+  /* Output goes to terminals and to files the specs read while we run. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  /* A closed stdout pipe must not kill a running stack. */
+  signal(SIGPIPE, SIG_IGN);
+  struct host_opts o;
+  memset(&o, 0, sizeof o);
+  int mtu_given = 0;
+  int rc = parse_args(argc, argv, &o, &mtu_given);
+  if (rc >= 0) return rc;
+
+  struct host *h = calloc(1, sizeof *h);
+  if (!h) {
+    fprintf(stderr, "tcplua: out of memory\n");
+    return 1;
+  }
+  h->tun_fd = -1;
+  char err[512], ifname[IFNAMSIZ];
+  rc = 1;
+
+  if (host_loop_init(h) < 0) {
+    fprintf(stderr, "tcplua: cannot create the event loop\n");
+    goto out;
+  }
+  /* Script errors are reported before anything needs privileges. */
+  if (host_lua_open(&h->lua) < 0 || host_lua_load(&h->lua, o.script) < 0) goto out;
+  if (sodium_init() < 0) {
+    fprintf(stderr, "tcplua: libsodium failed to initialise\n");
+    goto out;
+  }
+
+  h->tun_fd = host_tun_open(o.dev, o.attach, ifname, err, sizeof err);
+  if (h->tun_fd < 0) {
+    fprintf(stderr, "tcplua: %s\n", err);
+    goto out;
+  }
+  if (o.attach) {
+    /* The device is someone else's; only learn its MTU. */
+    int mtu = host_netlink_mtu(ifname, err, sizeof err);
+    if (mtu < 0) {
+      fprintf(stderr, "tcplua: %s\n", err);
+      goto out;
+    }
+    if (!mtu_given)
+      o.mtu = (uint16_t)mtu;
+    else if (mtu != o.mtu)
+      fprintf(stderr, "tcplua: warning: %s has MTU %d but --mtu is %u\n", ifname, mtu, o.mtu);
+  } else if (host_netlink_configure(ifname, o.host, o.prefix, o.mtu, err, sizeof err) < 0) {
+    fprintf(stderr, "tcplua: %s\n", err);
+    goto out;
+  }
+
+  tl_config cfg;
+  tl_config_default(&cfg);
+  cfg.addr = o.addr;
+  cfg.host = o.host;
+  cfg.prefix = o.prefix;
+  cfg.mtu = o.mtu;
+  if (o.has_seed) {
+    cfg.seed = o.seed;
+  } else {
+    randombytes_buf(&cfg.seed, sizeof cfg.seed);
+    /* 53 bits: exact as a Lua number, so a script can print the seed and
+     * the run can be repeated with --seed. */
+    cfg.seed &= (1ull << 53) - 1;
+    cfg.isn_key_random = 1; /* RFC 6528: unpredictable unless asked to repeat a run */
+  }
+  h->st = tl_stack_new(&cfg, host_stack_out, h);
+  if (!h->st) {
+    fprintf(stderr, "tcplua: cannot create the stack (out of memory)\n");
+    goto out;
+  }
+  if (o.impaired) {
+    h->im_in = tl_impair_new(&o.impair, cfg.seed ^ 0x696e, host_into_stack, h);
+    h->im_out = tl_impair_new(&o.impair, cfg.seed ^ 0x6f7574, host_to_tun, h);
+    if (!h->im_in || !h->im_out) {
+      fprintf(stderr, "tcplua: cannot create the link impairment (out of memory)\n");
+      goto out;
+    }
+  }
+
+  struct host_lua_info info = {
+      .stack = h->st,
+      .dev = ifname,
+      .addr = o.addr,
+      .host = o.host,
+      .prefix = o.prefix,
+      .mtu = o.mtu,
+      .seed = cfg.seed,
+      .quiet = o.quiet,
+      .now_us = host_now_us(h),
+      .script = o.script,
+      .nargs = o.nargs,
+      .args = o.args,
+  };
+  if (host_lua_attach(&h->lua, &info) < 0) goto out;
+  if (!o.quiet) {
+    char a[16], b[16];
+    addr_str(o.addr, a, sizeof a);
+    addr_str(o.host, b, sizeof b);
+    printf("tcplua: %s %s, stack %s, host %s/%u -- try: ping %s\n", ifname, o.attach ? "attached" : "up", a,
+           b, o.prefix, a);
+  }
+  if (host_lua_run(&h->lua, &info) < 0) goto out;
+
+  host_loop_run(h);
+  rc = h->exit_code;
+out:
+  if (h->lua.L && h->st) host_lua_shutdown(&h->lua);
+  /* Lua objects may still hold sockets: close the state while the stack
+   * is alive, so finalizers find it. */
+  host_lua_close(&h->lua);
+  if (o.stats && h->st) print_stats(h);
+  tl_impair_free(h->im_in);
+  tl_impair_free(h->im_out);
+  tl_stack_free(h->st);
+  /* Closing the fd removes a non-persistent TUN (the one we created). */
+  if (h->tun_fd >= 0) close(h->tun_fd);
+  host_loop_close(h);
+  free(h);
+  return rc;
+}

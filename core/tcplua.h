@@ -5,6 +5,9 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "api_ipv4.h"
+#include "api_tcpwire.h"
+#include "api_pcap.h"
 
 #define TL_VERSION "0.1.0"
 #endif

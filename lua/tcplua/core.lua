@@ -1,7 +1,7 @@
 -- Loads the C core for Lua: the FFI declarations generated from core/api*.h
 -- and the library itself. Inside the tcplua binary the core's symbols are
 -- exported (-rdynamic), so ffi.C has them; under plain LuaJIT (busted specs)
--- we load build/libtcplua.so, or the file named by $TCPLUA_LIB.
+-- we load the file named by $TCPLUA_LIB, or build/libtcplua.so.
 local ffi = require "ffi"
 
 ffi.cdef(require "tcplua.cdef")
@@ -11,9 +11,10 @@ local function has_core(lib)
 end
 
 local function load()
+  -- The binary's own copy first: its stack pointers are only valid there.
+  if has_core(ffi.C) then return ffi.C end
   local forced = os.getenv("TCPLUA_LIB")
   if forced and forced ~= "" then return ffi.load(forced) end
-  if has_core(ffi.C) then return ffi.C end
   local tried = {}
   for _, p in ipairs({ "build/libtcplua.so", "./libtcplua.so" }) do
     local ok, lib = pcall(ffi.load, p)

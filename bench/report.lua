@@ -1,0 +1,386 @@
+-- Turns the results of one scripts/bench run into docs/performance.md and a
+-- JSON file. Input: a TSV of `key<TAB>line`, where each line is the
+-- `k=v k=v` output of a bench tool (error=... runs to the end of the line),
+-- or notyet=/skipped= when a figure could not be taken.
+--   luajit bench/report.lua RESULTS.tsv OUT.md OUT.json
+local cjson = require "cjson"
+
+local tsv, md_path, json_path = arg[1], arg[2], arg[3]
+assert(tsv and md_path and json_path, "usage: report.lua RESULTS.tsv OUT.md OUT.json")
+
+local raw, order = {}, {}
+for line in io.lines(tsv) do
+  local k, v = line:match("^([^\t]+)\t(.*)$")
+  if k then
+    if raw[k] == nil then order[#order + 1] = k end
+    raw[k] = v
+  end
+end
+
+-- A tool line as a table; "error", "notyet", "skipped" keep their spaces.
+local function parse(line)
+  local t = {}
+  if not line then return t end
+  for _, word in ipairs({ "error", "notyet", "skipped" }) do
+    local rest = line:match("^" .. word .. "=(.*)$") or line:match(" " .. word .. "=(.*)$")
+    if rest then
+      t[word] = rest
+      line = line:sub(1, #line - #rest - #word - 1)
+    end
+  end
+  for k, v in line:gmatch("([%w_]+)=(%S+)") do t[k] = tonumber(v) or v end
+  return t
+end
+
+local function num(t, key)
+  local v = t[key]
+  return type(v) == "number" and v or nil
+end
+
+-- Why a side has no figure.
+local function why(t, what)
+  if t.notyet then return "not yet: " .. t.notyet end
+  if t.skipped then return "skipped: " .. t.skipped end
+  if t.error then return "failed: " .. t.error end
+  return "failed: no " .. what .. " in the tool's output"
+end
+
+local figures = {}
+
+local function fmt(v, unit)
+  if not v then return nil end
+  if unit == "Gbit/s" then return ("%.2f"):format(v) end
+  if unit == "bytes" then return ("%.0f"):format(v) end
+  return ("%.0f"):format(v)
+end
+
+-- A figure compared with the kernel: abs_target (tcplua >= it, may be nil)
+-- and ratio_target (tcplua/kernel >= it).
+local function compare(id, name, unit, tkey, kkey, field, abs_target, ratio_target)
+  local t, k = parse(raw[tkey]), parse(raw[kkey])
+  local tv, kv = num(t, field), num(k, field)
+  -- A run that ended in an error but moved data is still a figure, with a note.
+  local f = {
+    id = id, name = name, unit = unit, tcplua = tv, kernel = kv,
+    tcplua_status = tv and (t.error and ("partial: " .. t.error) or "ok") or why(t, field),
+    kernel_status = kv and (k.error and ("partial: " .. k.error) or "ok") or why(k, field),
+    abs_target = abs_target, ratio_target = ratio_target,
+    raw_tcplua = raw[tkey], raw_kernel = raw[kkey],
+  }
+  if tv and kv and kv > 0 then f.ratio = tv / kv end
+  if tv and abs_target then f.abs_met = tv >= abs_target end
+  if f.ratio and ratio_target then f.ratio_met = f.ratio >= ratio_target end
+  figures[#figures + 1] = f
+  return f
+end
+
+compare("bulk_recv_off", "Bulk receive (kernel -> tcplua discard), offloads off", "Gbit/s",
+  "bulk_recv_off_tcplua", "bulk_recv_off_kernel", "gbps", 3.5, 0.7)
+compare("bulk_send_off", "Bulk send (tcplua source -> kernel), offloads off", "Gbit/s",
+  "bulk_send_off_tcplua", "bulk_send_off_kernel", "gbps", 1.6, 1.5)
+compare("bulk_recv_on", "Bulk receive, offloads on", "Gbit/s",
+  "bulk_recv_on_tcplua", "bulk_recv_on_kernel", "gbps", 9, 0.7)
+compare("bulk_send_on", "Bulk send, offloads on", "Gbit/s",
+  "bulk_send_on_tcplua", "bulk_send_on_kernel", "gbps", 20, 1.5)
+compare("rr", "1-byte request/response on one connection", "trans/s",
+  "rr_tcplua", "rr_kernel", "rate", nil, 0.8)
+compare("crr", "New connections (connect, 1-byte exchange, close), 4 in flight", "conn/s",
+  "crr_tcplua", "crr_kernel", "rate", nil, 1.0)
+
+-- Idle connections: bytes of tcplua RSS per connection.
+local idle = {}
+for _, k in ipairs(order) do
+  local n = k:match("^idle_(%d+)$")
+  if n then
+    local t = parse(raw[k])
+    local f = {
+      id = k, count = tonumber(n), raw = raw[k],
+      opened = num(t, "opened"), verified = num(t, "verified"),
+      open_secs = num(t, "open_secs"), bytes_per_conn = num(t, "bytes_per_conn"),
+      rss0_kib = num(t, "rss0_kib"), rss_kib = num(t, "rss_kib"),
+    }
+    local lb, lp = num(t, "lua_base_kb"), num(t, "lua_peak_kb")
+    if lb and lp and f.opened and f.opened > 0 then f.lua_bytes_per_conn = (lp - lb) * 1024 / f.opened end
+    if f.verified == f.count and f.bytes_per_conn then
+      f.status = "ok"
+      f.met = f.bytes_per_conn < 1024
+    elseif f.opened then
+      f.status = ("incomplete: %d of %d opened, %d answered%s"):format(f.opened, f.count, f.verified or 0,
+        t.error and (" (first error: " .. t.error .. ")") or "")
+    else
+      f.status = why(t, "result")
+    end
+    idle[#idle + 1] = f
+  end
+end
+
+-- Hook cost: receive rate with a no-op tcplua.on_segment vs without.
+local hook = { raw = raw.hook, raw_base = raw.hook_base }
+do
+  local h, b = parse(raw.hook), parse(raw.hook_base)
+  local hv, bv = num(h, "gbps"), num(b, "gbps")
+  if hv and bv and bv > 0 then
+    hook.base_gbps, hook.hooked_gbps, hook.runs = bv, hv, h.runs
+    -- The median of the per-round with/without ratios: each pair ran back
+    -- to back, so slow drifts of the machine cancel out.
+    local ratios = {}
+    for b, x in tostring(h.runs or ""):gmatch("([%d.]+)/([%d.]+)") do
+      if tonumber(b) > 0 then ratios[#ratios + 1] = tonumber(x) / tonumber(b) end
+    end
+    table.sort(ratios)
+    local med = #ratios > 0 and (#ratios % 2 == 1 and ratios[(#ratios + 1) / 2]
+      or (ratios[#ratios / 2] + ratios[#ratios / 2 + 1]) / 2) or hv / bv
+    hook.cost = 1 - med
+    hook.met = hook.cost < 0.10
+    hook.status = "ok"
+  else
+    hook.status = (h.notyet or h.skipped or h.error) and why(h, "gbps") or why(b, "gbps")
+  end
+end
+
+local tseq = parse(raw.tseq)
+tseq.status = tseq.file and "ok" or why(tseq, "file")
+
+-- ---- markdown ---------------------------------------------------------------
+local out = {}
+local function w(s) out[#out + 1] = s or "" end
+local function yes(b) if b == nil then return "-" end return b and "yes" or "**no**" end
+
+w("# tcplua performance")
+w()
+w("Written by `make bench` (scripts/bench) on " .. (raw.date or "?") .. "; do not edit by hand.")
+w("Each tcplua figure is set beside the kernel's own TCP measured in the same run")
+w("(kernel to kernel over a veth pair), because this machine is shared and noisy:")
+w("the ratio is the figure that counts, the absolute numbers move from run to run.")
+w()
+w("| | |")
+w("|---|---|")
+w("| date | " .. (raw.date or "?") .. " |")
+w("| CPU | " .. (raw.cpu or "?") .. " |")
+w("| kernel | " .. (raw.kernel or "?") .. " |")
+w("| memory | " .. (raw.memory_gb or "?") .. " GB |")
+w("| tree | " .. (raw.git or "?") .. " (" .. (raw.tcplua_version or "?") .. ") |")
+w("| bulk runs | " .. (raw.bulk_secs or "?") .. " s each; request/response and new connections "
+  .. (raw.short_secs or "?") .. " s each |")
+w("| whole run | " .. (raw.elapsed_s or "?") .. " s |")
+w()
+w("## Figures")
+w()
+w("| Figure | tcplua | kernel (veth) | ratio | target | met (absolute / ratio) |")
+w("|---|---|---|---|---|---|")
+for _, f in ipairs(figures) do
+  local target = {}
+  if f.abs_target then target[#target + 1] = (">= %g %s"):format(f.abs_target, f.unit) end
+  if f.ratio_target then target[#target + 1] = (">= %gx kernel"):format(f.ratio_target) end
+  local tcell = f.tcplua and (fmt(f.tcplua, f.unit) .. " " .. f.unit) or f.tcplua_status
+  if f.tcplua and f.tcplua_status ~= "ok" then tcell = tcell .. " (" .. f.tcplua_status .. ")" end
+  local kcell = f.kernel and (fmt(f.kernel, f.unit) .. " " .. f.unit) or f.kernel_status
+  w(("| %s | %s | %s | %s | %s | %s / %s |"):format(f.name, tcell, kcell,
+    f.ratio and ("%.2fx"):format(f.ratio) or "-", table.concat(target, ", "),
+    yes(f.abs_met), yes(f.ratio_met)))
+end
+w()
+w("### Concurrent idle connections (tcplua echo, examples/echo.lua)")
+w()
+w("| connections | result | open time | tcplua RSS growth per connection | of which Lua heap (peak, with garbage) | target < 1 KB |")
+w("|---|---|---|---|---|---|")
+for _, f in ipairs(idle) do
+  w(("| %d | %s | %s | %s | %s | %s |"):format(f.count, f.status,
+    f.open_secs and ("%.1f s"):format(f.open_secs) or "-",
+    (f.status == "ok" and f.bytes_per_conn) and ("%.0f bytes"):format(f.bytes_per_conn) or "-",
+    f.lua_bytes_per_conn and ("%.0f bytes"):format(f.lua_bytes_per_conn) or "-",
+    f.count >= 1000000 and yes(f.met) or (f.met ~= nil and yes(f.met) or "-")))
+end
+if #idle == 0 then w("| - | not run | - | - | - | - |") end
+w()
+w("### Lua segment hook")
+w()
+if hook.status == "ok" then
+  w(("A no-op `tcplua.on_segment` hook: bulk receive %.2f Gbit/s with it, %.2f without (means); cost, "
+    .. "from the median of the per-round ratios: %.1f%% (target < 10%%: %s). Rounds, without/with: %s Gbit/s.")
+    :format(hook.hooked_gbps, hook.base_gbps,
+    hook.cost * 100, yes(hook.met), tostring(hook.runs or "-"):gsub(",", ", ")))
+else
+  w("No-op `tcplua.on_segment` hook cost: " .. hook.status .. ".")
+end
+w()
+w("### Time-sequence plot of a bulk receive")
+w()
+if tseq.status == "ok" then
+  w("One 20 MB transfer into examples/discard.lua, drawn by scripts/tseq-plot from "
+    .. (tseq.source == "tseq" and "tcplua's own `--tseq` record (segments plus cwnd/RTT samples)."
+      or "a tcpdump capture on the kernel side of tcplua0 (bench/pcap2tseq.lua): the wire view, so the "
+        .. "lower cwnd/RTT panel stays empty until tcplua has `--tseq`."))
+  w()
+  w("![time-sequence plot](" .. tseq.file:match("[^/]*$") .. ")")
+else w("Time-sequence plot: " .. tseq.status .. ".") end
+w()
+
+-- Missed targets, each with its profile (when one was taken) and the lever.
+local levers = {
+  bulk_recv_off = "batch TUN reads (several packets per wakeup), coalesce ACKs (one per two full segments, RFC 9293 3.8.6.3), "
+    .. "hand data to Lua once per read burst rather than per segment, and keep the receive window open (window scaling).",
+  bulk_send_off = "build segments straight into st->tx without copies, send up to cwnd per wakeup, avoid per-segment "
+    .. "Lua calls in the source loop (larger tl_send batches), and compute checksums incrementally.",
+  bulk_recv_on = "64 KB GRO/GSO segments through the TUN (IFF_VNET_HDR + TUNSETOFFLOAD) so the stack handles one "
+    .. "header per 64 KB rather than per 1460 bytes; checksum offload (virtio_net_hdr NEEDS_CSUM / DATA_VALID).",
+  bulk_send_on = "emit 64 KB TSO super-segments with virtio_net_hdr gso_type TCPV4 and let the kernel segment them.",
+  rr = "answer from the Lua callback in the same loop turn (no extra timer hop), piggyback the ACK on the reply, "
+    .. "and keep the FFI crossing per request to one call each way.",
+  crr = "cheap TCB allocation from a pool, SYN handled without Lua until accept, accept queue drained in batches, "
+    .. "and no per-connection coroutine creation cost beyond what the script needs.",
+}
+local missed = {}
+local notyet = {}
+for _, f in ipairs(figures) do
+  if not f.tcplua and f.tcplua_status:match("^not yet") then notyet[#notyet + 1] = f
+  elseif f.abs_met == false or f.ratio_met == false or not f.tcplua then missed[#missed + 1] = f end
+end
+w("## Targets missed and what would close them")
+w()
+local idle_missed = false
+for _, f in ipairs(idle) do if f.met == false then idle_missed = true end end
+if #missed == 0 and hook.met ~= false and not idle_missed then w("None in this run.") end
+for _, f in ipairs(missed) do
+  w("### " .. f.name)
+  w()
+  if not f.tcplua then
+    w("No tcplua figure: " .. f.tcplua_status .. ".")
+  else
+    w(("tcplua %s %s vs kernel %s (ratio %s)."):format(fmt(f.tcplua, f.unit), f.unit,
+      f.kernel and fmt(f.kernel, f.unit) or "?", f.ratio and ("%.2fx"):format(f.ratio) or "-"))
+    local pt = parse(f.raw_tcplua)
+    local si, so = num(pt, "segs_in"), num(pt, "segs_out")
+    if si and so and si > 0 and so > 0 then
+      w()
+      w(("Segments: %d in, %d out (%.2f in per out)%s."):format(si, so, si / so,
+        pt.drops and ("; drops: " .. pt.drops) or ""))
+    end
+    local dir0, off0 = f.id:match("^bulk_(%a+)_(%a+)$")
+    local ss = dir0 and raw["ss_" .. dir0 .. "_" .. off0]
+    if ss and ss:match("%S") then
+      w()
+      w("The kernel peer's socket half way through (`ss -tin`):")
+      w()
+      w("```")
+      w((ss:gsub("^%s+", ""):gsub("(.-%s+.-%s+.-%s+.-%s+.-%s+)", "%1\n", 1)))
+      w("```")
+      local rl = tonumber(ss:match("rwnd_limited:%d+ms%(([%d.]+)%%%)"))
+      if rl and rl >= 10 then
+        w()
+        w(("The kernel sender was held back by the window tcplua advertised %.0f%% of the time "
+          .. "(snd_wnd %s bytes): a larger receive buffer (tl_config.tcp_rcvbuf, window scaling) or "
+          .. "draining it sooner would let it send more."):format(rl, ss:match("snd_wnd:(%d+)") or "?"))
+      end
+    end
+    local u, sy = tostring(pt.cpu_pct or ""):match("^(%d+):(%d+)$")
+    if u then
+      w()
+      w(("The tcplua process used %d%% of one core in user space and %d%% in the kernel during the run "
+        .. "(its kernel time includes the TUN reads and writes and the peer's receive processing, which "
+        .. "runs in softirq on the writer's CPU)."):format(tonumber(u), tonumber(sy)))
+      if tonumber(u) + tonumber(sy) < 80 then
+        w()
+        w("tcplua was not CPU-bound in this run, so the limit is more likely the window in flight (send "
+          .. "buffer, congestion window, the peer's receive window) or time the loop spends waiting than "
+          .. "computation: compare conn:info() cwnd/snd_wnd/unacked during a transfer.")
+      end
+    end
+  end
+  w()
+  local prof = raw["profile_" .. f.id]
+  local fh = prof and io.open(prof, "r")
+  if fh then
+    w("Where the tcplua process spends its time (`perf record -e cpu-clock -p`, flat, a second 4 s run):")
+    w()
+    w("```")
+    w(fh:read("*a"):gsub("%s+$", ""))
+    w("```")
+    w()
+    fh:close()
+  end
+  w("What would close it: " .. (levers[f.id] or "profile first (perf record -e cpu-clock)."))
+  w()
+end
+for _, f in ipairs(idle) do
+  if f.met == false or (f.status ~= "ok" and not f.status:match("^skipped")) then
+    w(("### %d idle connections"):format(f.count))
+    w()
+    if f.status == "ok" then
+      w(("tcplua's RSS grew by %.0f bytes per connection (target < 1024)%s."):format(f.bytes_per_conn,
+        f.lua_bytes_per_conn and (", of which the Lua heap at most %.0f (its peak, garbage included; the rest "
+          .. "is the C side: TCB, buffers, tables, malloc overhead)"):format(f.lua_bytes_per_conn) or ""))
+    else
+      w("Not measured: " .. f.status .. ".")
+    end
+    w()
+    w("What would close it: nothing per connection until it is needed -- no send/receive buffers while "
+      .. "idle (allocate on the first byte, free when drained), a compact TCB (timers as one wheel slot, "
+      .. "sequence state in 32-bit fields), and on the Lua side no coroutine per idle connection (or a "
+      .. "small one): a LuaJIT coroutine with its stack is already about 1 KB.")
+    w()
+  end
+end
+if hook.met == false then
+  w("### Lua segment hook")
+  w()
+  w("The hook costs more than 10%: pass the FFI view without allocating (a reused cdata per direction), "
+    .. "skip the call entirely when no hook is set, and keep the callback JIT-compiled (no closures per segment).")
+  w()
+end
+if #notyet > 0 or hook.status:match("^not yet") or tseq.status:match("^not yet") then
+  w("## Not measured yet")
+  w()
+  for _, f in ipairs(notyet) do w("- " .. f.name .. ": " .. f.tcplua_status) end
+  if hook.status:match("^not yet") then w("- Lua segment hook cost: " .. hook.status) end
+  if tseq.status:match("^not yet") then w("- Time-sequence plot: " .. tseq.status) end
+  w()
+end
+w("## How it is measured")
+w()
+w("`sudo make bench` runs scripts/bench. It creates two network namespaces (deleted on exit, even on")
+w("Ctrl-C): A holds tcplua's TUN (kernel side 10.77.0.1/24, stack 10.77.0.2, MTU 1500) and one end of a")
+w("veth pair (10.88.0.1/24); B holds the other end (10.88.0.2/24) and the kernel servers. The load tools")
+w("always run in A, so both sides of every comparison use the same client and the same code path on it.")
+w()
+w("- The tools are in bench/ (C, plain sockets, every run bounded by `-t` seconds): `tlb_bulk` (sink,")
+w("  source, send, recv; the sender counts bytes the peer acknowledged, `tcpi_bytes_acked`), `tlb_echod`")
+w("  (epoll echo server for the kernel side), `tlb_rr` (1-byte ping-pong), `tlb_crr` (connect, 1-byte")
+w("  exchange, client closes first), `tlb_idle` (opens N connections from 25 source addresses, pings each")
+w("  once, reads the server's VmRSS before and after).")
+w("- Bulk receive: `tlb_bulk send` to examples/discard.lua (port 9) vs to `tlb_bulk sink` in B. Bulk send:")
+w("  `tlb_bulk recv` from examples/source.lua (port 19) vs from `tlb_bulk source` in B.")
+w("- Offloads off: TSO, GSO, GRO, checksum offload and scatter-gather off on both veth ends")
+w("  (ethtool -K) and `tcplua --offload off`; on: all on and `tcplua --offload on`"
+  .. (raw.has_offload == "1" and "." or " (tcplua has no --offload flag yet: not yet)."))
+w("- Request/response and new connections: examples/echo.lua (port 7) vs `tlb_echod` in B.")
+w("- Idle connections: examples/echo.lua; the count grows to 1,000,000 only when the previous step completed")
+w("  and memory and time allow. The per-connection figure is tcplua's VmRSS growth divided by the count.")
+w("- Hook cost: bulk receive into bench/hook_discard.lua (discard plus a no-op `tcplua.on_segment`)")
+w("  vs plain discard, alternated five times, 2 s each; the cost is the median of the five ratios.")
+w("- Time-sequence plot: a 20 MB `tlb_bulk send -n` into discard, recorded with `tcplua --tseq` when the")
+w("  flag exists, else captured with tcpdump on tcplua0 and converted by bench/pcap2tseq.lua.")
+w("- tcplua runs one event-loop thread; the machine has 2 cores, and the kernel's receive processing")
+w("  runs in softirq on whichever CPU wrote the packet, so part of the kernel peer's work is charged to")
+w("  the tcplua process in the CPU figures above.")
+w("- Raw tool output of this run: bench/results/latest.json.")
+w()
+w("Reproduce: `sudo make bench` (about 4 minutes). Knobs: `BENCH_BULK_SECS` (10), `BENCH_SHORT_SECS` (3),")
+w("`BENCH_IDLE_COUNTS` (\"100000 1000000\"), `BENCH_IDLE_SECS` (120), `BENCH_PROFILE` (1),")
+w("`BENCH_ONLY=\"bulk rr hook tseq idle\"` (a subset, reported to bench/build/partial.md).")
+w()
+
+local fh = assert(io.open(md_path, "w"))
+fh:write(table.concat(out, "\n"))
+fh:close()
+
+-- ---- JSON -------------------------------------------------------------------
+local meta = {}
+for _, k in ipairs({ "date", "cpu", "kernel", "memory_gb", "git", "tcplua_version", "bulk_secs",
+  "short_secs", "has_offload", "elapsed_s" }) do meta[k] = raw[k] end
+local raw_obj = {}
+for _, k in ipairs(order) do raw_obj[k] = raw[k] end
+local jh = assert(io.open(json_path, "w"))
+jh:write(cjson.encode({ meta = meta, figures = figures, idle = idle, hook = hook, tseq = tseq, raw = raw_obj }))
+jh:write("\n")
+jh:close()

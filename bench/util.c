@@ -1,0 +1,179 @@
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+double tlb_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void tlb_die(const char *what) {
+  perror(what);
+  exit(2);
+}
+
+static void usage_exit(const char *usage, const char *why) {
+  fprintf(stderr, "error: %s\nusage: %s\n", why, usage);
+  exit(2);
+}
+
+static void parse_srcs(struct tlb_opts *o, char *list, const char *usage) {
+  for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
+    if (o->nsrcs == TLB_MAX_SRCS) usage_exit(usage, "too many -s addresses");
+    if (inet_pton(AF_INET, tok, &o->srcs[o->nsrcs]) != 1) usage_exit(usage, "bad -s address");
+    o->nsrcs++;
+  }
+}
+
+void tlb_parse(int argc, char **argv, struct tlb_opts *o, const char *usage) {
+  int opt;
+  char *end;
+  while ((opt = getopt(argc, argv, "H:p:t:n:c:l:P:s:b:")) != -1) {
+    errno = 0;
+    switch (opt) {
+    case 'H': o->host = optarg; break;
+    case 'b': o->bind = optarg; break;
+    case 'p': {
+      long v = strtol(optarg, &end, 10);
+      if (*end || v <= 0 || v > 65535) usage_exit(usage, "bad -p port");
+      o->port = (uint16_t)v;
+      break;
+    }
+    case 't':
+      o->secs = strtod(optarg, &end);
+      if (*end || !(o->secs > 0) || o->secs > 3600) usage_exit(usage, "bad -t seconds (0 < t <= 3600)");
+      break;
+    case 'n':
+      o->count = strtol(optarg, &end, 10);
+      if (*end || o->count <= 0) usage_exit(usage, "bad -n count");
+      break;
+    case 'c': {
+      long v = strtol(optarg, &end, 10);
+      if (*end || v <= 0 || v > 65536) usage_exit(usage, "bad -c concurrency");
+      o->conc = (int)v;
+      break;
+    }
+    case 'l': {
+      long v = strtol(optarg, &end, 10);
+      if (*end || v <= 0 || v > (16 << 20)) usage_exit(usage, "bad -l length");
+      o->len = (size_t)v;
+      break;
+    }
+    case 'P': {
+      long v = strtol(optarg, &end, 10);
+      if (*end || v <= 0) usage_exit(usage, "bad -P pid");
+      o->pid = (int)v;
+      break;
+    }
+    case 's': parse_srcs(o, optarg, usage); break;
+    default: usage_exit(usage, "unknown option");
+    }
+  }
+  if (optind < argc) o->mode = argv[optind];
+  if (!(o->secs > 0)) usage_exit(usage, "-t seconds is required: every run is time bounded");
+}
+
+int tlb_listen(const char *addr, uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) tlb_die("socket");
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+    fprintf(stderr, "bad bind address %s\n", addr);
+    exit(2);
+  }
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) tlb_die("bind");
+  if (listen(fd, 65535) < 0) tlb_die("listen");
+  return fd;
+}
+
+int tlb_connect(const struct in_addr *src, const char *host, uint16_t port, int nonblock) {
+  return tlb_connect_from(src, 0, host, port, nonblock);
+}
+
+void tlb_abort(int fd) {
+  struct linger l = {.l_onoff = 1, .l_linger = 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(fd);
+}
+
+int tlb_connect_from(const struct in_addr *src, uint16_t sport, const char *host, uint16_t port,
+                     int nonblock) {
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (!host || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) return -1;
+  if (src) {
+    /* Without a port, defer its choice to connect() so each source address
+     * gets its own full ephemeral range for this destination. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in ls = {.sin_family = AF_INET, .sin_addr = *src, .sin_port = htons(sport)};
+    if (bind(fd, (struct sockaddr *)&ls, sizeof ls) < 0) {
+      int e = errno;
+      close(fd);
+      errno = e;
+      return -1;
+    }
+  }
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && !(nonblock && errno == EINPROGRESS)) {
+    int e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return fd;
+}
+
+void tlb_nodelay(int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void tlb_nonblock(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+long tlb_raise_nofile(long n) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return -1;
+  if ((long)rl.rlim_cur < n) {
+    rl.rlim_cur = (rlim_t)n;
+    if ((long)rl.rlim_max < n) rl.rlim_max = (rlim_t)n;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+      getrlimit(RLIMIT_NOFILE, &rl);
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return (long)rl.rlim_cur;
+}
+
+long tlb_rss_kib(int pid) {
+  char path[64], line[256];
+  snprintf(path, sizeof path, "/proc/%d/status", pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long kib = -1;
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  fclose(f);
+  return kib;
+}

@@ -1,0 +1,15 @@
+/* TCP engine introspection for specs and benchmarks (not part of the stable
+ * API). Parsed verbatim by ffi.cdef like api.h: no preprocessor lines, no
+ * macros, no inline functions. */
+
+/* Bytes of one connection's control block (buffers are extra, allocated
+ * only while they hold data). */
+size_t tl_tcp_sock_size(void);
+/* Sockets the stack holds: every connection, listener and closed handle. */
+uint32_t tl_tcp_sock_count(const tl_stack *st);
+/* Connections in the 4-tuple table (SYN-SENT .. TIME-WAIT). */
+uint32_t tl_tcp_conn_count(const tl_stack *st);
+/* Connections with a timer armed (entries in the deadline heap). */
+uint32_t tl_tcp_timer_count(const tl_stack *st);
+/* Name of the congestion control module a socket uses ("reno"). */
+const char *tl_tcp_cc_name(const tl_sock *s);

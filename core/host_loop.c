@@ -1,0 +1,175 @@
+/* The libev loop: TUN readable -> stack input; one timer for the earliest
+ * of the stack's, Lua's and the impairments' deadlines; SIGINT/SIGTERM ->
+ * clean stop. */
+#include "host_loop.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const host_counter_names[] = {
+#define X(name, desc) #name,
+#include "host_counters.def"
+#undef X
+};
+
+const char *host_counter_name(int i) { return (i >= 0 && i < HC__COUNT) ? host_counter_names[i] : NULL; }
+
+int64_t host_now_us(struct host *h) { return (int64_t)(ev_now(h->loop) * 1e6); }
+
+int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
+  struct host *h = ctx;
+  ssize_t n = write(h->tun_fd, pkt, len);
+  if (n == (ssize_t)len) {
+    h->counters[HC_host_tun_tx]++;
+    return 0;
+  }
+  /* The fd is non-blocking: a full queue costs the datagram, never the
+   * loop. TCP retransmits; ICMP echo is best effort anyway. */
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
+    h->counters[HC_host_tun_tx_drop]++;
+  else
+    h->counters[HC_host_tun_tx_error]++;
+  return -1;
+}
+
+int host_stack_out(void *ctx, const uint8_t *pkt, size_t len) {
+  struct host *h = ctx;
+  if (h->im_out) {
+    tl_impair_push(h->im_out, pkt, len, h->now);
+    return 0;
+  }
+  return host_to_tun(h, pkt, len);
+}
+
+int host_into_stack(void *ctx, const uint8_t *pkt, size_t len) {
+  struct host *h = ctx;
+  tl_stack_input(h->st, pkt, len, h->now);
+  return 0;
+}
+
+static int64_t earliest(int64_t a, int64_t b) {
+  if (a < 0) return b;
+  if (b < 0) return a;
+  return a < b ? a : b;
+}
+
+/* Runs everything due now, lets Lua react, and arms the one timer. Lua may
+ * queue output or consume events that make more work due at once, so go
+ * round again (bounded) while the stack still has events for it. */
+static void service(struct host *h) {
+  int64_t lua_dl = -1, in_dl = -1, out_dl = -1;
+  int stop = 0;
+  for (int round = 0; round < 8; round++) {
+    if (h->im_in) in_dl = tl_impair_poll(h->im_in, h->now);
+    tl_stack_poll(h->st, h->now);
+    host_lua_step(&h->lua, h->now, &lua_dl, &stop);
+    if (stop) {
+      h->stopping = 1;
+      ev_break(h->loop, EVBREAK_ALL);
+      return;
+    }
+    if (h->im_out) out_dl = tl_impair_poll(h->im_out, h->now);
+    if (!tl_stack_pending_events(h->st)) break;
+  }
+  int64_t dl = earliest(earliest(tl_stack_deadline(h->st), lua_dl), earliest(in_dl, out_dl));
+  /* Events left after the bounded rounds: come back at once, after the
+   * loop has looked at the TUN and the signals. */
+  if (tl_stack_pending_events(h->st)) dl = h->now;
+  ev_timer_stop(h->loop, &h->timer);
+  if (dl >= 0) {
+    double after = (double)(dl - h->now) / 1e6;
+    ev_timer_set(&h->timer, after > 0 ? after : 0.0, 0.0);
+    ev_timer_start(h->loop, &h->timer);
+  }
+}
+
+static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
+  (void)loop;
+  (void)revents;
+  struct host *h = w->data;
+  h->now = host_now_us(h);
+  for (int i = 0; i < HOST_RX_BATCH; i++) {
+    ssize_t n = read(h->tun_fd, h->rx, sizeof h->rx);
+    if (n < 0) {
+      int e = errno;
+      if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) break;
+      h->counters[HC_host_tun_rx_error]++;
+      if (e == ENOBUFS || e == ENOMEM) break;
+      /* EBADFD and friends: the device was deleted under us. The fd
+       * would stay readable forever; end the run instead of spinning. */
+      fprintf(stderr, "tcplua: reading the TUN failed: %s -- was the device removed?\n", strerror(e));
+      h->exit_code = 1;
+      h->stopping = 1;
+      ev_break(h->loop, EVBREAK_ALL);
+      return;
+    }
+    if (n == 0) break;
+    h->counters[HC_host_tun_rx]++;
+    if (h->im_in)
+      tl_impair_push(h->im_in, h->rx, (size_t)n, h->now);
+    else
+      tl_stack_input(h->st, h->rx, (size_t)n, h->now);
+  }
+  service(h);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)revents;
+  struct host *h = w->data;
+  /* A timer may fire a hair before the deadline we computed in us. */
+  ev_now_update(loop);
+  h->now = host_now_us(h);
+  service(h);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+  (void)revents;
+  struct host *h = w->data;
+  h->stopping = 1;
+  ev_break(loop, EVBREAK_ALL);
+}
+
+int host_loop_init(struct host *h) {
+  h->loop = ev_loop_new(EVFLAG_AUTO);
+  if (!h->loop) return -1;
+  /* Signals are watched from the start: a SIGTERM while the device is
+   * being set up or the script's top level runs ends the run cleanly
+   * once the loop starts (a background job may even have SIGINT ignored,
+   * which would lose it). */
+  ev_signal_init(&h->sigint, on_signal, SIGINT);
+  h->sigint.data = h;
+  ev_signal_init(&h->sigterm, on_signal, SIGTERM);
+  h->sigterm.data = h;
+  ev_signal_start(h->loop, &h->sigint);
+  ev_signal_start(h->loop, &h->sigterm);
+  ev_init(&h->timer, on_timer);
+  h->timer.data = h;
+  return 0;
+}
+
+void host_loop_run(struct host *h) {
+  ev_io_init(&h->tun_io, on_tun, h->tun_fd, EV_READ);
+  h->tun_io.data = h;
+  ev_io_start(h->loop, &h->tun_io);
+  /* The script may have opened sockets or set timers: first service now,
+   * unless a signal came in meanwhile. */
+  ev_run(h->loop, EVRUN_NOWAIT);
+  if (!h->stopping) {
+    ev_now_update(h->loop);
+    h->now = host_now_us(h);
+    service(h);
+  }
+  if (!h->stopping) ev_run(h->loop, 0);
+  ev_io_stop(h->loop, &h->tun_io);
+  ev_timer_stop(h->loop, &h->timer);
+}
+
+void host_loop_close(struct host *h) {
+  if (!h->loop) return;
+  ev_signal_stop(h->loop, &h->sigint);
+  ev_signal_stop(h->loop, &h->sigterm);
+  ev_loop_destroy(h->loop);
+  h->loop = NULL;
+}

@@ -1,0 +1,53 @@
+/* The running binary: a TUN fd, one stack, optional impairment in each
+ * direction, the Lua state, and the libev loop that drives them. All of it
+ * lives in one struct host (no global state); watchers reach it through
+ * their data pointer. */
+#ifndef TL_HOST_LOOP_H
+#define TL_HOST_LOOP_H
+#include <ev.h>
+#include <stdint.h>
+
+#include "host_lua.h"
+#include "tcplua.h"
+
+enum host_counter {
+#define X(name, desc) HC_##name,
+#include "host_counters.def"
+#undef X
+  HC__COUNT
+};
+
+/* Datagrams read per wake-up before yielding to other watchers. */
+#define HOST_RX_BATCH 256
+
+struct host {
+  struct ev_loop *loop;
+  ev_io tun_io;
+  ev_timer timer;
+  ev_signal sigint, sigterm;
+  int tun_fd;
+  tl_stack *st;
+  tl_impair *im_in;  /* kernel -> stack */
+  tl_impair *im_out; /* stack -> kernel */
+  struct host_lua lua;
+  int64_t now; /* loop time of the current callback, us */
+  int stopping;
+  int exit_code; /* set when the loop ends on an error */
+  uint64_t counters[HC__COUNT];
+  uint8_t rx[65536];
+};
+
+/* Output callbacks, installed by main on the stack and impairments. */
+int host_to_tun(void *ctx, const uint8_t *pkt, size_t len);     /* write one datagram */
+int host_stack_out(void *ctx, const uint8_t *pkt, size_t len);  /* via im_out if any */
+int host_into_stack(void *ctx, const uint8_t *pkt, size_t len); /* impair in -> stack */
+
+int64_t host_now_us(struct host *h);
+/* Creates the loop and starts watching SIGINT/SIGTERM; -1 on failure. */
+int host_loop_init(struct host *h);
+/* Watches the TUN and runs until a signal, tcplua.stop() or a TUN error. */
+void host_loop_run(struct host *h);
+/* Stops the signal watchers and frees the loop. */
+void host_loop_close(struct host *h);
+const char *host_counter_name(int i);
+#endif

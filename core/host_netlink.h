@@ -1,0 +1,14 @@
+/* Interface configuration over rtnetlink (libmnl): what `ip addr add` and
+ * `ip link set mtu N up` would do, without a subprocess. */
+#ifndef TL_HOST_NETLINK_H
+#define TL_HOST_NETLINK_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* Assigns addr/prefix (host order) to ifname, sets its MTU and brings it
+ * up. Returns 0, or -1 with a message for a human in err. */
+int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, uint16_t mtu, char *err,
+                           size_t errlen);
+/* The interface's MTU, or -1 (with err) if it cannot be read. */
+int host_netlink_mtu(const char *ifname, char *err, size_t errlen);
+#endif

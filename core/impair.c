@@ -1,0 +1,250 @@
+/* Link impairment: a seeded wrapper that loses, duplicates, corrupts,
+ * delays (fixed + uniform jitter + serialisation at a rate) and reorders
+ * packets, like Linux netem, for any link (the TUN in both directions, or
+ * the sim). Deterministic per seed.
+ *
+ * Packet copies live in a slot pool sized at creation (queue_max slots);
+ * each slot keeps its buffer across uses, so after warm-up a packet costs
+ * no allocation. Scheduled packets sit in a binary heap ordered by
+ * (delivery time, arrival order); packets picked for reordering wait in a
+ * short "held" list until `reorder_gap` later packets have gone out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "tcplua.h"
+
+enum { IM_IN, IM_OUT, IM_LOST, IM_DUP, IM_REORDERED, IM_CORRUPTED, IM_OVERFLOW, IM__N };
+
+struct im_slot {
+  int64_t t;    /* delivery time; for held packets, the latest release */
+  uint64_t seq; /* arrival order: FIFO among equal times */
+  uint32_t gap; /* held: packets still to go out before this one */
+  uint8_t *buf;
+  size_t len, cap;
+};
+
+struct tl_impair {
+  tl_impair_config cfg;
+  struct tl_rng rng;
+  tl_output_fn deliver;
+  void *ctx;
+  struct im_slot *slot;
+  uint32_t nslot;
+  uint32_t *freel, nfree;
+  uint32_t *heap, nheap;
+  uint32_t *held, nheld;
+  uint64_t seq;
+  double busy_until; /* wire busy until then (us); fractional so tiny packets add up */
+  int delivering;    /* re-entrancy guard: deliver may push into us */
+  uint64_t count[IM__N];
+};
+
+#define IM_DEFAULT_QUEUE 4096
+#define IM_DEFAULT_GAP 3
+/* A held packet goes out at the latest this long after its due time, so a
+ * lull in traffic cannot hold it forever. */
+#define IM_HOLD_MAX_US 20000
+
+static void apply(tl_impair *im, const tl_impair_config *cfg) {
+  if (cfg)
+    im->cfg = *cfg;
+  else
+    memset(&im->cfg, 0, sizeof im->cfg);
+  if (!im->cfg.reorder_gap) im->cfg.reorder_gap = IM_DEFAULT_GAP;
+}
+
+tl_impair *tl_impair_new(const tl_impair_config *cfg, uint64_t seed, tl_output_fn deliver, void *ctx) {
+  tl_impair *im = calloc(1, sizeof *im);
+  if (!im) return NULL;
+  apply(im, cfg);
+  tl_rng_seed(&im->rng, seed);
+  im->deliver = deliver;
+  im->ctx = ctx;
+  im->nslot = cfg && cfg->queue_max ? cfg->queue_max : IM_DEFAULT_QUEUE;
+  im->slot = calloc(im->nslot, sizeof *im->slot);
+  im->freel = malloc(im->nslot * sizeof *im->freel);
+  im->heap = malloc(im->nslot * sizeof *im->heap);
+  im->held = malloc(im->nslot * sizeof *im->held);
+  if (!im->slot || !im->freel || !im->heap || !im->held) {
+    tl_impair_free(im);
+    return NULL;
+  }
+  for (uint32_t i = 0; i < im->nslot; i++)
+    im->freel[i] = im->nslot - 1 - i;
+  im->nfree = im->nslot;
+  return im;
+}
+
+void tl_impair_free(tl_impair *im) {
+  if (!im) return;
+  if (im->slot)
+    for (uint32_t i = 0; i < im->nslot; i++)
+      free(im->slot[i].buf);
+  free(im->slot);
+  free(im->freel);
+  free(im->heap);
+  free(im->held);
+  free(im);
+}
+
+/* The slot pool is fixed at creation; a larger queue_max later is capped. */
+void tl_impair_set(tl_impair *im, const tl_impair_config *cfg) { apply(im, cfg); }
+
+uint64_t tl_impair_count(const tl_impair *im, int which) {
+  return which >= 0 && which < IM__N ? im->count[which] : 0;
+}
+
+static int before(const tl_impair *im, uint32_t a, uint32_t b) {
+  const struct im_slot *x = &im->slot[a], *y = &im->slot[b];
+  return x->t < y->t || (x->t == y->t && x->seq < y->seq);
+}
+
+static void heap_push(tl_impair *im, uint32_t s) {
+  uint32_t i = im->nheap++;
+  im->heap[i] = s;
+  while (i > 0) {
+    uint32_t p = (i - 1) / 2;
+    if (!before(im, im->heap[i], im->heap[p])) break;
+    uint32_t t = im->heap[i];
+    im->heap[i] = im->heap[p];
+    im->heap[p] = t;
+    i = p;
+  }
+}
+
+static uint32_t heap_pop(tl_impair *im) {
+  uint32_t top = im->heap[0];
+  im->heap[0] = im->heap[--im->nheap];
+  uint32_t i = 0, n = im->nheap;
+  for (;;) {
+    uint32_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < n && before(im, im->heap[l], im->heap[m])) m = l;
+    if (r < n && before(im, im->heap[r], im->heap[m])) m = r;
+    if (m == i) break;
+    uint32_t t = im->heap[i];
+    im->heap[i] = im->heap[m];
+    im->heap[m] = t;
+    i = m;
+  }
+  return top;
+}
+
+static int chance(tl_impair *im, double p) { return p > 0 && tl_rng_unit(&im->rng) < p; }
+
+static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) {
+  if (im->nfree == 0) {
+    im->count[IM_OVERFLOW]++;
+    return;
+  }
+  uint32_t s = im->freel[im->nfree - 1];
+  struct im_slot *q = &im->slot[s];
+  if (q->cap < len) {
+    uint8_t *b = realloc(q->buf, len);
+    if (!b) {
+      im->count[IM_OVERFLOW]++;
+      return;
+    }
+    q->buf = b;
+    q->cap = len;
+  }
+  im->nfree--;
+  memcpy(q->buf, pkt, len);
+  q->len = len;
+  q->seq = im->seq++;
+  if (len && chance(im, im->cfg.corrupt)) {
+    uint32_t bit = tl_rng_below(&im->rng, (uint32_t)(len * 8 > UINT32_MAX ? UINT32_MAX : len * 8));
+    q->buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    im->count[IM_CORRUPTED]++;
+  }
+  int64_t t = now;
+  if (im->cfg.rate_bps) {
+    /* Serialisation: the packet starts when the wire is free and takes
+     * len*8/rate seconds, which holds the long-run rate at rate_bps. */
+    double start = im->busy_until > (double)now ? im->busy_until : (double)now;
+    im->busy_until = start + (double)len * 8e6 / (double)im->cfg.rate_bps;
+    t = (int64_t)im->busy_until;
+    if ((double)t < im->busy_until) t++; /* it is out only once fully sent */
+  }
+  t += im->cfg.delay_us;
+  if (im->cfg.jitter_us) {
+    uint32_t j = im->cfg.jitter_us;
+    t += (int64_t)tl_rng_below(&im->rng, 2 * j + 1) - (int64_t)j;
+    if (t < now) t = now;
+  }
+  q->t = t;
+  if (chance(im, im->cfg.reorder)) {
+    q->gap = im->cfg.reorder_gap;
+    q->t = t + IM_HOLD_MAX_US;
+    im->held[im->nheld++] = s;
+    im->count[IM_REORDERED]++;
+    return;
+  }
+  heap_push(im, s);
+}
+
+static void send_slot(tl_impair *im, uint32_t s) {
+  struct im_slot *q = &im->slot[s];
+  im->count[IM_OUT]++;
+  if (im->deliver) im->deliver(im->ctx, q->buf, q->len);
+  im->freel[im->nfree++] = s;
+}
+
+/* One packet leaves: held packets that arrived before it count it, and those whose gap is used
+ * up follow it immediately. */
+static void release_held(tl_impair *im, int64_t now, const uint64_t *left_seq) {
+  for (uint32_t i = 0; i < im->nheld;) {
+    uint32_t s = im->held[i];
+    struct im_slot *q = &im->slot[s];
+    if (left_seq && *left_seq > q->seq && q->gap) q->gap--;
+    if (q->gap == 0 || q->t <= now) {
+      im->held[i] = im->held[--im->nheld];
+      send_slot(im, s);
+    } else {
+      i++;
+    }
+  }
+}
+
+static void run_due(tl_impair *im, int64_t now) {
+  if (im->delivering) return;
+  im->delivering = 1;
+  release_held(im, now, NULL);
+  while (im->nheap && im->slot[im->heap[0]].t <= now) {
+    uint32_t s = heap_pop(im);
+    uint64_t seq = im->slot[s].seq;
+    send_slot(im, s);
+    release_held(im, now, &seq);
+  }
+  im->delivering = 0;
+}
+
+void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) {
+  im->count[IM_IN]++;
+  if (chance(im, im->cfg.loss)) {
+    im->count[IM_LOST]++;
+    return;
+  }
+  int copies = 1;
+  if (chance(im, im->cfg.duplicate)) {
+    copies = 2;
+    im->count[IM_DUP]++;
+  }
+  for (int i = 0; i < copies; i++)
+    enqueue(im, pkt, len, now);
+  run_due(im, now);
+}
+
+static int64_t deadline(const tl_impair *im) {
+  int64_t t = im->nheap ? im->slot[im->heap[0]].t : -1;
+  for (uint32_t i = 0; i < im->nheld; i++) {
+    int64_t h = im->slot[im->held[i]].t;
+    if (t < 0 || h < t) t = h;
+  }
+  return t;
+}
+
+int64_t tl_impair_poll(tl_impair *im, int64_t now) {
+  run_due(im, now);
+  return deadline(im);
+}

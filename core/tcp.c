@@ -1,0 +1,558 @@
+/* The TCP layer: setup and teardown, demux of arriving segments, the life
+ * cycle of a connection, and the socket API of api.h (RFC 9293 3.10.1-3.10.6
+ * user calls). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tcp_cc.h"
+#include "tcp_tcb.h"
+
+#define TL_MIN_MSS 48 /* as Linux tcp_min_snd_mss: a floor against tiny MSS options */
+
+/* ---- layer setup ------------------------------------------------------------- */
+int tl_tcp_init(tl_stack *st) {
+  struct tl_tcp *t = calloc(1, sizeof *t);
+  if (!t) return TL_ENOMEM;
+  st->tcp = t;
+  t->st = st;
+  if (tcp_table_init(t) < 0) return TL_ENOMEM;
+  tl_isn_key_init(&t->isn_key, st->cfg.seed, st->cfg.isn_key_random);
+  t->chack_refill = INT64_MIN / 2; /* refill on first use */
+  return 0;
+}
+
+void tl_tcp_free(tl_stack *st) {
+  struct tl_tcp *t = st->tcp;
+  if (!t) return;
+  /* Children point at listeners that may go first: cut those links. */
+  for (struct tl_sock *s = t->all; s; s = s->all_next) {
+    s->parent = NULL;
+    s->in_queue = 0;
+  }
+  while (t->all)
+    tcp_sock_free(st, t->all);
+  tcp_table_free(t);
+  free(t->heap);
+  free(t);
+  st->tcp = NULL;
+}
+
+/* ---- sockets ----------------------------------------------------------------- */
+uint8_t tcp_wscale_for(uint32_t rcvbuf) {
+  uint8_t ws = 0;
+  while (ws < 14 && ((uint64_t)65535 << ws) < rcvbuf)
+    ws++;
+  return ws;
+}
+
+struct tl_sock *tcp_sock_new(tl_stack *st) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  struct tl_sock *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  const tl_config *c = &st->cfg;
+  s->st = st;
+  s->t_rtx = s->t_delack = s->t_keep = TL_T_OFF;
+  tl_ring_init(&s->snd, c->tcp_sndbuf);
+  tl_ring_init(&s->rcv, c->tcp_rcvbuf);
+  tl_asm_init(&s->ooo);
+  s->cc = &tl_cc_reno;
+  s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */
+  s->keepidle_us = c->tcp_keepalive_idle_us;
+  s->keepintvl_us = c->tcp_keepalive_intvl_us;
+  s->keepcnt = c->tcp_keepalive_probes;
+  s->pmtu = c->mtu;
+  s->peer_mss = 536;
+  s->rcv_wscale = tcp_wscale_for(c->tcp_rcvbuf);
+  s->ts_offset = (uint32_t)tl_rng_next(&st->rng);
+  tcp_mss_update(st, s);
+  s->all_next = t->all;
+  if (t->all) t->all->all_prev = s;
+  t->all = s;
+  return s;
+}
+
+void tcp_sock_free(tl_stack *st, struct tl_sock *s) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  tcp_event_unlink(st, s);
+  tcp_timer_remove(st, s);
+  tcp_table_remove(t, s);
+  if (s->listener) tcp_listener_remove(t, s);
+  tcp_listen_unlink(s);
+  if (s->all_prev)
+    s->all_prev->all_next = s->all_next;
+  else
+    t->all = s->all_next;
+  if (s->all_next) s->all_next->all_prev = s->all_prev;
+  tl_ring_free(&s->snd);
+  tl_ring_free(&s->rcv);
+  free(s);
+}
+
+/* RFC 9293 3.7.1: send MSS = min(peer's MSS option, what our path takes);
+ * RFC 6691: both count only the data (we send no options after the SYN). */
+void tcp_mss_update(tl_stack *st, struct tl_sock *s) {
+  uint32_t mine = st->cfg.mtu > 40 + TL_MIN_MSS ? st->cfg.mtu - 40u : TL_MIN_MSS;
+  if (s->user_mss && s->user_mss < mine) mine = s->user_mss;
+  if (mine < TL_MIN_MSS) mine = TL_MIN_MSS;
+  if (s->state == TL_CLOSED || s->state == TL_LISTEN || s->snd_max == s->iss) s->rcv_mss = (uint16_t)mine;
+  uint32_t snd = s->peer_mss < mine ? s->peer_mss : mine;
+  if (s->pmtu > 40 && s->pmtu - 40u < snd) snd = s->pmtu - 40u;
+  if (s->ts_ok) snd -= 12; /* RFC 6691: room for the timestamp option in every segment */
+  if (snd < TL_MIN_MSS) snd = TL_MIN_MSS;
+  s->snd_mss = (uint16_t)snd;
+}
+
+void tcp_set_state(tl_stack *st, struct tl_sock *s, int state) {
+  (void)st;
+  s->state = (uint8_t)state;
+}
+
+/* RFC 9293 3.10.7.4: TIME-WAIT lasts 2 MSL; re-entering restarts it. */
+void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (s->state != TL_TIME_WAIT) TL_COUNT(st, tcp_time_wait);
+  tcp_set_state(st, s, TL_TIME_WAIT);
+  s->persist = 0;
+  s->t_rtx = now + 2 * (int64_t)st->cfg.tcp_msl_us;
+  if (s->t_rtx <= now) s->t_rtx = now + 1;
+  s->t_keep = TL_T_OFF;
+  tcp_timer_update(st, s);
+  tl_ring_free(&s->snd);
+  tcp_event(st, s, TL_EV_CLOSED | TL_EV_READABLE);
+}
+
+void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err) {
+  if (err) s->err = err;
+  s->state = TL_CLOSED;
+  tcp_table_remove(tl_tcp_of(st), s);
+  s->t_rtx = s->t_delack = s->t_keep = TL_T_OFF;
+  tcp_timer_remove(st, s);
+  tl_ring_free(&s->snd);
+  tl_asm_init(&s->ooo);
+  tl_ring_forget_ahead(&s->rcv);
+  if (s->parent || !s->user_owned) {
+    tcp_sock_free(st, s);
+    return;
+  }
+  tcp_event(st, s, TL_EV_CLOSED | TL_EV_READABLE | TL_EV_WRITABLE);
+}
+
+/* ---- demux --------------------------------------------------------------------- */
+void tl_tcp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg, size_t len, int64_t now) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  struct tl_tcp_hdr h;
+  TL_COUNT(st, tcp_in);
+  switch (tl_tcp_parse(seg, len, ip->src, ip->dst, &h)) {
+  case TL_TCP_OK: break;
+  case TL_TCP_ESHORT: TL_COUNT(st, drop_tcp_short); return;
+  case TL_TCP_EOFF: TL_COUNT(st, drop_tcp_offset); return;
+  case TL_TCP_EOPT: TL_COUNT(st, drop_tcp_option); return;
+  default: TL_COUNT(st, drop_tcp_checksum); return;
+  }
+  if (h.sport == 0 || h.dport == 0) {
+    TL_COUNT(st, drop_tcp_port_zero);
+    return;
+  }
+  struct tl_sock *s = tcp_lookup(t, ip->dst, h.dport, ip->src, h.sport);
+  if (s) {
+    tcp_segment_arrives(st, s, ip, &h, now);
+    return;
+  }
+  struct tl_sock *l = tcp_listener_find(t, h.dport);
+  if (l) {
+    tcp_listen_input(st, l, ip, &h, now);
+    return;
+  }
+  /* RFC 9293 3.10.7.1: CLOSED. */
+  TL_COUNT(st, drop_tcp_no_socket);
+  tcp_send_rst_reply(st, ip, &h);
+}
+
+/* ---- socket API -------------------------------------------------------------- */
+tl_sock *tl_listen(tl_stack *st, uint16_t port, int backlog, int *err) {
+  int e = 0;
+  struct tl_sock *s = NULL;
+  if (port == 0) {
+    e = TL_EINVAL;
+  } else if (tcp_listener_find(tl_tcp_of(st), port)) {
+    e = TL_EADDRINUSE;
+  } else if (!(s = tcp_sock_new(st))) {
+    e = TL_ENOMEM;
+  } else {
+    s->listener = 1;
+    s->user_owned = 1;
+    s->state = TL_LISTEN;
+    s->laddr = st->cfg.addr;
+    s->lport = port;
+    s->backlog = (uint16_t)(backlog > 0 ? (backlog > 65535 ? 65535 : backlog) : st->cfg.tcp_backlog);
+    tcp_listener_add(tl_tcp_of(st), s);
+  }
+  if (err) *err = e;
+  return s;
+}
+
+tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  int e = 0;
+  struct tl_sock *s = NULL;
+  uint32_t laddr = st->cfg.addr;
+  if (dport == 0 || daddr == 0 || daddr == 0xffffffffu || (daddr >> 28) == 14) {
+    e = TL_EINVAL;
+    goto out;
+  }
+  if (sport == 0) {
+    int p = tcp_ephemeral_port(t, laddr, daddr, dport);
+    if (p < 0) {
+      e = TL_EADDRINUSE;
+      goto out;
+    }
+    sport = (uint16_t)p;
+  } else if (tcp_lookup(t, laddr, sport, daddr, dport)) {
+    e = TL_EADDRINUSE;
+    goto out;
+  }
+  if (!(s = tcp_sock_new(st))) {
+    e = TL_ENOMEM;
+    goto out;
+  }
+  s->user_owned = 1;
+  s->active_open = 1;
+  s->laddr = laddr;
+  s->lport = sport;
+  s->raddr = daddr;
+  s->rport = dport;
+  s->iss = tl_isn(&t->isn_key, laddr, sport, daddr, dport, now); /* RFC 6528 */
+  s->snd_una = s->snd_nxt = s->snd_max = s->recover = s->iss;
+  s->state = TL_SYN_SENT;
+  s->last_rx = now;
+  tcp_table_insert(t, s);
+  TL_COUNT(st, tcp_active_open);
+  s->rtt_timing = 1; /* time the SYN (RFC 6298 3, Karn applies) */
+  s->rtt_seq = s->iss + 1;
+  s->rtt_start = now;
+  tcp_output(st, s, now);
+out:
+  if (err) *err = e;
+  return s;
+}
+
+static int can_send(const struct tl_sock *s) {
+  switch (s->state) {
+  case TL_SYN_SENT:
+  case TL_SYN_RECEIVED:
+  case TL_ESTABLISHED:
+  case TL_CLOSE_WAIT: return !s->fin_queued;
+  default: return 0;
+  }
+}
+
+long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
+  if (!s || s->listener) return TL_EINVAL;
+  if (s->err) return s->err;
+  if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
+  if (len == 0) return 0;
+  uint32_t n = tl_ring_write(&s->snd, data, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+  s->st->now = now;
+  if (tl_tcp_synchronized(s->state)) tcp_output(s->st, s, now);
+  return n;
+}
+
+long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
+  if (!s || s->listener) return TL_EINVAL;
+  if (s->rcv.len) {
+    uint32_t n = tl_ring_read(&s->rcv, buf, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+    /* A window update when the window we could offer has at least doubled
+     * and grown by the SWS threshold (RFC 9293 3.8.6.2.2), so a sender
+     * stalled on our window resumes without waiting for its persist timer. */
+    if (n && (s->state == TL_ESTABLISHED || s->state == TL_FIN_WAIT_1 || s->state == TL_FIN_WAIT_2)) {
+      uint32_t cur = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+      uint32_t space = tl_ring_space(&s->rcv);
+      uint32_t thresh = s->rcv.cap / 2 < s->rcv_mss ? s->rcv.cap / 2 : s->rcv_mss;
+      uint32_t limit = (uint32_t)65535 << s->rcv_wscale;
+      if (space > limit) space = limit;
+      if (space >= cur + thresh && space >= 2 * cur) {
+        TL_COUNT(s->st, tcp_window_update);
+        tcp_send_ack(s->st, s, now);
+      }
+    }
+    return n;
+  }
+  if (s->err) return s->err;
+  if (s->rcv_fin || s->state == TL_CLOSED) return TL_ECLOSED;
+  return TL_EAGAIN;
+}
+
+size_t tl_readable(const tl_sock *s) { return s && !s->listener ? s->rcv.len : 0; }
+
+long tl_find_byte(const tl_sock *s, uint8_t c) { return s && !s->listener ? tl_ring_find(&s->rcv, c) : -1; }
+
+size_t tl_writable(const tl_sock *s) {
+  return s && !s->listener && can_send(s) && !s->err ? tl_ring_space(&s->snd) : 0;
+}
+
+/* RFC 9293 3.10.4 CLOSE for the sending half. */
+static int close_send(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (s->fin_queued) return 0;
+  switch (s->state) {
+  case TL_SYN_SENT:
+  case TL_SYN_RECEIVED:
+    s->fin_queued = 1; /* FIN once ESTABLISHED, after queued data */
+    return 0;
+  case TL_ESTABLISHED:
+    s->fin_queued = 1;
+    tcp_set_state(st, s, TL_FIN_WAIT_1);
+    break;
+  case TL_CLOSE_WAIT:
+    s->fin_queued = 1;
+    tcp_set_state(st, s, TL_LAST_ACK);
+    break;
+  default: return TL_ENOTCONN;
+  }
+  tcp_output(st, s, now);
+  return 0;
+}
+
+int tl_shutdown(tl_sock *s, int64_t now) {
+  if (!s || s->listener) return TL_EINVAL;
+  if (s->err) return s->err;
+  return close_send(s->st, s, now);
+}
+
+static void release(tl_stack *st, struct tl_sock *s) {
+  tcp_event_unlink(st, s);
+  s->user_owned = 0;
+  s->ev_mask = 0;
+}
+
+void tl_close(tl_sock *s, int64_t now) {
+  if (!s) return;
+  tl_stack *st = s->st;
+  st->now = now;
+  if (s->listener) {
+    tcp_listen_close(st, s, now);
+    tcp_sock_free(st, s);
+    return;
+  }
+  release(st, s);
+  switch (s->state) {
+  case TL_CLOSED: tcp_sock_free(st, s); return;
+  case TL_SYN_SENT: tcp_conn_closed(st, s, TL_EABORTED); return;
+  case TL_TIME_WAIT: return; /* the timer frees it */
+  default: break;
+  }
+  if (s->rcv.len) {
+    /* RFC 9293 3.10.4 / RFC 1122 4.2.2.13: closing with unread data loses
+     * it, so tell the peer with a RST rather than a FIN. */
+    TL_COUNT(st, tcp_conn_aborted);
+    tcp_send_rst_conn(st, s, s->snd_max);
+    tcp_conn_closed(st, s, TL_EABORTED);
+    return;
+  }
+  close_send(st, s, now);
+  if (s->state == TL_FIN_WAIT_2) {
+    s->t_keep = now + 2 * (int64_t)st->cfg.tcp_msl_us;
+    tcp_timer_update(st, s);
+  } else if (s->linger_ms) {
+    /* Bounded linger: what is still unacknowledged after linger_ms is
+     * given up with a RST (the orphan FIN-WAIT-2 limit replaces this once
+     * our FIN is acked). */
+    s->t_keep = now + (int64_t)s->linger_ms * 1000;
+    tcp_timer_update(st, s);
+  }
+}
+
+/* RFC 9293 3.10.5 ABORT. */
+void tl_abort(tl_sock *s, int64_t now) {
+  if (!s) return;
+  tl_stack *st = s->st;
+  st->now = now;
+  if (s->listener) {
+    tl_close(s, now);
+    return;
+  }
+  release(st, s);
+  switch (s->state) {
+  case TL_SYN_RECEIVED:
+  case TL_ESTABLISHED:
+  case TL_FIN_WAIT_1:
+  case TL_FIN_WAIT_2:
+  case TL_CLOSE_WAIT: tcp_send_rst_conn(st, s, s->snd_max); break;
+  default: break;
+  }
+  if (s->state == TL_CLOSED) {
+    tcp_sock_free(st, s);
+    return;
+  }
+  TL_COUNT(st, tcp_conn_aborted);
+  tcp_conn_closed(st, s, TL_EABORTED);
+}
+
+int tl_setopt(tl_sock *s, int opt, int64_t v) {
+  if (!s || v < 0) return TL_EINVAL;
+  tl_stack *st = s->st;
+  switch (opt) {
+  case TL_OPT_NODELAY:
+    s->nodelay = v != 0;
+    if (s->nodelay && tl_tcp_synchronized(s->state)) tcp_output(st, s, st->now);
+    return 0;
+  case TL_OPT_SNDBUF:
+    if (v < 1 || v > (1 << 30)) return TL_EINVAL;
+    return tl_ring_resize(&s->snd, (uint32_t)v) < 0 ? TL_EINVAL : 0;
+  case TL_OPT_RCVBUF: {
+    if (v < 1 || v > (1 << 30)) return TL_EINVAL;
+    uint32_t promised = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+    if ((uint32_t)v < s->rcv.len + promised) return TL_EINVAL; /* never shrink the offered window */
+    if (tl_ring_resize(&s->rcv, (uint32_t)v) < 0) return TL_EINVAL;
+    /* The scale is fixed by the SYN (RFC 7323 2.2); before it, follow the buffer. */
+    if (s->state == TL_CLOSED || s->state == TL_LISTEN || (s->state == TL_SYN_SENT && s->snd_max == s->iss))
+      s->rcv_wscale = tcp_wscale_for((uint32_t)v);
+    return 0;
+  }
+  case TL_OPT_KEEPALIVE:
+    s->keepalive = v != 0;
+    if (s->keepalive)
+      tcp_keep_arm(st, s, st->now);
+    else if (s->state != TL_FIN_WAIT_2 && s->t_keep != TL_T_OFF) {
+      s->t_keep = TL_T_OFF;
+      tcp_timer_update(st, s);
+    }
+    return 0;
+  case TL_OPT_KEEPIDLE_MS:
+    if (v < 1) return TL_EINVAL;
+    s->keepidle_us = (uint32_t)(v * 1000 > UINT32_MAX ? UINT32_MAX : v * 1000);
+    if (s->keepalive) tcp_keep_arm(st, s, st->now);
+    return 0;
+  case TL_OPT_KEEPINTVL_MS:
+    if (v < 1) return TL_EINVAL;
+    s->keepintvl_us = (uint32_t)(v * 1000 > UINT32_MAX ? UINT32_MAX : v * 1000);
+    return 0;
+  case TL_OPT_KEEPCNT:
+    if (v < 1 || v > 255) return TL_EINVAL;
+    s->keepcnt = (uint8_t)v;
+    return 0;
+  case TL_OPT_BACKLOG:
+    if (!s->listener || v < 1 || v > 65535) return TL_EINVAL;
+    s->backlog = (uint16_t)v;
+    return 0;
+  case TL_OPT_MSS:
+    if (v != 0 && (v < TL_MIN_MSS || v > 65535)) return TL_EINVAL;
+    s->user_mss = (uint16_t)v;
+    tcp_mss_update(st, s);
+    return 0;
+  case TL_OPT_LINGER_MS: s->linger_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
+  case TL_OPT_USER_TIMEOUT_MS: s->user_timeout_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
+  case TL_OPT_CONGESTION: {
+    const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : NULL;
+    if (!cc) return TL_EINVAL;
+    if (cc != s->cc && tl_tcp_synchronized(s->state)) {
+      s->in_recovery = 0; /* keep cwnd/ssthresh; the new module takes over from here */
+      s->dupacks = 0;
+    }
+    s->cc = cc;
+    return 0;
+  }
+  default: return TL_EINVAL;
+  }
+}
+
+int64_t tl_getopt(const tl_sock *s, int opt) {
+  if (!s) return TL_EINVAL;
+  switch (opt) {
+  case TL_OPT_NODELAY: return s->nodelay;
+  case TL_OPT_SNDBUF: return s->snd.cap;
+  case TL_OPT_RCVBUF: return s->rcv.cap;
+  case TL_OPT_KEEPALIVE: return s->keepalive;
+  case TL_OPT_KEEPIDLE_MS: return s->keepidle_us / 1000;
+  case TL_OPT_KEEPINTVL_MS: return s->keepintvl_us / 1000;
+  case TL_OPT_KEEPCNT: return s->keepcnt;
+  case TL_OPT_BACKLOG: return s->listener ? s->backlog : TL_EINVAL;
+  case TL_OPT_MSS: return s->user_mss ? s->user_mss : s->snd_mss;
+  case TL_OPT_LINGER_MS: return s->linger_ms;
+  case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
+  case TL_OPT_CONGESTION: return s->cc == &tl_cc_newreno ? 1 : 0;
+  default: return TL_EINVAL;
+  }
+}
+
+void tl_sock_set_user(tl_sock *s, uint64_t user) {
+  if (s) s->user = user;
+}
+uint64_t tl_sock_user(const tl_sock *s) { return s ? s->user : 0; }
+int tl_sock_error(const tl_sock *s) { return s ? s->err : TL_EINVAL; }
+int tl_sock_state(const tl_sock *s) { return s ? s->state : TL_CLOSED; }
+int tl_sock_is_listener(const tl_sock *s) { return s && s->listener; }
+
+void tl_sock_addrs(const tl_sock *s, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport) {
+  if (laddr) *laddr = s->laddr;
+  if (lport) *lport = s->lport;
+  if (raddr) *raddr = s->raddr;
+  if (rport) *rport = s->rport;
+}
+
+const char *tl_state_name(int state) {
+  static const char *const names[] = {"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
+                                      "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",
+                                      "CLOSING",     "LAST-ACK",   "TIME-WAIT"};
+  return state >= 0 && state <= TL_TIME_WAIT ? names[state] : "UNKNOWN";
+}
+
+int tl_sock_info(const tl_sock *s, tl_tcp_info *i) {
+  if (!s || !i) return TL_EINVAL;
+  memset(i, 0, sizeof *i);
+  i->state = s->state;
+  i->snd_una = s->snd_una;
+  i->snd_nxt = s->snd_nxt;
+  i->snd_wnd = s->snd_wnd;
+  i->snd_wl1 = s->snd_wl1;
+  i->snd_wl2 = s->snd_wl2;
+  i->iss = s->iss;
+  i->rcv_nxt = s->rcv_nxt;
+  i->rcv_wnd = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+  i->irs = s->irs;
+  i->snd_mss = s->snd_mss;
+  i->rcv_mss = s->rcv_mss;
+  i->cwnd = s->cwnd;
+  i->ssthresh = s->ssthresh;
+  i->srtt_us = s->srtt_us;
+  i->rttvar_us = s->rttvar_us;
+  i->rto_us = s->rto_us;
+  i->retransmits = s->retries;
+  i->backoff = s->backoff;
+  i->total_retrans = s->total_retrans;
+  i->bytes_sent = s->bytes_sent;
+  i->bytes_retrans = s->bytes_retrans;
+  i->bytes_acked = s->bytes_acked;
+  i->bytes_received = s->bytes_received;
+  i->segs_in = s->segs_in;
+  i->segs_out = s->segs_out;
+  i->data_segs_in = s->data_segs_in;
+  i->data_segs_out = s->data_segs_out;
+  i->unacked = s->snd_max - s->snd_una;
+  i->sndbuf = s->snd.cap;
+  i->sndbuf_used = s->snd.len;
+  i->rcvbuf = s->rcv.cap;
+  i->rcvbuf_used = s->rcv.len;
+  i->ooo_bytes = tl_asm_bytes(&s->ooo);
+  i->dupacks = s->dupacks;
+  i->fast_retrans = s->fast_retrans;
+  i->probes = s->probes;
+  i->challenge_acks = s->challenge_acks;
+  i->pmtu = s->pmtu;
+  i->nodelay = s->nodelay;
+  i->keepalive = s->keepalive;
+  i->last_error = s->err ? s->err : s->soft_err;
+  return 0;
+}
+
+/* ---- introspection (api_tcp.h) ---------------------------------------------- */
+size_t tl_tcp_sock_size(void) { return sizeof(struct tl_sock); }
+
+uint32_t tl_tcp_sock_count(const tl_stack *st) {
+  uint32_t n = 0;
+  for (const struct tl_sock *s = tl_tcp_of(st)->all; s; s = s->all_next)
+    n++;
+  return n;
+}
+
+uint32_t tl_tcp_conn_count(const tl_stack *st) { return tl_tcp_of(st)->nconns; }
+uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->heap_len; }
+const char *tl_tcp_cc_name(const tl_sock *s) { return s->cc->name; }

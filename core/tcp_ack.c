@@ -1,0 +1,200 @@
+/* The sending half of ACK processing (RFC 9293 3.10.7.4 fifth): what an
+ * arriving ACK does to the send sequence space, the retransmission timer
+ * (RFC 6298 5.2-5.3), RTT samples (Karn), duplicate ACKs, fast retransmit
+ * and recovery (RFC 5681 3.2, RFC 6582; with SACK, RFC 6675 in tcp_sack.c),
+ * and the send window. */
+#include "tcp_cc.h"
+#include "tcp_tcb.h"
+
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+uint32_t tcp_peer_window(const struct tl_sock *s, const struct tl_tcp_hdr *h) {
+  /* RFC 7323 2.2: the window of a SYN is never scaled. */
+  if (h->flags & TL_TH_SYN) return h->win;
+  return (uint32_t)h->win << s->snd_wscale;
+}
+
+void tcp_update_window(struct tl_sock *s, const struct tl_tcp_hdr *h) {
+  s->snd_wnd = tcp_peer_window(s, h);
+  s->snd_wl1 = h->seq;
+  s->snd_wl2 = h->ack;
+  if (s->snd_wnd > s->max_sndwnd) s->max_sndwnd = s->snd_wnd;
+}
+
+/* Entry into ESTABLISHED from either handshake (3.10.7.3, 3.10.7.4 fifth). */
+void tcp_established(tl_stack *st, struct tl_sock *s, int64_t now) {
+  tcp_set_state(st, s, TL_ESTABLISHED);
+  TL_COUNT(st, tcp_conn_established);
+  s->retries = 0;
+  s->cc->init(s);
+  /* RFC 6298 5.7: a SYN that timed out leaves RTO at 3 s until a sample. */
+  if (s->syn_rexmit && s->srtt_us == 0) {
+    s->rto_us = 3000000;
+    if (s->rto_us > st->cfg.tcp_rto_max_us) s->rto_us = st->cfg.tcp_rto_max_us;
+  }
+  tcp_keep_arm(st, s, now);
+  if (s->user_owned) tcp_event(st, s, TL_EV_CONNECTED | TL_EV_WRITABLE);
+  if (s->fin_queued) tcp_set_state(st, s, TL_FIN_WAIT_1); /* close before the handshake ended */
+}
+
+void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
+  uint32_t acked = ack - s->snd_una;
+  uint32_t fin_seq = tcp_data_seq0(s) + s->snd.len;
+  if (!s->syn_acked) {
+    s->syn_acked = 1;
+    acked--;
+  }
+  if (s->fin_sent && tl_seq_gt(ack, fin_seq)) {
+    s->fin_acked = 1;
+    acked--;
+  }
+  uint32_t data = min_u32(acked, s->snd.len);
+  tl_ring_drop(&s->snd, data);
+  s->bytes_acked += data;
+  tl_asm_advance(&s->sacked, ack - s->snd_una);
+  s->snd_una = ack;
+  s->una_since = now;
+  if (tl_seq_lt(s->snd_nxt, s->snd_una)) s->snd_nxt = s->snd_una;
+
+  uint32_t rtt = 0;
+  if (s->rtt_timing && tl_seq_geq(ack, s->rtt_seq)) {
+    s->rtt_timing = 0;
+    rtt = (uint32_t)(now - s->rtt_start);
+    tcp_rtt_sample(st, s, now - s->rtt_start);
+  }
+  s->retries = 0;
+  if (s->in_recovery && s->sack_ok && tl_seq_lt(ack, s->recover)) {
+    /* RFC 6675 5 step C: a partial ACK keeps SACK recovery going. */
+    tcp_sack_rexmit(st, s, now);
+  } else if (s->in_recovery && s->cc->on_partial_ack && tl_seq_lt(ack, s->recover)) {
+    /* NewReno partial ACK (RFC 6582 3.2 step 5): the next hole is lost too;
+     * resend it at once and stay in recovery. */
+    s->cc->on_partial_ack(s, data);
+    uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
+    uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
+    s->total_retrans++;
+    s->rtt_timing = 0; /* Karn */
+    tcp_xmit(st, s, s->snd_una, min_u32(avail, s->snd_mss), now);
+  } else if (s->in_recovery) {
+    /* Reno: the first ACK of new data ends recovery (RFC 5681 3.2 step 6);
+     * NewReno: the ACK covering `recover` does (RFC 6582 3.2 step 6). */
+    s->in_recovery = 0;
+    s->cc->on_recovery_exit(s);
+  } else if (data && tl_tcp_synchronized(s->state)) {
+    s->cc->on_ack(s, data, rtt);
+  }
+  s->dupacks = 0;
+
+  if (s->snd_una == s->snd_max) {
+    s->t_rtx = TL_T_OFF; /* RFC 6298 5.2 */
+    s->persist = 0;
+    tcp_timer_update(st, s);
+  } else {
+    tcp_rto_arm(st, s, now); /* RFC 6298 5.3 */
+  }
+  if (data) tcp_event(st, s, TL_EV_WRITABLE);
+  if (s->snd_una == s->snd_max && s->snd.len == 0 && (data || s->fin_acked)) tcp_event(st, s, TL_EV_SENT);
+}
+
+/* RFC 5681 2 (duplicate ACK) and 3.2 (fast retransmit / fast recovery). */
+static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (s->dupacks < 255) s->dupacks++;
+  if (s->in_recovery) {
+    if (s->sack_ok)
+      tcp_sack_rexmit(st, s, now); /* the pipe shrank: more holes or new data */
+    else
+      s->cc->on_dupack(s);
+    return;
+  }
+  if (s->sack_ok ? !tcp_sack_loss_detected(s) : s->dupacks != 3) return;
+  /* RFC 6582 3.2 step 2: no new recovery for losses from the window that
+   * the last one (or a timeout) already handled. */
+  if (s->cc->on_partial_ack && tl_seq_leq(s->snd_una, s->recover) && s->recover != s->iss) return;
+  TL_COUNT(st, tcp_fast_retrans);
+  s->fast_retrans++;
+  s->total_retrans++;
+  s->cc->on_loss(s, TL_CC_LOSS_FAST, s->snd_max - s->snd_una);
+  s->in_recovery = 1;
+  s->recover = s->snd_max;
+  s->rtt_timing = 0; /* Karn */
+  uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
+  uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
+  uint32_t len = min_u32(avail, s->snd_mss);
+  if (s->sack_ok) {
+    /* RFC 6675 5 steps 4.2-4.4: cwnd = ssthresh, resend the first segment
+     * (up to the first SACKed byte), then fill the pipe. */
+    s->cwnd = s->ssthresh;
+    if (s->sacked.n && s->sacked.r[0].start > 0) len = min_u32(len, s->sacked.r[0].start);
+    tcp_xmit(st, s, s->snd_una, len, now);
+    s->high_rxt = s->snd_una + len;
+    tcp_sack_rexmit(st, s, now);
+    return;
+  }
+  tcp_xmit(st, s, s->snd_una, len, now);
+}
+
+/* Returns 0 to continue with the segment, 1 if it was consumed or the
+ * connection is gone. */
+int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h,
+                    int64_t now) {
+  uint32_t ack = h->ack;
+  if (s->state == TL_SYN_RECEIVED) {
+    /* If SND.UNA < SEG.ACK =< SND.NXT, enter ESTABLISHED; else RST. */
+    if (!(tl_seq_lt(s->snd_una, ack) && tl_seq_leq(ack, s->snd_max))) {
+      TL_COUNT(st, drop_tcp_bad_ack);
+      tcp_send_rst_reply(st, ip, h);
+      return 1;
+    }
+    if (s->parent && tcp_listen_established(st, s) < 0) {
+      TL_COUNT(st, drop_tcp_backlog); /* stay in SYN-RECEIVED; the peer retransmits */
+      return 1;
+    }
+    tcp_update_window(s, h);
+    tcp_established(st, s, now);
+  }
+  /* RFC 5961 5.2: acceptable if SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT. */
+  if (tl_seq_gt(ack, s->snd_max)) {
+    tcp_challenge_ack(st, s, now); /* acks something not yet sent */
+    return 1;
+  }
+  if (tl_seq_lt(ack, s->snd_una - s->max_sndwnd)) {
+    TL_COUNT(st, drop_tcp_old_ack);
+    tcp_challenge_ack(st, s, now);
+    return 1;
+  }
+  if (s->sack_ok && h->opt.sack_n) tcp_sack_record(s, h);
+  uint32_t win = tcp_peer_window(s, h);
+  if (tl_seq_lt(s->snd_una, ack)) {
+    tcp_ack_new(st, s, ack, now);
+  } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
+             s->snd_max != s->snd_una && win == s->snd_wnd) {
+    dup_ack(st, s, now);
+  }
+  /* Send window update: only from a segment not older than the last one
+   * used (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)). */
+  if (tl_seq_lt(s->snd_wl1, h->seq) || (s->snd_wl1 == h->seq && tl_seq_leq(s->snd_wl2, ack)))
+    tcp_update_window(s, h);
+
+  switch (s->state) {
+  case TL_FIN_WAIT_1:
+    if (s->fin_acked) {
+      tcp_set_state(st, s, TL_FIN_WAIT_2);
+      if (!s->user_owned && !s->parent) {
+        s->t_keep = now + 2 * (int64_t)st->cfg.tcp_msl_us;
+        tcp_timer_update(st, s);
+      }
+    }
+    break;
+  case TL_CLOSING:
+    if (s->fin_acked) tcp_enter_time_wait(st, s, now);
+    break;
+  case TL_LAST_ACK:
+    if (s->fin_acked) {
+      tcp_conn_closed(st, s, 0);
+      return 1;
+    }
+    break;
+  default: break;
+  }
+  return 0;
+}

@@ -1,0 +1,63 @@
+/* ICMP errors about our connections: RFC 1122 4.2.3.9 (soft errors, except
+ * that in SYN-SENT port/protocol unreachable aborts) and RFC 5927 (validate
+ * the quoted sequence number; path MTU discovery via fragmentation-needed,
+ * RFC 1191). */
+#include "tcp_tcb.h"
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+#define ICMP_UNREACH 3
+#define ICMP_UNREACH_PROTO 2
+#define ICMP_UNREACH_PORT 3
+#define ICMP_UNREACH_NEEDFRAG 4
+#define TL_MIN_PMTU 68 /* RFC 791: every host must take 68-byte datagrams */
+
+void tl_tcp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, const uint8_t *orig,
+                       size_t len, int64_t now) {
+  if (len < 20) {
+    TL_COUNT(st, drop_tcp_icmp_quote);
+    return;
+  }
+  size_t ihl = (size_t)(orig[0] & 0x0f) * 4;
+  if (ihl < 20 || len < ihl + 8) {
+    TL_COUNT(st, drop_tcp_icmp_quote);
+    return;
+  }
+  const uint8_t *th = orig + ihl;
+  struct tl_sock *s = tcp_lookup(tl_tcp_of(st), be32(orig + 12), be16(th), be32(orig + 16), be16(th + 2));
+  if (!s) {
+    TL_COUNT(st, drop_tcp_icmp_quote);
+    return;
+  }
+  /* RFC 5927 4.1: act only if the quoted segment is still in flight. */
+  uint32_t seq = be32(th + 4);
+  if (!(tl_seq_geq(seq, s->snd_una) && tl_seq_lt(seq, s->snd_max))) {
+    TL_COUNT(st, drop_tcp_icmp_seq);
+    return;
+  }
+  if (type == ICMP_UNREACH && code == ICMP_UNREACH_NEEDFRAG) {
+    if (mtu < TL_MIN_PMTU || mtu >= s->pmtu) return;
+    TL_COUNT(st, tcp_icmp_frag_needed);
+    s->pmtu = mtu;
+    tcp_mss_update(st, s);
+    /* RFC 1191 6.4 / RFC 5927 7: resend what was too big, in smaller
+     * segments; not a congestion signal. */
+    if (tl_tcp_synchronized(s->state) && s->snd_una != s->snd_max) {
+      s->snd_nxt = s->snd_una;
+      s->rtt_timing = 0;
+      tcp_output(st, s, now);
+    }
+    return;
+  }
+  if (type == ICMP_UNREACH && s->state == TL_SYN_SENT &&
+      (code == ICMP_UNREACH_PROTO || code == ICMP_UNREACH_PORT)) {
+    TL_COUNT(st, tcp_icmp_hard);
+    tcp_conn_closed(st, s, TL_EUNREACH);
+    return;
+  }
+  TL_COUNT(st, tcp_icmp_soft);
+  s->soft_err = TL_EUNREACH;
+}

@@ -1,0 +1,87 @@
+/* SACK-based loss recovery (RFC 6675), compact. The scoreboard is a range
+ * set of SACKed bytes relative to SND.UNA (core/assembler.h, the same
+ * structure the receiver uses for out-of-order data), so it is bounded and
+ * allocation-free. Used only when both ends sent SACK-permitted (RFC 2018);
+ * without it, recovery is plain Reno/NewReno (tcp_ack.c). */
+#include "tcp_tcb.h"
+
+#define TL_DUPTHRESH 3 /* RFC 6675 2: DupThresh */
+
+void tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
+  for (int i = 0; i < h->opt.sack_n; i++) {
+    uint32_t start = h->opt.sack[i][0], end = h->opt.sack[i][1];
+    /* RFC 2883 D-SACKs (below SND.UNA) and blocks beyond SND.MAX say
+     * nothing about what is in flight. */
+    if (!tl_seq_gt(end, s->snd_una) || tl_seq_gt(end, s->snd_max)) continue;
+    if (tl_seq_lt(start, s->snd_una)) start = s->snd_una;
+    if (!tl_seq_lt(start, end)) continue;
+    tl_asm_add(&s->sacked, start - s->snd_una, end - start); /* full set: keep what we have */
+    if (tl_seq_gt(end, s->sack_high) || tl_seq_leq(s->sack_high, s->snd_una)) s->sack_high = end;
+  }
+}
+
+static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
+  uint32_t n = 0;
+  for (int i = 0; i < a->n; i++)
+    if (a->r[i].end > off) n += a->r[i].end - (a->r[i].start > off ? a->r[i].start : off);
+  return n;
+}
+
+/* RFC 6675 4 IsLost(), by bytes: DupThresh segments' worth SACKed above. */
+static int is_lost(const struct tl_sock *s, uint32_t off) {
+  return sacked_above(&s->sacked, off) >= TL_DUPTHRESH * (uint32_t)s->snd_mss;
+}
+
+/* The first lost, un-SACKed range at or after offset `from` (RFC 6675 4
+ * NextSeg() rule 1). Holes end at the highest SACKed byte. */
+static int next_lost_hole(const struct tl_sock *s, uint32_t from, uint32_t *start, uint32_t *end) {
+  const struct tl_assembler *a = &s->sacked;
+  uint32_t prev = 0;
+  for (int i = 0; i < a->n; i++) {
+    uint32_t hs = prev > from ? prev : from;
+    if (hs < a->r[i].start && is_lost(s, hs)) {
+      *start = hs;
+      *end = a->r[i].start;
+      return 1;
+    }
+    prev = a->r[i].end;
+  }
+  return 0;
+}
+
+/* RFC 6675 4 SetPipe(), by ranges: bytes in flight are the outstanding ones
+ * minus those SACKed, minus lost holes not yet retransmitted (lost holes
+ * below HighRxt were resent and count once more, as the resent copy). */
+uint32_t tcp_sack_pipe(const struct tl_sock *s) {
+  uint32_t out = s->snd_max - s->snd_una;
+  uint32_t sacked = tl_asm_bytes(&s->sacked);
+  uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt - s->snd_una : 0;
+  uint32_t lost = 0, hs, he, at = from;
+  while (next_lost_hole(s, at, &hs, &he)) {
+    lost += he - hs;
+    at = he;
+  }
+  uint32_t gone = sacked + lost;
+  return out > gone ? out - gone : 0;
+}
+
+/* Retransmit lost holes while the pipe leaves room for a full segment
+ * (RFC 6675 5 step C). New data is left to tcp_output, which counts the
+ * pipe instead of SND.NXT - SND.UNA during SACK recovery. */
+void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
+  for (int guard = 0; guard < 64; guard++) {
+    if (tcp_sack_pipe(s) + s->snd_mss > s->cwnd) return;
+    uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt - s->snd_una : 0;
+    uint32_t hs, he;
+    if (!next_lost_hole(s, from, &hs, &he)) return;
+    uint32_t len = he - hs < s->snd_mss ? he - hs : s->snd_mss;
+    s->rtt_timing = 0; /* Karn */
+    s->total_retrans++;
+    tcp_xmit(st, s, s->snd_una + hs, len, now);
+    s->high_rxt = s->snd_una + hs + len;
+  }
+}
+
+/* RFC 6675 5: enter recovery on DupThresh duplicates, or as soon as the
+ * scoreboard shows the first segment lost (ACKs themselves may be lost). */
+int tcp_sack_loss_detected(const struct tl_sock *s) { return s->dupacks >= TL_DUPTHRESH || is_lost(s, 0); }

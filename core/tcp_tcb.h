@@ -1,0 +1,228 @@
+/* The TCP control block (RFC 9293 3.3.1) and the engine's internal
+ * interfaces. A tl_sock is the TCB itself: the public handle, a listener,
+ * and an orphaned connection the stack finishes on its own are the same
+ * object, told apart by flags. Idle cost: this struct only; the send and
+ * receive rings allocate their storage on first use. */
+#ifndef TL_TCP_TCB_H
+#define TL_TCP_TCB_H
+#include "assembler.h"
+#include "isn.h"
+#include "ring.h"
+#include "seq.h"
+#include "stack.h"
+#include "tcp.h"
+#include "tcp_wire.h"
+
+struct tl_cc_ops;
+
+/* Timer slots; each is an absolute time or TL_T_OFF. The connection sits in
+ * the stack's deadline heap under the earliest of them. */
+#define TL_T_OFF INT64_MAX
+
+struct tl_sock {
+  tl_stack *st;
+  struct tl_sock *all_next, *all_prev; /* every socket of the stack, for teardown */
+  /* identity, demux */
+  struct tl_sock *hnext; /* 4-tuple or listener hash chain */
+  uint32_t laddr, raddr;
+  uint16_t lport, rport;
+  uint8_t state;           /* enum tl_tcp_state */
+  unsigned user_owned : 1; /* the application holds the handle */
+  unsigned listener : 1;
+  unsigned in_table : 1;    /* linked in the 4-tuple table */
+  unsigned active_open : 1; /* we sent the first SYN (3.10.7.4 RST in SYN-RECEIVED) */
+  unsigned syn_acked : 1;   /* our SYN is acknowledged */
+  unsigned fin_queued : 1;  /* the application closed its sending half */
+  unsigned fin_sent : 1;
+  unsigned fin_acked : 1;
+  unsigned rcv_fin : 1;         /* peer's FIN accepted (rcv_nxt counts it) */
+  unsigned rcv_fin_pending : 1; /* peer's FIN seen beyond a hole, at rcv_fin_seq */
+  unsigned ack_now : 1;
+  unsigned in_recovery : 1;      /* RFC 5681 3.2 fast recovery */
+  unsigned rtt_timing : 1;       /* one segment timed at a time (Karn) */
+  unsigned persist : 1;          /* t_rtx runs the persist timer */
+  unsigned syn_rexmit : 1;       /* SYN was retransmitted (RFC 6298 5.7) */
+  unsigned ws_ok : 1;            /* window scaling agreed (RFC 7323 2.2) */
+  unsigned ts_ok : 1;            /* timestamps agreed (RFC 7323 3) */
+  unsigned sack_ok : 1;          /* SACK-permitted agreed (RFC 2018 2) */
+  unsigned nodelay : 1;
+  unsigned keepalive : 1;
+  unsigned in_heap : 1;
+  unsigned queued_ev : 1; /* in the stack's pending-event list */
+  unsigned in_queue : 2;  /* 0 none, 1 listener SYN queue, 2 accept queue */
+
+  /* events */
+  struct tl_sock *ev_next, *ev_prev;
+  uint32_t ev_mask;
+  uint64_t user;
+
+  /* timers (tcp_timer.c) */
+  uint32_t heap_idx;
+  int64_t deadline; /* min of the slots below, the heap key */
+  int64_t t_rtx;    /* RTO, SYN/SYN-ACK retry, persist, TIME-WAIT */
+  int64_t t_delack;
+  int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
+  int64_t last_rx;      /* keepalive idle reference */
+  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+  int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
+
+  /* listener link: children in a listener's SYN or accept queue */
+  struct tl_sock *parent;
+  struct tl_sock *qnext, *qprev;
+  /* listener only */
+  struct tl_sock *synq, *acceptq, *acceptq_tail;
+  uint16_t synq_len, acceptq_len, backlog;
+
+  /* send sequence space (RFC 9293 3.3.1) */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+  uint32_t max_sndwnd; /* largest window the peer offered (SWS, RFC 5961 5.2) */
+  uint16_t snd_mss;    /* what we put in one segment */
+  uint16_t peer_mss;   /* the peer's MSS option, 536 if absent */
+  uint16_t rcv_mss;    /* what we advertised */
+  uint16_t user_mss;   /* TL_OPT_MSS clamp, 0 none */
+  uint16_t pmtu;
+  uint8_t snd_wscale, rcv_wscale;
+  /* congestion control (tcp_cc.h) */
+  const struct tl_cc_ops *cc;
+  uint32_t cwnd, ssthresh, recover;
+  uint32_t cc_acc; /* congestion avoidance byte counter */
+  uint8_t dupacks;
+  /* RTT estimation and retransmission (RFC 6298) */
+  uint8_t retries; /* consecutive timeouts of the current segment */
+  uint8_t backoff;
+  uint8_t ka_probes;                   /* unanswered keepalive probes */
+  uint32_t srtt_us, rttvar_us, rto_us; /* srtt 0: no sample yet */
+  uint32_t rtt_seq;
+  int64_t rtt_start;
+
+  /* receive sequence space */
+  uint32_t irs, rcv_nxt, rcv_adv, rcv_up, rcv_fin_seq;
+  /* RFC 7323 timestamps, RFC 2018 SACK */
+  uint32_t ts_recent, ts_offset, last_ack_sent;
+  uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
+  uint32_t sack_high;         /* highest sequence the peer SACKed */
+  uint32_t high_rxt;          /* RFC 6675 HighRxt: end of the last hole resent */
+  struct tl_assembler sacked; /* SACK scoreboard, offsets from SND.UNA */
+  uint32_t rcv_unacked;       /* in-order bytes received since our last ACK */
+  uint32_t rcv_seg_max;       /* largest data segment seen (delayed ACK) */
+  struct tl_ring snd, rcv;
+  struct tl_assembler ooo;
+
+  /* options */
+  uint32_t keepidle_us, keepintvl_us, user_timeout_ms, linger_ms;
+  uint8_t keepcnt;
+
+  /* statistics and errors */
+  int32_t err;      /* error that ended the connection */
+  int32_t soft_err; /* last ICMP soft error */
+  uint32_t fast_retrans, probes, challenge_acks;
+  uint64_t total_retrans, bytes_sent, bytes_retrans, bytes_acked, bytes_received;
+  uint64_t segs_in, segs_out, data_segs_in, data_segs_out;
+};
+
+/* Per-stack TCP state (st->tcp). */
+struct tl_tcp {
+  tl_stack *st;
+  struct tl_sock **buckets; /* 4-tuple table, chained */
+  uint32_t nbuckets, nconns;
+  uint64_t hash_salt;
+  struct tl_sock *listeners[64]; /* by port */
+  struct tl_sock **heap;         /* deadline min-heap */
+  uint32_t heap_len, heap_cap;
+  struct tl_sock *ev_head, *ev_tail;
+  struct tl_sock *all;
+  struct tl_isn_key isn_key;
+  /* RFC 5961 10: challenge ACK token bucket */
+  uint32_t chack_tokens;
+  int64_t chack_refill;
+};
+
+static inline struct tl_tcp *tl_tcp_of(const tl_stack *st) { return st->tcp; }
+static inline int tl_tcp_synchronized(int state) { return state >= TL_ESTABLISHED; }
+
+/* tcp_table.c */
+int tcp_table_init(struct tl_tcp *t);
+void tcp_table_free(struct tl_tcp *t);
+struct tl_sock *tcp_lookup(struct tl_tcp *t, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport);
+int tcp_table_insert(struct tl_tcp *t, struct tl_sock *s);
+void tcp_table_remove(struct tl_tcp *t, struct tl_sock *s);
+struct tl_sock *tcp_listener_find(struct tl_tcp *t, uint16_t port);
+void tcp_listener_add(struct tl_tcp *t, struct tl_sock *s);
+void tcp_listener_remove(struct tl_tcp *t, struct tl_sock *s);
+int tcp_ephemeral_port(struct tl_tcp *t, uint32_t laddr, uint32_t raddr, uint16_t rport);
+
+/* tcp.c: connection life cycle */
+struct tl_sock *tcp_sock_new(tl_stack *st);
+void tcp_sock_free(tl_stack *st, struct tl_sock *s);
+/* The connection is over (state CLOSED, err recorded). An orphan is freed;
+ * the caller must not touch s afterwards. */
+void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err);
+void tcp_set_state(tl_stack *st, struct tl_sock *s, int state);
+void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_mss_update(tl_stack *st, struct tl_sock *s);
+uint32_t tcp_data_seq0(const struct tl_sock *s);
+/* RFC 7323 2.3: the smallest shift that lets the window cover the buffer. */
+uint8_t tcp_wscale_for(uint32_t rcvbuf);
+
+/* tcp_events.c */
+void tcp_event(tl_stack *st, struct tl_sock *s, uint32_t mask);
+void tcp_event_unlink(tl_stack *st, struct tl_sock *s);
+
+/* tcp_timer.c */
+void tcp_timer_update(tl_stack *st, struct tl_sock *s);
+void tcp_timer_remove(tl_stack *st, struct tl_sock *s);
+void tcp_rto_arm(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us);
+void tcp_delack_arm(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_keep_arm(tl_stack *st, struct tl_sock *s, int64_t now);
+
+/* tcp_output.c */
+void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now);
+/* One segment at seq with len data bytes from the send ring (SYN/FIN flags
+ * chosen from the state). */
+uint32_t tcp_xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len, int64_t now);
+void tcp_send_ack(tl_stack *st, struct tl_sock *s, int64_t now);
+/* <SEQ=seq><CTL=RST> from a TCB. */
+void tcp_send_rst_conn(tl_stack *st, struct tl_sock *s, uint32_t seq);
+/* RST in reply to a segment that has no connection (RFC 9293 3.10.7.1). */
+void tcp_send_rst_reply(tl_stack *st, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h);
+/* RFC 5961 challenge ACK, rate-limited per stack (RFC 5961 10). */
+void tcp_challenge_ack(tl_stack *st, struct tl_sock *s, int64_t now);
+/* Persist-timer action: a zero-window probe or a forced send. */
+void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_keepalive_probe(tl_stack *st, struct tl_sock *s, int64_t now);
+uint16_t tcp_rcv_window(struct tl_sock *s, int syn);
+
+/* tcp_ack.c */
+uint32_t tcp_peer_window(const struct tl_sock *s, const struct tl_tcp_hdr *h);
+void tcp_update_window(struct tl_sock *s, const struct tl_tcp_hdr *h);
+void tcp_established(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now);
+/* Step five. Returns 1 if the segment was consumed or the connection is gone. */
+int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h,
+                    int64_t now);
+
+/* tcp_sack.c: RFC 6675 scoreboard and recovery */
+void tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h);
+uint32_t tcp_sack_pipe(const struct tl_sock *s);
+void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now);
+int tcp_sack_loss_detected(const struct tl_sock *s);
+
+/* tcp_rcv.c: steps six to eight. Returns 1 if the connection is gone. */
+int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now);
+
+/* tcp_input.c */
+/* MSS, window scale, timestamps and SACK-permitted from the peer's SYN. */
+void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h);
+void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
+                         int64_t now);
+
+/* tcp_listen.c */
+void tcp_listen_input(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *ip,
+                      const struct tl_tcp_hdr *h, int64_t now);
+/* A SYN-RECEIVED child completed the handshake: move to the accept queue.
+ * Returns -1 if the accept queue is full (the ACK is then dropped). */
+int tcp_listen_established(tl_stack *st, struct tl_sock *s);
+void tcp_listen_unlink(struct tl_sock *s);
+void tcp_listen_close(tl_stack *st, struct tl_sock *l, int64_t now);
+#endif

@@ -1,0 +1,32 @@
+-- require "tcplua": the API a script meets. Its functions belong to the
+-- default runtime, which the tcplua binary installs (tcplua.host.attach)
+-- before the script runs. Without the binary the module still loads, so
+-- specs and tools can require it; the stack functions then raise an error
+-- that says what to do. tcplua.sim builds runtimes without root or a TUN.
+local M = { _VERSION = "0.1.0" }
+
+local NAMES = { "now", "timer", "every", "spawn", "sleep", "stats", "config", "stop", "on_error",
+  "listen", "connect" }
+
+local function no_stack()
+  error("no stack: run under the tcplua binary or use tcplua.sim", 2)
+end
+
+for _, name in ipairs(NAMES) do M[name] = no_stack end
+
+-- Makes rt (a tcplua.runtime) the one behind this module's functions.
+function M._set_default(rt)
+  M._runtime = rt
+  for _, name in ipairs(NAMES) do M[name] = rt.api[name] end
+end
+
+-- tcplua.sim is loaded on first use: most scripts never need it.
+setmetatable(M, { __index = function(t, k)
+  if k == "sim" then
+    local sim = require "tcplua.sim"
+    rawset(t, k, sim)
+    return sim
+  end
+end })
+
+return M

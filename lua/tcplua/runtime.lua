@@ -1,0 +1,269 @@
+-- A runtime: one stack plus its Lua world (timers, coroutines, sockets).
+-- It never reads a clock: whoever drives it (the binary through
+-- tcplua.host, or tcplua.sim) calls runtime:step(now_us), which drains the
+-- stack's socket events, fires due timers and resumes ready coroutines until
+-- nothing is left to do, then reports the next Lua deadline.
+--
+-- The functions a script sees (listen, connect, spawn, sleep, timer, ...)
+-- are closures over the runtime collected in runtime.api, so the tcplua
+-- module and a sim stack expose the same table shape.
+local core = require "tcplua.core"
+local timers = require "tcplua.timers"
+local socket = require "tcplua.socket"
+
+local C, ffi = core.C, core.ffi
+local co_create, co_resume, co_running, co_status, co_yield =
+  coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
+local traceback = debug.traceback
+
+-- What our own yields carry, so a stray coroutine.yield from user code can
+-- be told apart (it is treated as "run me again on the next step").
+local WAIT = setmetatable({}, { __tostring = function() return "tcplua.wait" end })
+
+local R = {}
+R.__index = R
+
+local function default_report(msg) io.stderr:write(msg, "\n") end
+
+-- opts: stack (tl_stack* cdata or nil), now_us, config (extra fields for
+-- config()), report (function(msg) for errors; default stderr).
+local function new(opts)
+  opts = opts or {}
+  local self = setmetatable({
+    st = opts.stack,
+    now_us = opts.now_us or 0,
+    extra_config = opts.config or {},
+    report = opts.report or default_report,
+    timers = timers.new(),
+    ready = {},          -- coroutines to resume, in order
+    cos = {},            -- coroutine -> record { waiting, val, args, owned, on_done }
+    alive = 0,           -- coroutines not yet finished
+    stopped = false,
+    socks = {},          -- user id -> conn or server
+    next_id = 0,
+  }, R)
+  self.api = self:_make_api()
+  socket.init(self)
+  return self
+end
+
+function R:error(what, msg)
+  local ok = pcall(self.report, "tcplua: error in " .. what .. ": " .. tostring(msg))
+  if not ok then default_report("tcplua: error in " .. what .. ": " .. tostring(msg)) end
+end
+
+function R:need_stack()
+  if not self.st then error("no stack: run under the tcplua binary or use tcplua.sim", 3) end
+  return self.st
+end
+
+---------------------------------------------------------------- timers ----
+
+local function arm(self, ms, fn, arg, period)
+  -- Whole microseconds, rounded up: the drivers' clocks are integers, and a
+  -- fractional deadline would look "not yet due" at the tick it is due.
+  local t = { deadline = self.now_us + math.ceil(math.max(0, ms) * 1000), fn = fn, arg = arg,
+    period = period, rt = self }
+  return self.timers:push(t)
+end
+
+local Timer = {}
+Timer.__index = Timer
+-- Returns true if the timer was still pending.
+function Timer:cancel()
+  self.cancelled = true
+  return self.rt.timers:remove(self)
+end
+
+local function user_timer(self, ms, fn, period)
+  if type(ms) ~= "number" or ms ~= ms then error("timer: delay must be a number of ms", 3) end
+  if type(fn) ~= "function" then error("timer: callback must be a function", 3) end
+  if period and not (ms > 0) then error("every: period must be > 0 ms", 3) end
+  local t = arm(self, ms, fn, nil, period and math.ceil(ms * 1000) or nil)
+  t.user = true
+  return setmetatable(t, Timer)
+end
+
+-- Fires timers due at now_us. Returns true if any fired.
+function R:_run_timers()
+  local heap, now, fired = self.timers, self.now_us, false
+  while true do
+    local t = heap:peek()
+    if not t or t.deadline > now then break end
+    heap:remove(t)
+    fired = true
+    if t.period then
+      -- Keep the phase (no drift), but never schedule into the past.
+      t.deadline = t.deadline + t.period
+      if t.deadline <= now then t.deadline = now + t.period end
+      heap:push(t)
+    end
+    if t.user then
+      local ok, err = xpcall(t.fn, traceback, t)
+      if not ok then self:error("timer callback", err) end
+    else
+      t.fn(self, t.arg)
+    end
+  end
+  return fired
+end
+
+------------------------------------------------------------ coroutines ----
+
+-- Resumes co with the values given; reports an error and runs on_done.
+function R:_resume(co, rec, ...)
+  local ok, a = co_resume(co, ...)
+  if co_status(co) == "dead" then
+    self.cos[co] = nil
+    self.alive = self.alive - 1
+    if not ok then self:error(rec.what, traceback(co, a)) end
+    if rec.on_done then
+      local ok2, err2 = xpcall(rec.on_done, traceback, ok, rec)
+      if not ok2 then self:error(rec.what .. " cleanup", err2) end
+    end
+    socket.release_owned(self, rec, ok)
+  elseif a ~= WAIT then
+    -- A bare coroutine.yield: behave like sleep(0).
+    rec.val = nil
+    self.ready[#self.ready + 1] = co
+  end
+end
+
+-- Starts fn(...) in a new coroutine at once (it runs until its first wait).
+-- rec: the coroutine's record; rec.what labels error reports, rec.owned
+-- holds connections closed when it ends, rec.on_done(ok, rec) runs then.
+function R:_spawn(rec, fn, ...)
+  if type(fn) ~= "function" then error("spawn: expected a function", 3) end
+  local co = co_create(fn)
+  rec.waiting = false
+  self.cos[co] = rec
+  self.alive = self.alive + 1
+  self:_resume(co, rec, ...)
+  return co, rec
+end
+
+function R:current(name)
+  local co = co_running()
+  local rec = co and self.cos[co]
+  if not rec then
+    error(name .. " must be called inside a tcplua coroutine (a listen handler or a function run by "
+      .. "tcplua.spawn); the main chunk and timer callbacks are not coroutines", 3)
+  end
+  return co, rec
+end
+
+-- Blocks the running coroutine until wake() or ms elapse (nil: forever).
+-- Returns "event" or "timeout".
+local function wake_timeout(self, co) self:wake(co, "timeout") end
+
+function R:wait(co, rec, ms)
+  local t
+  if ms then t = arm(self, ms, wake_timeout, co) end
+  rec.waiting = true
+  local why = co_yield(WAIT)
+  if t then self.timers:remove(t) end
+  return why
+end
+
+-- Makes a waiting coroutine ready; does nothing if it is not waiting.
+function R:wake(co, why)
+  local rec = co and self.cos[co]
+  if rec and rec.waiting then
+    rec.waiting = false
+    rec.val = why or "event"
+    self.ready[#self.ready + 1] = co
+  end
+end
+
+function R:_run_ready()
+  local q = self.ready
+  if #q == 0 then return false end
+  self.ready = {}
+  for i = 1, #q do
+    local co = q[i]
+    local rec = self.cos[co]
+    if rec then self:_resume(co, rec, rec.val) end
+  end
+  return true
+end
+
+------------------------------------------------------------------ step ----
+
+-- The next Lua deadline in us, or -1.
+function R:deadline()
+  if #self.ready > 0 then return self.now_us end
+  local t = self.timers:peek()
+  return t and t.deadline or -1
+end
+
+-- True when nothing spawned is alive and no timer is armed.
+function R:idle() return self.alive == 0 and self.timers.n == 0 and #self.ready == 0 end
+
+function R:step(now_us)
+  if now_us and now_us > self.now_us then self.now_us = now_us end
+  for _ = 1, 100000 do
+    local did = false
+    if self.st and socket.drain_events(self) then did = true end
+    if self:_run_timers() then did = true end
+    if self:_run_ready() then did = true end
+    if not did then break end
+  end
+  return self:deadline(), self.stopped
+end
+
+-- Aborts every connection and closes every listener (the binary is exiting).
+function R:shutdown() socket.shutdown_all(self) end
+
+------------------------------------------------------------------- api ----
+
+function R:config()
+  local t = {}
+  if self.st then
+    local c = C.tl_stack_config(self.st)
+    t.addr = core.ipstr(c.addr)
+    t.host = core.ipstr(c.host)
+    t.prefix = c.prefix
+    t.mtu = c.mtu
+    t.ttl = c.ttl
+    t.seed = tonumber(c.seed)
+    t.sndbuf = tonumber(c.tcp_sndbuf)
+    t.rcvbuf = tonumber(c.tcp_rcvbuf)
+    t.backlog = tonumber(c.tcp_backlog)
+  end
+  for k, v in pairs(self.extra_config) do t[k] = v end
+  return t
+end
+
+function R:_make_api()
+  local self_ = self
+  local api = { _runtime = self }
+  function api.now() return self_.now_us / 1000 end
+  function api.timer(ms, fn) return user_timer(self_, ms, fn, false) end
+  function api.every(ms, fn) return user_timer(self_, ms, fn, true) end
+  function api.spawn(fn, ...)
+    local co = self_:_spawn({ what = "coroutine" }, fn, ...)
+    return co
+  end
+  function api.sleep(ms)
+    local co, rec = self_:current("tcplua.sleep")
+    if type(ms) ~= "number" then error("sleep: expected ms", 2) end
+    self_:wait(co, rec, math.max(0, ms))
+  end
+  function api.stats()
+    return core.stats(self_:need_stack())
+  end
+  function api.config() return self_:config() end
+  function api.stop() self_.stopped = true end
+  function api.on_error(fn) self_.report = fn or default_report end
+  function api.listen(port, handler, opts)
+    self_:need_stack()
+    return socket.listen(self_, port, handler, opts)
+  end
+  function api.connect(host, port, opts)
+    self_:need_stack()
+    return socket.connect(self_, host, port, opts)
+  end
+  return api
+end
+
+return { new = new, WAIT = WAIT }

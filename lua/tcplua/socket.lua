@@ -1,0 +1,478 @@
+-- Coroutine sockets over the core's TCP API (OpenResty cosocket style).
+-- Every operation first tries the non-blocking core call; only when it
+-- would block does the calling coroutine wait for the socket's event (or its
+-- timeout). Events are hints: after a wake the call is simply retried.
+--
+-- Data crosses into Lua only when the script reads it: tl_recv copies into
+-- one grow-only buffer per runtime and ffi.string makes the returned value.
+local core = require "tcplua.core"
+local C, ffi = core.C, core.ffi
+
+local recv = require "tcplua.recv"
+
+local M = {}
+
+local ERRWORD = {
+  [C.TL_ECLOSED] = "closed", [C.TL_ERESET] = "reset", [C.TL_ETIMEOUT] = "timeout",
+  [C.TL_EREFUSED] = "refused", [C.TL_EUNREACH] = "unreachable", [C.TL_EINVAL] = "invalid",
+  [C.TL_EADDRINUSE] = "in use", [C.TL_ENOMEM] = "no memory", [C.TL_ENOTCONN] = "closed",
+  [C.TL_EABORTED] = "aborted",
+}
+local function errword(e)
+  e = tonumber(e)
+  return ERRWORD[e] or core.strerror(e)
+end
+M.errword = errword
+
+local EV_READABLE, EV_WRITABLE, EV_CONNECTED, EV_ACCEPT, EV_CLOSED =
+  C.TL_EV_READABLE, C.TL_EV_WRITABLE, C.TL_EV_CONNECTED, C.TL_EV_ACCEPT, C.TL_EV_CLOSED
+local band = require("bit").band
+local EAGAIN = C.TL_EAGAIN
+
+local OPTS = {
+  nodelay = C.TL_OPT_NODELAY, sndbuf = C.TL_OPT_SNDBUF, rcvbuf = C.TL_OPT_RCVBUF,
+  keepalive = C.TL_OPT_KEEPALIVE, keepidle = C.TL_OPT_KEEPIDLE_MS,
+  keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
+  mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
+}
+M.OPTS = OPTS
+
+function M.init(rt)
+  rt.ev = ffi.new("tl_event")
+  rt.bufcap = 0
+  rt.buf = nil
+  rt.addr_out = ffi.new("uint32_t[2]")
+  rt.port_out = ffi.new("uint16_t[2]")
+  rt.info_out = ffi.new("tl_tcp_info")
+  rt.err_out = ffi.new("int[1]")
+end
+
+local function new_id(rt, obj)
+  rt.next_id = rt.next_id + 1
+  rt.socks[rt.next_id] = obj
+  obj.id = rt.next_id
+  C.tl_sock_set_user(obj.s, rt.next_id)
+  return rt.next_id
+end
+
+local function setopt(s, name, value)
+  local opt = OPTS[name]
+  if not opt then return nil, "unknown option: " .. tostring(name) end
+  if value == true then value = 1 elseif value == false or value == nil then value = 0 end
+  if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
+  local r = C.tl_setopt(s, opt, value)
+  if r < 0 then return nil, errword(r) end
+  return true
+end
+
+local function apply_opts(s, opts, skip)
+  if not opts then return true end
+  for name, value in pairs(opts) do
+    if OPTS[name] and not (skip and skip[name]) then
+      local ok, err = setopt(s, name, value)
+      if not ok then return nil, err end
+    end
+  end
+  return true
+end
+
+------------------------------------------------------------- conn -------
+
+local Conn = {}
+Conn.__index = Conn
+M.Conn = Conn
+
+local function new_conn(rt, s, owner)
+  local c = setmetatable({ rt = rt, s = s, reader = nil, writer = nil, owner = owner,
+    t_connect = nil, t_send = nil, t_read = nil }, Conn)
+  new_id(rt, c)
+  if owner then
+    owner.owned = owner.owned or {}
+    owner.owned[c] = true
+  end
+  return c
+end
+
+-- Forgets the handle (after tl_close/tl_abort) and wakes whoever waits on it.
+local function release(c)
+  local rt = c.rt
+  rt.socks[c.id] = nil
+  c.s = nil
+  if c.owner and c.owner.owned then c.owner.owned[c] = nil end
+  rt:wake(c.reader, "event")
+  rt:wake(c.writer, "event")
+end
+
+-- Ends of a wait: ms left from a deadline (nil = forever).
+local function remaining(rt, deadline)
+  if not deadline then return nil end
+  local left = (deadline - rt.now_us) / 1000
+  return left > 0 and left or 0
+end
+
+local function deadline_of(rt, ms)
+  if ms == nil or ms < 0 then return nil end
+  return rt.now_us + ms * 1000
+end
+
+-- Waits as reader/writer ("reader" or "writer" field); returns "event" or
+-- "timeout".
+local function wait_as(c, role, co, rec, deadline)
+  c[role] = co
+  local why = c.rt:wait(co, rec, remaining(c.rt, deadline))
+  c[role] = nil
+  return why
+end
+
+recv.setup(errword, wait_as)
+
+local function claim(c, role, name)
+  local rt = c.rt
+  local co, rec = rt:current(name)
+  if not c.s then return nil, nil, "closed" end
+  if c[role] and c[role] ~= co then return nil, nil, "busy" end
+  return co, rec
+end
+
+-- receive(pattern): "*l" (default) a line without its LF (and CR), "*a"
+-- everything until the peer's FIN, or a byte count. Returns the data, or
+-- nil, err, partial.
+function Conn:receive(pattern)
+  local co, rec, err = claim(self, "reader", "conn:receive")
+  if not co then return nil, err, "" end
+  local deadline = deadline_of(self.rt, self.t_read)
+  pattern = pattern or "*l"
+  if type(pattern) == "number" then
+    if pattern < 0 or pattern ~= math.floor(pattern) then error("receive: bad byte count " .. pattern, 2) end
+    if pattern == 0 then return "" end
+    return recv.count(self, pattern, co, rec, deadline)
+  elseif pattern == "*l" or pattern == "l" then
+    return recv.line(self, co, rec, deadline)
+  elseif pattern == "*a" or pattern == "a" then
+    return recv.all(self, co, rec, deadline)
+  end
+  error("receive: bad pattern " .. tostring(pattern) .. " (use \"*l\", \"*a\" or a byte count)", 2)
+end
+
+-- receiveany(max): whatever is there (at most max bytes), waiting only
+-- when nothing is.
+function Conn:receiveany(max)
+  max = tonumber(max)
+  if not max or max < 1 then error("receiveany: max must be a positive number", 2) end
+  local co, rec, err = claim(self, "reader", "conn:receiveany")
+  if not co then return nil, err end
+  local rt = self.rt
+  local deadline = deadline_of(rt, self.t_read)
+  while true do
+    local s = self.s
+    if not s then return nil, "closed" end
+    local n = math.min(max, math.max(tonumber(C.tl_readable(s)), 1))
+    local buf = recv.buffer(rt, n)
+    local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
+    if r > 0 then return ffi.string(buf, r) end
+    if r ~= EAGAIN then return nil, errword(r) end
+    if wait_as(self, "reader", co, rec, deadline) == "timeout" then return nil, "timeout" end
+  end
+end
+
+local COALESCE_MAX = 65536
+
+-- send(data): a string or an array of strings. Waits while the send buffer
+-- is full. Returns the number of bytes sent, or nil, err, bytes_sent.
+function Conn:send(data)
+  local co, rec, err = claim(self, "writer", "conn:send")
+  if not co then return nil, err, 0 end
+  local rt = self.rt
+  local deadline = deadline_of(rt, self.t_send)
+  local pieces = data
+  if type(data) ~= "table" then
+    pieces = { data }
+  elseif #data > 1 then
+    -- Small pieces go to the core as one write: separate small writes would
+    -- leave all but the first waiting for an ACK under Nagle's algorithm
+    -- (RFC 896), which with a delayed ACK costs a request 200 ms.
+    local len = 0
+    for i = 1, #data do
+      local p = data[i]
+      len = len + (type(p) == "string" and #p or 0)
+    end
+    if len <= COALESCE_MAX then
+      local ok, joined = pcall(table.concat, data)
+      if not ok then error("send: expected a string or an array of strings", 2) end
+      pieces = { joined }
+    end
+  end
+  local total = 0
+  for i = 1, #pieces do
+    local p = pieces[i]
+    if type(p) == "number" then p = tostring(p) end
+    if type(p) ~= "string" then error("send: expected a string or an array of strings", 2) end
+    local len, off = #p, 0
+    local ptr = ffi.cast("const uint8_t *", p)
+    while off < len do
+      local s = self.s
+      if not s then return nil, "closed", total end
+      local r = tonumber(C.tl_send(s, ptr + off, len - off, rt.now_us))
+      if r > 0 then
+        off = off + r
+        total = total + r
+      elseif r < 0 and r ~= EAGAIN then
+        return nil, errword(r), total
+      elseif wait_as(self, "writer", co, rec, deadline) == "timeout" then
+        return nil, "timeout", total
+      end
+    end
+  end
+  return total
+end
+
+-- Graceful close: queued data is still delivered, then FIN.
+function Conn:close()
+  if not self.s then return nil, "closed" end
+  C.tl_close(self.s, self.rt.now_us)
+  release(self)
+  return true
+end
+
+-- Abortive close (RST, RFC 9293 3.10.5).
+function Conn:abort()
+  if not self.s then return nil, "closed" end
+  C.tl_abort(self.s, self.rt.now_us)
+  release(self)
+  return true
+end
+
+-- shutdown("send") sends FIN after the queued data; "receive" is accepted
+-- and does nothing (TCP has no way to tell the peer); "both" = "send".
+function Conn:shutdown(how)
+  how = how or "send"
+  if how ~= "send" and how ~= "both" and how ~= "receive" then
+    error("shutdown: expected \"send\", \"receive\" or \"both\"", 2)
+  end
+  if not self.s then return nil, "closed" end
+  if how == "receive" then return true end
+  local r = C.tl_shutdown(self.s, self.rt.now_us)
+  if r < 0 then return nil, errword(r) end
+  return true
+end
+
+local function ms_or_nil(v)
+  if v == nil or v == false then return nil end
+  v = tonumber(v)
+  if not v or v < 0 then return nil end
+  return v
+end
+
+function Conn:settimeout(ms)
+  ms = ms_or_nil(ms)
+  self.t_connect, self.t_send, self.t_read = ms, ms, ms
+  return true
+end
+
+function Conn:settimeouts(connect, send, read)
+  self.t_connect, self.t_send, self.t_read = ms_or_nil(connect), ms_or_nil(send), ms_or_nil(read)
+  return true
+end
+
+function Conn:setoption(name, value)
+  if not self.s then return nil, "closed" end
+  return setopt(self.s, name, value)
+end
+
+function Conn:getoption(name)
+  if not self.s then return nil, "closed" end
+  local opt = OPTS[name]
+  if not opt then return nil, "unknown option: " .. tostring(name) end
+  return tonumber(C.tl_getopt(self.s, opt))
+end
+
+local function addrs(c)
+  local rt = c.rt
+  C.tl_sock_addrs(c.s, rt.addr_out, rt.port_out, rt.addr_out + 1, rt.port_out + 1)
+  return rt.addr_out, rt.port_out
+end
+
+function Conn:peer()
+  if not self.s then return nil, "closed" end
+  local a, p = addrs(self)
+  return core.ipstr(a[1]), p[1]
+end
+
+function Conn:sockname()
+  if not self.s then return nil, "closed" end
+  local a, p = addrs(self)
+  return core.ipstr(a[0]), p[0]
+end
+
+function Conn:state()
+  if not self.s then return "CLOSED" end
+  return ffi.string(C.tl_state_name(C.tl_sock_state(self.s)))
+end
+
+local INFO_U = { "snd_una", "snd_nxt", "snd_wnd", "snd_wl1", "snd_wl2", "iss", "rcv_nxt", "rcv_wnd",
+  "irs", "snd_mss", "rcv_mss", "cwnd", "ssthresh", "retransmits", "backoff", "total_retrans",
+  "bytes_sent", "bytes_retrans", "bytes_acked", "bytes_received", "segs_in", "segs_out",
+  "data_segs_in", "data_segs_out", "unacked", "sndbuf", "sndbuf_used", "rcvbuf", "rcvbuf_used",
+  "ooo_bytes", "dupacks", "fast_retrans", "probes", "challenge_acks", "pmtu" }
+
+-- A table of tl_tcp_info fields under their Linux tcp_info / ss -ti names.
+-- Times (srtt, rttvar, rto) are in ms (floats); state is a name.
+function Conn:info()
+  if not self.s then return nil, "closed" end
+  local i = self.rt.info_out
+  local r = C.tl_sock_info(self.s, i)
+  if r < 0 then return nil, errword(r) end
+  local t = { state = ffi.string(C.tl_state_name(i.state)) }
+  for _, k in ipairs(INFO_U) do t[k] = tonumber(i[k]) end
+  t.mss = t.snd_mss
+  t.srtt = tonumber(i.srtt_us) / 1000
+  t.rttvar = tonumber(i.rttvar_us) / 1000
+  t.rto = tonumber(i.rto_us) / 1000
+  t.nodelay = i.nodelay ~= 0
+  t.keepalive = i.keepalive ~= 0
+  t.last_error = i.last_error ~= 0 and errword(i.last_error) or nil
+  local lip, lport = self:sockname()
+  local rip, rport = self:peer()
+  t.local_addr, t.local_port, t.peer_addr, t.peer_port = lip, lport, rip, rport
+  return t
+end
+
+function Conn:__tostring()
+  if not self.s then return "tcplua.conn (closed)" end
+  local lip, lport = self:sockname()
+  local rip, rport = self:peer()
+  return string.format("tcplua.conn %s:%d <-> %s:%d %s", lip, lport, rip, rport, self:state())
+end
+
+------------------------------------------------------------ server ------
+
+local Server = {}
+Server.__index = Server
+M.Server = Server
+
+function Server:close()
+  if not self.s then return nil, "closed" end
+  C.tl_close(self.s, self.rt.now_us)
+  self.rt.socks[self.id] = nil
+  self.s = nil
+  return true
+end
+
+function Server:sockname()
+  if not self.s then return nil, "closed" end
+  return self.rt.api.config().addr, self.port
+end
+
+local conn_skip = { backlog = true }
+
+local function accept_all(rt, srv)
+  while srv.s do
+    local s = C.tl_accept(srv.s)
+    if s == nil then break end
+    -- The handler coroutine owns the connection: when the handler returns
+    -- it is closed gracefully, when it raises it is aborted.
+    local rec = { what = "connection handler" }
+    local c = new_conn(rt, s, rec)
+    apply_opts(s, srv.opts, conn_skip)
+    rt:_spawn(rec, srv.handler, c)
+  end
+end
+
+-- listen(port, handler, opts) -> server, or nil, err
+function M.listen(rt, port, handler, opts)
+  if type(port) ~= "number" or port < 1 or port > 65535 or port % 1 ~= 0 then
+    error("listen: port must be an integer 1..65535", 3)
+  end
+  if type(handler) ~= "function" then error("listen: handler must be a function", 3) end
+  opts = opts or {}
+  local backlog = opts.backlog or 0
+  local err = rt.err_out
+  err[0] = 0
+  local s = C.tl_listen(rt.st, port, backlog, err)
+  if s == nil then return nil, errword(err[0]) end
+  local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts }, Server)
+  new_id(rt, srv)
+  srv.is_server = true
+  return srv
+end
+
+-- connect(host, port, opts) -> conn, or nil, err. Waits for the handshake.
+function M.connect(rt, host, port, opts)
+  local co, rec = rt:current("tcplua.connect")
+  local addr, aerr = core.ip(host)
+  if not addr then return nil, aerr end
+  if type(port) ~= "number" or port < 1 or port > 65535 then return nil, "bad port" end
+  opts = opts or {}
+  local err = rt.err_out
+  err[0] = 0
+  local s = C.tl_connect(rt.st, addr, port, opts.sport or 0, rt.now_us, err)
+  if s == nil then return nil, errword(err[0]) end
+  local c = new_conn(rt, s, rec)
+  local ok, oerr = apply_opts(s, opts)
+  if not ok then c:abort(); return nil, oerr end
+  local timeout = ms_or_nil(opts.timeout)
+  if timeout then c:settimeout(timeout) end
+  local deadline = deadline_of(rt, timeout)
+  while true do
+    if not c.s then return nil, "closed" end
+    local e = C.tl_sock_error(c.s)
+    if e ~= 0 then
+      c:abort()
+      return nil, errword(e)
+    end
+    local state = C.tl_sock_state(c.s)
+    if state ~= C.TL_SYN_SENT and state ~= C.TL_SYN_RECEIVED then
+      if state == C.TL_CLOSED then c:abort(); return nil, "closed" end
+      return c
+    end
+    if wait_as(c, "writer", co, rec, deadline) == "timeout" then
+      c:abort()
+      return nil, "timeout"
+    end
+  end
+end
+
+------------------------------------------------------------ events -------
+
+-- Dispatches every pending socket event. Returns true if there were any.
+function M.drain_events(rt)
+  local st, ev, socks = rt.st, rt.ev, rt.socks
+  local any = false
+  while C.tl_next_event(st, ev) ~= 0 do
+    any = true
+    local obj = socks[tonumber(ev.user)]
+    if obj and obj.s == ev.sock then
+      local mask = ev.mask
+      if obj.is_server then
+        if band(mask, EV_ACCEPT) ~= 0 then accept_all(rt, obj) end
+      else
+        if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then rt:wake(obj.reader, "event") end
+        if band(mask, EV_WRITABLE + EV_CONNECTED + EV_CLOSED) ~= 0 then rt:wake(obj.writer, "event") end
+      end
+    end
+  end
+  return any
+end
+
+-- A coroutine that made connections with connect() and ended without
+-- closing them: close them gracefully (or abort, if it raised an error).
+function M.release_owned(rt, rec, ok)
+  local owned = rec.owned
+  if not owned then return end
+  rec.owned = nil
+  for c in pairs(owned) do
+    if c.s and c.rt == rt then
+      if ok then c:close() else c:abort() end
+    end
+  end
+end
+
+function M.shutdown_all(rt)
+  local list = {}
+  for _, obj in pairs(rt.socks) do list[#list + 1] = obj end
+  for _, obj in ipairs(list) do
+    if obj.is_server then obj:close() elseif obj.s then obj:abort() end
+  end
+end
+
+return M

@@ -1,0 +1,79 @@
+-- Command-line errors of the tcplua binary. None of these needs root: they
+-- are all caught before the TUN is touched.
+local netns = require "helpers.netns"
+
+local function run(args)
+  return netns.sh("env -u LD_PRELOAD -u TCPLUA_LIB " .. netns.quote(netns.bin) .. " " .. args)
+end
+
+describe("tcplua command line", function()
+  local tmp = os.tmpname()
+  teardown(function() os.remove(tmp) end)
+
+  it("prints usage on --help and the version on --version", function()
+    local out, rc = run("--help")
+    assert.equal(0, rc)
+    assert.matches("usage: tcplua %[options%] SCRIPT", out)
+    assert.matches("%-%-loss", out)
+    out, rc = run("--version")
+    assert.equal(0, rc)
+    assert.matches("^tcplua %d+%.%d+", out)
+  end)
+
+  it("rejects an unknown flag with exit 2, naming it", function()
+    local out, rc = run("--frobnicate x.lua")
+    assert.equal(2, rc)
+    assert.matches("unknown option '%-%-frobnicate'", out)
+    assert.matches("try %-%-help", out)
+  end)
+
+  it("rejects bad option values with exit 2, naming the flag", function()
+    for _, case in ipairs({
+      { "--loss 150%", "%-%-loss" }, { "--loss abc", "%-%-loss" }, { "--delay 5parsecs", "%-%-delay" },
+      { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--addr 10.0.0.300", "%-%-addr" },
+      { "--host 10.0.0.1/40", "%-%-host" }, { "--seed -1", "%-%-seed" }, { "--reorder 2", "%-%-reorder" },
+    }) do
+      local out, rc = run(case[1] .. " x.lua")
+      assert.equal(2, rc, case[1] .. ": " .. out)
+      assert.matches(case[2] .. ": bad value", out)
+      assert.matches("try %-%-help", out)
+    end
+    local out, rc = run("--dev")
+    assert.equal(2, rc)
+    assert.matches("%-%-dev needs a value", out)
+  end)
+
+  it("accepts the documented value forms", function()
+    -- A missing script is reported after the options were accepted.
+    for _, opts in ipairs({
+      "--loss 5%", "--loss 0.05", "--delay 20ms", "--delay 1s", "--delay 500us", "--jitter 5ms",
+      "--reorder 1%", "--duplicate 0.5%", "--corrupt 0", "--rate 10mbit", "--rate 1gbit", "--rate 500kbit",
+      "--mtu 9000", "--seed 42", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
+    }) do
+      local out, rc = run(opts .. " /nonexistent/x.lua")
+      assert.equal(1, rc, opts .. ": " .. out)
+      assert.matches("cannot read script", out, 1, false, opts)
+    end
+  end)
+
+  it("says when no script is given", function()
+    local out, rc = run("")
+    assert.equal(2, rc)
+    assert.matches("no script given", out)
+  end)
+
+  it("says when the script is missing", function()
+    local out, rc = run("/nonexistent/tcplua-no-such-script.lua")
+    assert.are_not.equal(0, rc)
+    assert.matches("cannot read script /nonexistent/tcplua%-no%-such%-script%.lua: No such file", out)
+  end)
+
+  it("reports a Lua syntax error as file:line", function()
+    local f = assert(io.open(tmp, "w"))
+    f:write("local ok = 1\nlocal x = (1 +\n\nprint(x\n")
+    f:close()
+    local out, rc = run(netns.quote(tmp))
+    assert.are_not.equal(0, rc)
+    assert.matches(tmp:gsub("%p", "%%%0") .. ":%d+:", out)
+  end)
+end)
