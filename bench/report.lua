@@ -210,7 +210,7 @@ if tseq.status == "ok" then
   w("One 20 MB transfer into examples/discard.lua, drawn by scripts/tseq-plot from "
     .. (tseq.source == "tseq" and "tcplua's own `--tseq` record (segments plus cwnd/RTT samples)."
       or "a tcpdump capture on the kernel side of tcplua0 (bench/pcap2tseq.lua): the wire view, so the "
-        .. "lower cwnd/RTT panel stays empty until tcplua has `--tseq`."))
+        .. "lower cwnd/RTT panel stays empty (`tcplua --tseq` wrote no record in this run)."))
   w()
   w("![time-sequence plot](" .. tseq.file:match("[^/]*$") .. ")")
 else w("Time-sequence plot: " .. tseq.status .. ".") end
@@ -324,6 +324,16 @@ end
 if hook.met == false then
   w("### Lua segment hook")
   w()
+  local ph = raw.profile_hook and io.open(raw.profile_hook, "r")
+  if ph then
+    w("Where the process spends its time with the hook installed (`perf record -e cpu-clock -p`, 4 s):")
+    w()
+    w("```")
+    w((ph:read("*a"):gsub("%s+$", "")))
+    w("```")
+    w()
+    ph:close()
+  end
   w("The hook costs more than 10%: pass the FFI view without allocating (a reused cdata per direction), "
     .. "skip the call entirely when no hook is set, and keep the callback JIT-compiled (no closures per segment).")
   w()

@@ -66,6 +66,16 @@ typedef struct tl_config {
   uint8_t tcp_keepalive_probes;
   uint32_t tcp_ooo_max_bytes;      /* out-of-order queue cap per connection */
   uint8_t isn_key_random;          /* 1: RFC 6528 key from libsodium at start */
+  /* Buffer auto-tuning: rings start at tcp_sndbuf/tcp_rcvbuf and grow up
+   * to these while a transfer needs it (0: fixed size); an explicit
+   * TL_OPT_SNDBUF/RCVBUF fixes a socket's size. */
+  uint32_t tcp_sndbuf_max;
+  uint32_t tcp_rcvbuf_max;
+  uint32_t tcp_buf_hold_us;        /* keep drained buffers this long before freeing them */
+  /* Link offload (TSO): the link takes TCP datagrams of up to tso_max
+   * bytes and cuts them to the MTU itself; such a "super-segment" carries
+   * a pseudo-header checksum only (the link completes it). 0: off. */
+  uint32_t tso_max;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);
@@ -130,7 +140,7 @@ enum tl_opt {
   TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
   TL_OPT_LINGER_MS = 10,
   TL_OPT_USER_TIMEOUT_MS = 11,
-  TL_OPT_CONGESTION = 12   /* 0 Reno (RFC 5681, default), 1 NewReno (RFC 6582) */
+  TL_OPT_CONGESTION = 12   /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */
@@ -215,6 +225,7 @@ typedef struct tl_impair_config {
   uint32_t reorder_gap; /* held packet goes out after this many others (default 3) */
   uint64_t rate_bps;    /* 0 = unlimited: serialisation delay per packet */
   uint32_t queue_max;   /* packets held at most (default 4096); beyond: dropped */
+  uint32_t size_limit;  /* 0 = none: larger datagrams vanish (an MTU black hole) */
 } tl_impair_config;
 
 /* deliver(ctx, pkt, len) is called when a packet leaves the impairment. */
@@ -225,7 +236,7 @@ void tl_impair_set(tl_impair *im, const tl_impair_config *cfg);
 void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now);
 /* Deliver what is due; returns the next deadline or -1. */
 int64_t tl_impair_poll(tl_impair *im, int64_t now);
-uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow */
+uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow,7 oversize */
 
 /* ---- sim: stacks joined by in-memory links under a virtual clock -------- */
 /* A sim holds up to 8 endpoints. An endpoint is a stack (attached) or a raw

@@ -75,6 +75,8 @@ struct tl_ring {
   uint32_t len;      /* bytes held */
   uint32_t ahead;    /* bytes past the end touched by write_at, not yet
                         committed: storage is kept while this is nonzero */
+  uint32_t keep;     /* nonzero: keep the storage when the ring drains (the
+                        owner frees it with tl_ring_free when idle) */
 };
 
 void tl_ring_init(struct tl_ring *r, uint32_t cap);

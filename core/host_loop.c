@@ -2,10 +2,13 @@
  * of the stack's, Lua's and the impairments' deadlines; SIGINT/SIGTERM ->
  * clean stop. */
 #include "host_loop.h"
+#include "api_fast.h"
+#include "host_offload.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *const host_counter_names[] = {
@@ -20,7 +23,16 @@ int64_t host_now_us(struct host *h) { return (int64_t)(ev_now(h->loop) * 1e6); }
 
 int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
   struct host *h = ctx;
-  ssize_t n = write(h->tun_fd, pkt, len);
+  ssize_t n;
+  if (h->vnet) {
+    uint8_t vh[HOST_VNET_HDR_LEN];
+    host_offload_tx_hdr(vh, pkt, len, h->mtu);
+    struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
+    n = writev(h->tun_fd, iov, 2);
+    if (n > 0) n -= (ssize_t)sizeof vh;
+  } else {
+    n = write(h->tun_fd, pkt, len);
+  }
   if (n == (ssize_t)len) {
     h->counters[HC_host_tun_tx]++;
     return 0;
@@ -90,8 +102,13 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
   (void)revents;
   struct host *h = w->data;
   h->now = host_now_us(h);
+  tl_tcp_rx_batch(h->st, 1); /* one ACK per connection per batch; service() polls them out */
   for (int i = 0; i < HOST_RX_BATCH; i++) {
-    ssize_t n = read(h->tun_fd, h->rx, sizeof h->rx);
+    /* While segment hooks hold inbound datagrams, read straight into a
+     * hook slot: the queue then takes the datagram without a copy. */
+    uint8_t *rx = tl_hook_rx_buf(h->st, sizeof h->rx);
+    if (!rx) rx = h->rx;
+    ssize_t n = read(h->tun_fd, rx, sizeof h->rx);
     if (n < 0) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) break;
@@ -107,11 +124,28 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
     }
     if (n == 0) break;
     h->counters[HC_host_tun_rx]++;
-    if (h->im_in)
-      tl_impair_push(h->im_in, h->rx, (size_t)n, h->now);
-    else
-      tl_stack_input(h->st, h->rx, (size_t)n, h->now);
+    uint8_t *pkt = rx;
+    int partial = 0;
+    if (h->vnet) {
+      if (n < HOST_VNET_HDR_LEN) continue;
+      pkt += HOST_VNET_HDR_LEN;
+      n -= HOST_VNET_HDR_LEN;
+      /* A partial checksum is trusted only on the direct path; datagrams
+       * the impairment copies get it completed. The segment-hook queue
+       * keeps the flag per held datagram (core/hook.c) and drops it when
+       * a hook changes the bytes, so it needs no completion. */
+      int direct = !h->im_in && !tl_hook_impair(h->st, 0);
+      partial = host_offload_rx(rx, pkt, (size_t)n, !direct) == 1 && direct;
+    }
+    if (h->im_in) {
+      tl_impair_push(h->im_in, pkt, (size_t)n, h->now);
+    } else {
+      if (partial) tl_tcp_rx_csum_partial(h->st, 1);
+      tl_stack_input(h->st, pkt, (size_t)n, h->now);
+      if (partial) tl_tcp_rx_csum_partial(h->st, 0);
+    }
   }
+  tl_tcp_rx_batch(h->st, 0);
   service(h);
 }
 

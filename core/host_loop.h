@@ -34,7 +34,9 @@ struct host {
   int stopping;
   int exit_code; /* set when the loop ends on an error */
   uint64_t counters[HC__COUNT];
-  uint8_t rx[65536];
+  int vnet;     /* the TUN carries virtio_net_hdr (host_offload.h) */
+  uint16_t mtu; /* for sizing TSO pieces */
+  uint8_t rx[65536 + 16]; /* a 64 KB GRO datagram plus its virtio_net_hdr */
 };
 
 /* Output callbacks, installed by main on the stack and impairments. */

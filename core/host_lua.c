@@ -133,6 +133,14 @@ static void push_info(lua_State *L, const struct host_lua_info *in) {
   lua_setfield(L, -2, "args");
   lua_pushstring(L, in->script);
   lua_setfield(L, -2, "script");
+  lua_pushboolean(L, in->trace);
+  lua_setfield(L, -2, "trace");
+  lua_pushboolean(L, in->stats);
+  lua_setfield(L, -2, "stats");
+  if (in->tseq) {
+    lua_pushstring(L, in->tseq);
+    lua_setfield(L, -2, "tseq");
+  }
 }
 
 int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info) {

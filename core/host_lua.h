@@ -29,6 +29,9 @@ struct host_lua_info {
   const char *script;
   int nargs;
   char **args;
+  int trace;        /* --trace: print every segment */
+  int stats;        /* --stats: Lua's counters are printed at shutdown too */
+  const char *tseq; /* --tseq FILE.csv, or NULL */
 };
 
 /* Each returns 0, or -1 after printing what went wrong to stderr. */

@@ -19,6 +19,10 @@ struct host_opts {
   int stats;
   int impaired;            /* some impairment flag was given */
   tl_impair_config impair; /* applied to both directions */
+  const char *pcap;        /* --pcap FILE */
+  const char *tseq;        /* --tseq FILE.csv */
+  int trace;               /* --trace */
+  int no_offload;          /* --offload off */
   const char *script;
   int nargs; /* script arguments */
   char **args;

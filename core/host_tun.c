@@ -12,6 +12,10 @@
 #define PRIV_HINT "run with sudo, or grant CAP_NET_ADMIN: sudo setcap cap_net_admin+ep ./tcplua"
 
 int host_tun_open(const char *name, int attach, char *ifname, char *err, size_t errlen) {
+  return host_tun_open_vnet(name, attach, 0, ifname, err, errlen);
+}
+
+int host_tun_open_vnet(const char *name, int attach, int vnet_hdr, char *ifname, char *err, size_t errlen) {
   if (strlen(name) >= IFNAMSIZ) {
     snprintf(err, errlen, "device name '%s' is too long (at most %d characters)", name, IFNAMSIZ - 1);
     return -1;
@@ -50,7 +54,7 @@ int host_tun_open(const char *name, int attach, char *ifname, char *err, size_t 
   }
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | (vnet_hdr ? IFF_VNET_HDR : 0));
   memcpy(ifr.ifr_name, name, strlen(name));
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;

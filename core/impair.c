@@ -14,12 +14,13 @@
 #include "rng.h"
 #include "tcplua.h"
 
-enum { IM_IN, IM_OUT, IM_LOST, IM_DUP, IM_REORDERED, IM_CORRUPTED, IM_OVERFLOW, IM__N };
+enum { IM_IN, IM_OUT, IM_LOST, IM_DUP, IM_REORDERED, IM_CORRUPTED, IM_OVERFLOW, IM_OVERSIZE, IM__N };
 
 struct im_slot {
   int64_t t;    /* delivery time; for held packets, the latest release */
   uint64_t seq; /* arrival order: FIFO among equal times */
   uint32_t gap; /* held: packets still to go out before this one */
+  int faults;   /* tl_fault_bits that touched it, for tl_impair_faults */
   uint8_t *buf;
   size_t len, cap;
 };
@@ -35,8 +36,11 @@ struct tl_impair {
   uint32_t *heap, nheap;
   uint32_t *held, nheld;
   uint64_t seq;
-  double busy_until; /* wire busy until then (us); fractional so tiny packets add up */
-  int delivering;    /* re-entrancy guard: deliver may push into us */
+  double busy_until;    /* wire busy until then (us); fractional so tiny packets add up */
+  int delivering;       /* re-entrancy guard: deliver may push into us */
+  tl_output_fn on_drop; /* told about each packet dropped (pcap notes) */
+  void *drop_ctx;
+  int cur_faults; /* of the packet being delivered or dropped */
   uint64_t count[IM__N];
 };
 
@@ -132,9 +136,18 @@ static uint32_t heap_pop(tl_impair *im) {
 
 static int chance(tl_impair *im, double p) { return p > 0 && tl_rng_unit(&im->rng) < p; }
 
-static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) {
+static void dropped(tl_impair *im, const uint8_t *pkt, size_t len, int faults) {
+  if (!im->on_drop) return;
+  int saved = im->cur_faults;
+  im->cur_faults = faults;
+  im->on_drop(im->drop_ctx, pkt, len);
+  im->cur_faults = saved;
+}
+
+static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, int faults) {
   if (im->nfree == 0) {
     im->count[IM_OVERFLOW]++;
+    dropped(im, pkt, len, faults | TL_FAULT_OVERFLOW);
     return;
   }
   uint32_t s = im->freel[im->nfree - 1];
@@ -152,7 +165,10 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
   memcpy(q->buf, pkt, len);
   q->len = len;
   q->seq = im->seq++;
+  q->faults = faults;
+  if (im->cfg.delay_us || im->cfg.jitter_us || im->cfg.rate_bps) q->faults |= TL_FAULT_DELAY;
   if (len && chance(im, im->cfg.corrupt)) {
+    q->faults |= TL_FAULT_CORRUPT;
     uint32_t bit = tl_rng_below(&im->rng, (uint32_t)(len * 8 > UINT32_MAX ? UINT32_MAX : len * 8));
     q->buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     im->count[IM_CORRUPTED]++;
@@ -177,6 +193,7 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
     q->gap = im->cfg.reorder_gap;
     q->t = t + IM_HOLD_MAX_US;
     im->held[im->nheld++] = s;
+    q->faults |= TL_FAULT_REORDER;
     im->count[IM_REORDERED]++;
     return;
   }
@@ -186,7 +203,10 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
 static void send_slot(tl_impair *im, uint32_t s) {
   struct im_slot *q = &im->slot[s];
   im->count[IM_OUT]++;
+  int saved = im->cur_faults;
+  im->cur_faults = q->faults;
   if (im->deliver) im->deliver(im->ctx, q->buf, q->len);
+  im->cur_faults = saved;
   im->freel[im->nfree++] = s;
 }
 
@@ -221,8 +241,15 @@ static void run_due(tl_impair *im, int64_t now) {
 
 void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) {
   im->count[IM_IN]++;
+  /* smoltcp's --size-limit: no ICMP, the datagram just vanishes. */
+  if (im->cfg.size_limit && len > im->cfg.size_limit) {
+    im->count[IM_OVERSIZE]++;
+    dropped(im, pkt, len, TL_FAULT_SIZE);
+    return;
+  }
   if (chance(im, im->cfg.loss)) {
     im->count[IM_LOST]++;
+    dropped(im, pkt, len, TL_FAULT_LOSS);
     return;
   }
   int copies = 1;
@@ -231,7 +258,7 @@ void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
     im->count[IM_DUP]++;
   }
   for (int i = 0; i < copies; i++)
-    enqueue(im, pkt, len, now);
+    enqueue(im, pkt, len, now, copies > 1 ? TL_FAULT_DUP : 0);
   run_due(im, now);
 }
 
@@ -243,6 +270,15 @@ static int64_t deadline(const tl_impair *im) {
   }
   return t;
 }
+
+int64_t tl_impair_deadline(const tl_impair *im) { return deadline(im); }
+
+void tl_impair_on_drop(tl_impair *im, tl_output_fn on_drop, void *ctx) {
+  im->on_drop = on_drop;
+  im->drop_ctx = ctx;
+}
+
+int tl_impair_faults(const tl_impair *im) { return im ? im->cur_faults : 0; }
 
 int64_t tl_impair_poll(tl_impair *im, int64_t now) {
   run_due(im, now);

@@ -115,6 +115,8 @@ int tl_ipv4_send(tl_stack *st, uint32_t dst, uint8_t proto, size_t payload_len, 
   struct tl_ip_state *ip = st->ip;
   size_t mtu = mtu_of(st);
   size_t total = TL_IP_HDR_LEN + payload_len;
+  /* A link with TSO (tl_config.tso_max) segments TCP itself. */
+  if (proto == TL_PROTO_TCP && st->cfg.tso_max > mtu) mtu = st->cfg.tso_max;
   if (total > TL_IP_MAX_LEN || (df && total > mtu)) {
     TL_COUNT(st, drop_ip_out_too_big);
     return TL_EINVAL;

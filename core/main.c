@@ -3,6 +3,7 @@
  * parses the command line and wires the pieces together; the TUN is
  * host_tun.c, its configuration host_netlink.c, the loop host_loop.c and
  * the Lua side host_lua.c. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <sodium.h>
@@ -14,6 +15,7 @@
 #include "host_loop.h"
 #include "host_netlink.h"
 #include "host_opts.h"
+#include "host_offload.h"
 #include "host_tun.h"
 
 static const char usage[] =
@@ -24,6 +26,8 @@ static const char usage[] =
     "  --addr A          the stack's own address (default 10.77.0.2)\n"
     "  --host A/PREFIX   address of the kernel side of the TUN (default 10.77.0.1/24)\n"
     "  --mtu N           link MTU (default 1500)\n"
+    "  --offload on|off  TUN offloads: 64 KB TSO segments out, GRO'd segments in,\n"
+    "                    checksums left to the kernel (default on)\n"
     "  --attach          use an existing, already configured TUN named by --dev;\n"
     "                    it is left in place on exit\n"
     "  --seed N          seed for every PRNG in the stack (default: random)\n"
@@ -40,6 +44,12 @@ static const char usage[] =
     "  --duplicate P     duplication probability\n"
     "  --corrupt P       probability of flipping one bit\n"
     "  --rate R          bandwidth: 500kbit, 10mbit, 1gbit (or kbps, mbps: bytes)\n"
+    "  --size-limit N    datagrams over N bytes vanish (an MTU black hole)\n"
+    "\n"
+    "Recording (see docs/fault-injection.md):\n"
+    "  --pcap FILE       every packet both ways as pcapng; faults noted as comments\n"
+    "  --trace           one tcpdump-like line per segment on stderr, with state and verdict\n"
+    "  --tseq FILE.csv   time-sequence trace (segments, cwnd, ssthresh, srtt) for scripts/tseq-plot\n"
     "\n"
     "Needs CAP_NET_ADMIN (sudo, or: sudo setcap cap_net_admin+ep ./tcplua).\n"
     "Example: sudo tcplua examples/echo.lua, then from the host: ping 10.77.0.2\n";
@@ -58,7 +68,12 @@ enum {
   OPT_REORDER,
   OPT_DUPLICATE,
   OPT_CORRUPT,
-  OPT_RATE
+  OPT_RATE,
+  OPT_SIZE_LIMIT,
+  OPT_PCAP,
+  OPT_TRACE,
+  OPT_TSEQ,
+  OPT_OFFLOAD
 };
 
 static const struct option long_opts[] = {
@@ -79,6 +94,11 @@ static const struct option long_opts[] = {
     {"duplicate", required_argument, 0, OPT_DUPLICATE},
     {"corrupt", required_argument, 0, OPT_CORRUPT},
     {"rate", required_argument, 0, OPT_RATE},
+    {"size-limit", required_argument, 0, OPT_SIZE_LIMIT},
+    {"pcap", required_argument, 0, OPT_PCAP},
+    {"trace", no_argument, 0, OPT_TRACE},
+    {"tseq", required_argument, 0, OPT_TSEQ},
+    {"offload", required_argument, 0, OPT_OFFLOAD},
     {0, 0, 0, 0},
 };
 
@@ -164,6 +184,25 @@ static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given
         return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
       o->impaired = 1;
       break;
+    case OPT_SIZE_LIMIT:
+      if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
+        return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
+      o->impair.size_limit = (uint32_t)u;
+      o->impaired = 1;
+      break;
+    case OPT_PCAP:
+      if (!*optarg) return bad_value("pcap", optarg, "a file name");
+      o->pcap = optarg;
+      break;
+    case OPT_TSEQ:
+      if (!*optarg) return bad_value("tseq", optarg, "a file name");
+      o->tseq = optarg;
+      break;
+    case OPT_TRACE: o->trace = 1; break;
+    case OPT_OFFLOAD:
+      if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
+      o->no_offload = !strcmp(optarg, "off");
+      break;
     case ':': fprintf(stderr, "tcplua: option %s needs a value; try --help\n", name); return 2;
     default:
       if (optopt && optopt < 256)
@@ -197,11 +236,12 @@ static void print_stats(struct host *h) {
     printf("%s %llu\n", tl_stats_name(i), (unsigned long long)tl_stats_get(h->st, i));
   for (int i = 0; i < HC__COUNT; i++)
     printf("%s %llu\n", host_counter_name(i), (unsigned long long)h->counters[i]);
-  static const char *const im_names[] = {"in", "out", "lost", "dup", "reordered", "corrupted", "overflow"};
+  static const char *const im_names[] = {"in",        "out",       "lost",     "dup",
+                                         "reordered", "corrupted", "overflow", "oversize"};
   for (int dir = 0; dir < 2; dir++) {
-    tl_impair *im = dir ? h->im_out : h->im_in;
+    tl_impair *im = tl_hook_impair(h->st, dir);
     if (!im) continue;
-    for (int k = 0; k < 7; k++)
+    for (int k = 0; k < 8; k++)
       printf("host_impair_%s_%s %llu\n", dir ? "tx" : "rx", im_names[k],
              (unsigned long long)tl_impair_count(im, k));
   }
@@ -230,6 +270,7 @@ int main(int argc, char **argv) {
   }
   h->tun_fd = -1;
   char err[512], ifname[IFNAMSIZ];
+  tl_pcap *pcap = NULL;
   rc = 1;
 
   if (host_loop_init(h) < 0) {
@@ -243,11 +284,24 @@ int main(int argc, char **argv) {
     goto out;
   }
 
-  h->tun_fd = host_tun_open(o.dev, o.attach, ifname, err, sizeof err);
+  h->tun_fd = host_tun_open_vnet(o.dev, o.attach, !o.no_offload, ifname, err, sizeof err);
+  if (h->tun_fd < 0 && !o.no_offload) {
+    /* No virtio headers on this kernel or device: run without offloads. */
+    char err2[512];
+    h->tun_fd = host_tun_open_vnet(o.dev, o.attach, 0, ifname, err2, sizeof err2);
+    if (h->tun_fd >= 0) {
+      if (!o.quiet) fprintf(stderr, "tcplua: TUN offloads unavailable (%s); running with --offload off\n", err);
+      o.no_offload = 1;
+    }
+  }
   if (h->tun_fd < 0) {
     fprintf(stderr, "tcplua: %s\n", err);
     goto out;
   }
+  /* --offload on (default): the header is there either way; TSO only if
+   * the kernel takes it (host_offload.h). */
+  h->vnet = !o.no_offload;
+  int tso = h->vnet && host_offload_enable(h->tun_fd, o.quiet);
   if (o.attach) {
     /* The device is someone else's; only learn its MTU. */
     int mtu = host_netlink_mtu(ifname, err, sizeof err);
@@ -266,6 +320,8 @@ int main(int argc, char **argv) {
 
   tl_config cfg;
   tl_config_default(&cfg);
+  h->mtu = o.mtu;
+  if (tso) cfg.tso_max = HOST_TSO_MAX;
   cfg.addr = o.addr;
   cfg.host = o.host;
   cfg.prefix = o.prefix;
@@ -284,13 +340,19 @@ int main(int argc, char **argv) {
     fprintf(stderr, "tcplua: cannot create the stack (out of memory)\n");
     goto out;
   }
-  if (o.impaired) {
-    h->im_in = tl_impair_new(&o.impair, cfg.seed ^ 0x696e, host_into_stack, h);
-    h->im_out = tl_impair_new(&o.impair, cfg.seed ^ 0x6f7574, host_to_tun, h);
-    if (!h->im_in || !h->im_out) {
-      fprintf(stderr, "tcplua: cannot create the link impairment (out of memory)\n");
+  /* The impairment sits at the stack's link boundary (core/hook.c), with
+   * the Lua hooks and the capture, so its faults are noted in both. */
+  if (o.impaired && tl_hook_set_impair(h->st, &o.impair, cfg.seed) < 0) {
+    fprintf(stderr, "tcplua: cannot create the link impairment (out of memory)\n");
+    goto out;
+  }
+  if (o.pcap) {
+    pcap = tl_pcap_open(o.pcap);
+    if (!pcap) {
+      fprintf(stderr, "tcplua: --pcap: cannot open %s: %s\n", o.pcap, strerror(errno));
       goto out;
     }
+    tl_hook_set_pcap(h->st, pcap);
   }
 
   struct host_lua_info info = {
@@ -306,6 +368,9 @@ int main(int argc, char **argv) {
       .script = o.script,
       .nargs = o.nargs,
       .args = o.args,
+      .trace = o.trace,
+      .stats = o.stats,
+      .tseq = o.tseq,
   };
   if (host_lua_attach(&h->lua, &info) < 0) goto out;
   if (!o.quiet) {
@@ -327,6 +392,11 @@ out:
   if (o.stats && h->st) print_stats(h);
   tl_impair_free(h->im_in);
   tl_impair_free(h->im_out);
+  if (h->st) tl_hook_set_pcap(h->st, NULL);
+  if (pcap && tl_pcap_close(pcap) < 0) {
+    fprintf(stderr, "tcplua: --pcap: writing %s failed\n", o.pcap);
+    if (rc == 0) rc = 1;
+  }
   tl_stack_free(h->st);
   /* Closing the fd removes a non-persistent TUN (the one we created). */
   if (h->tun_fd >= 0) close(h->tun_fd);

@@ -20,7 +20,7 @@ uint32_t tl_ring_space_x(const struct tl_ring *r) { return tl_ring_space(r); }
 /* Storage goes away as soon as nothing is held and nothing waits ahead:
  * idle connections then cost no buffer memory. */
 static void release_if_idle(struct tl_ring *r) {
-  if (r->len == 0 && r->ahead == 0) tl_ring_free(r);
+  if (r->len == 0 && r->ahead == 0 && !r->keep) tl_ring_free(r);
 }
 
 static int ensure_storage(struct tl_ring *r) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hook.h"
 #include "ipv4.h"
 #include "tcp.h"
 
@@ -36,6 +37,9 @@ void tl_config_default(tl_config *c) {
   c->tcp_keepalive_probes = 9;
   c->tcp_ooo_max_bytes = 256 * 1024;
   c->isn_key_random = 0;
+  c->tcp_sndbuf_max = 4u * 1024 * 1024;
+  c->tcp_rcvbuf_max = 4u * 1024 * 1024;
+  c->tcp_buf_hold_us = 1000 * 1000;
 }
 
 tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
@@ -57,6 +61,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
 
 void tl_stack_free(tl_stack *st) {
   if (!st) return;
+  tl_hook_free(st);
   tl_tcp_free(st);
   tl_ipv4_free(st);
   free(st);
@@ -66,6 +71,10 @@ const tl_config *tl_stack_config(const tl_stack *st) { return &st->cfg; }
 
 void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now) {
   st->now = now;
+  if (st->hook) {
+    tl_hook_input(st, pkt, len, now);
+    return;
+  }
   tl_ipv4_input(st, pkt, len, now);
 }
 
@@ -79,13 +88,18 @@ int64_t tl_stack_poll(tl_stack *st, int64_t now) {
   st->now = now;
   int64_t a = tl_ipv4_poll(st, now);
   int64_t b = tl_tcp_poll(st, now);
+  if (st->hook) b = earliest(b, tl_hook_poll(st, now));
   return earliest(a, b);
 }
 
-int64_t tl_stack_deadline(const tl_stack *st) { return earliest(tl_ipv4_deadline(st), tl_tcp_deadline(st)); }
+int64_t tl_stack_deadline(const tl_stack *st) {
+  int64_t d = earliest(tl_ipv4_deadline(st), tl_tcp_deadline(st));
+  return st->hook ? earliest(d, tl_hook_deadline(st)) : d;
+}
 
 int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
   TL_COUNT(st, ip_out);
+  if (st->hook) return tl_hook_emit(st, pkt, len);
   return st->out ? st->out(st->out_ctx, pkt, len) : 0;
 }
 
@@ -94,6 +108,7 @@ static const char *const counter_names[] = {
 #include "counters_ip.def"
 #include "counters_icmp.def"
 #include "counters_tcp.def"
+#include "counters_hook.def"
 #undef X
 };
 

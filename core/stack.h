@@ -9,6 +9,7 @@
 
 struct tl_ip_state;   /* ipv4.c: reassembly, ICMP rate limit, IP ID */
 struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
+struct tl_hook;       /* hook.c: segment hooks, impairment, pcap at the link boundary */
 
 /* Largest datagram the stack builds in one go (IP header + payload). */
 #define TL_TX_MAX 65535
@@ -22,6 +23,7 @@ struct tl_stack {
   uint64_t counters[TLC__COUNT];
   struct tl_ip_state *ip;
   struct tl_tcp *tcp;
+  struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
   /* Scratch for building one outgoing datagram: no malloc per packet. */
   _Alignas(8) uint8_t tx[TL_TX_MAX + 1];
 };

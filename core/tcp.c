@@ -54,15 +54,17 @@ struct tl_sock *tcp_sock_new(tl_stack *st) {
   s->t_rtx = s->t_delack = s->t_keep = TL_T_OFF;
   tl_ring_init(&s->snd, c->tcp_sndbuf);
   tl_ring_init(&s->rcv, c->tcp_rcvbuf);
+  tcp_buf_init(st, s);
   tl_asm_init(&s->ooo);
-  s->cc = &tl_cc_reno;
+  s->cc = &tl_cc_cubic; /* RFC 9438 */
+  s->cubic.epoch = -1;
   s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */
   s->keepidle_us = c->tcp_keepalive_idle_us;
   s->keepintvl_us = c->tcp_keepalive_intvl_us;
   s->keepcnt = c->tcp_keepalive_probes;
   s->pmtu = c->mtu;
   s->peer_mss = 536;
-  s->rcv_wscale = tcp_wscale_for(c->tcp_rcvbuf);
+  s->rcv_wscale = tcp_wscale_for(tcp_rcvbuf_ceiling(st, s));
   s->ts_offset = (uint32_t)tl_rng_next(&st->rng);
   tcp_mss_update(st, s);
   s->all_next = t->all;
@@ -115,8 +117,10 @@ void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->t_rtx = now + 2 * (int64_t)st->cfg.tcp_msl_us;
   if (s->t_rtx <= now) s->t_rtx = now + 1;
   s->t_keep = TL_T_OFF;
+  s->t_release = TL_T_OFF;
   tcp_timer_update(st, s);
   tl_ring_free(&s->snd);
+  tcp_buf_closed(s);
   tcp_event(st, s, TL_EV_CLOSED | TL_EV_READABLE);
 }
 
@@ -124,10 +128,11 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err) {
   if (err) s->err = err;
   s->state = TL_CLOSED;
   tcp_table_remove(tl_tcp_of(st), s);
-  s->t_rtx = s->t_delack = s->t_keep = TL_T_OFF;
+  s->t_rtx = s->t_delack = s->t_keep = s->t_release = TL_T_OFF;
   tcp_timer_remove(st, s);
   tl_ring_free(&s->snd);
   tl_asm_init(&s->ooo);
+  tcp_buf_closed(s);
   tl_ring_forget_ahead(&s->rcv);
   if (s->parent || !s->user_owned) {
     tcp_sock_free(st, s);
@@ -141,7 +146,10 @@ void tl_tcp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg,
   struct tl_tcp *t = tl_tcp_of(st);
   struct tl_tcp_hdr h;
   TL_COUNT(st, tcp_in);
-  switch (tl_tcp_parse(seg, len, ip->src, ip->dst, &h)) {
+  /* A GRO'd segment from the local kernel carries only the pseudo-header
+   * sum (virtio NEEDS_CSUM): the data never crossed a wire to be checked. */
+  int parsed = t->rx_csum_partial ? tl_tcp_parse_nocsum(seg, len, &h) : tl_tcp_parse(seg, len, ip->src, ip->dst, &h);
+  switch (parsed) {
   case TL_TCP_OK: break;
   case TL_TCP_ESHORT: TL_COUNT(st, drop_tcp_short); return;
   case TL_TCP_EOFF: TL_COUNT(st, drop_tcp_offset); return;
@@ -250,7 +258,9 @@ long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
   if (s->err) return s->err;
   if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
   if (len == 0) return 0;
-  uint32_t n = tl_ring_write(&s->snd, data, len > UINT32_MAX ? UINT32_MAX : (uint32_t)len);
+  uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
+  if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);
+  uint32_t n = tl_ring_write(&s->snd, data, want);
   s->st->now = now;
   if (tl_tcp_synchronized(s->state)) tcp_output(s->st, s, now);
   return n;
@@ -260,6 +270,8 @@ long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
   if (!s || s->listener) return TL_EINVAL;
   if (s->rcv.len) {
     uint32_t n = tl_ring_read(&s->rcv, buf, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+    tcp_buf_app_read(s->st, s, n, now);
+    if (s->rcv.len == 0) tcp_buf_drained(s->st, s, now);
     /* A window update when the window we could offer has at least doubled
      * and grown by the SWS threshold (RFC 9293 3.8.6.2.2), so a sender
      * stalled on our window resumes without waiting for its persist timer. */
@@ -396,12 +408,15 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     return 0;
   case TL_OPT_SNDBUF:
     if (v < 1 || v > (1 << 30)) return TL_EINVAL;
-    return tl_ring_resize(&s->snd, (uint32_t)v) < 0 ? TL_EINVAL : 0;
+    if (tl_ring_resize(&s->snd, (uint32_t)v) < 0) return TL_EINVAL;
+    s->sndbuf_locked = 1;
+    return 0;
   case TL_OPT_RCVBUF: {
     if (v < 1 || v > (1 << 30)) return TL_EINVAL;
     uint32_t promised = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
     if ((uint32_t)v < s->rcv.len + promised) return TL_EINVAL; /* never shrink the offered window */
     if (tl_ring_resize(&s->rcv, (uint32_t)v) < 0) return TL_EINVAL;
+    s->rcvbuf_locked = 1;
     /* The scale is fixed by the SYN (RFC 7323 2.2); before it, follow the buffer. */
     if (s->state == TL_CLOSED || s->state == TL_LISTEN || (s->state == TL_SYN_SENT && s->snd_max == s->iss))
       s->rcv_wscale = tcp_wscale_for((uint32_t)v);
@@ -441,11 +456,13 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
   case TL_OPT_LINGER_MS: s->linger_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
   case TL_OPT_USER_TIMEOUT_MS: s->user_timeout_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
   case TL_OPT_CONGESTION: {
-    const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : NULL;
+    const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : v == 2 ? &tl_cc_cubic : NULL;
     if (!cc) return TL_EINVAL;
     if (cc != s->cc && tl_tcp_synchronized(s->state)) {
       s->in_recovery = 0; /* keep cwnd/ssthresh; the new module takes over from here */
       s->dupacks = 0;
+      s->cc_acc = 0;
+      s->cubic.epoch = -1;
     }
     s->cc = cc;
     return 0;
@@ -468,7 +485,7 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   case TL_OPT_MSS: return s->user_mss ? s->user_mss : s->snd_mss;
   case TL_OPT_LINGER_MS: return s->linger_ms;
   case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
-  case TL_OPT_CONGESTION: return s->cc == &tl_cc_newreno ? 1 : 0;
+  case TL_OPT_CONGESTION: return s->cc == &tl_cc_cubic ? 2 : s->cc == &tl_cc_newreno ? 1 : 0;
   default: return TL_EINVAL;
   }
 }

@@ -37,7 +37,17 @@ void tcp_established(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->fin_queued) tcp_set_state(st, s, TL_FIN_WAIT_1); /* close before the handshake ended */
 }
 
+/* RFC 7661 (cwnd validation), simplified as Linux tcp_is_cwnd_limited: the
+ * window grows only if it was what held the sender back -- the flight
+ * filled it (slow start: half of it) -- not the application, the send
+ * buffer or the peer's window; else cwnd climbs without meaning. */
+static int cwnd_limited(const struct tl_sock *s, uint32_t flight) {
+  if (s->cwnd < s->ssthresh) return flight >= s->cwnd / 2;
+  return flight + 3u * s->snd_mss >= s->cwnd;
+}
+
 void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
+  uint32_t flight_before = s->snd_max - s->snd_una;
   uint32_t acked = ack - s->snd_una;
   uint32_t fin_seq = tcp_data_seq0(s) + s->snd.len;
   if (!s->syn_acked) {
@@ -61,11 +71,13 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
     s->rtt_timing = 0;
     rtt = (uint32_t)(now - s->rtt_start);
     tcp_rtt_sample(st, s, now - s->rtt_start);
+  } else if (data && !s->persist) {
+    tcp_rto_progress(st, s);
   }
   s->retries = 0;
   if (s->in_recovery && s->sack_ok && tl_seq_lt(ack, s->recover)) {
-    /* RFC 6675 5 step C: a partial ACK keeps SACK recovery going. */
-    tcp_sack_rexmit(st, s, now);
+    /* RFC 6675 5 step C: a partial ACK keeps SACK recovery going (PRR
+     * and the retransmissions follow in tcp_process_ack). */
   } else if (s->in_recovery && s->cc->on_partial_ack && tl_seq_lt(ack, s->recover)) {
     /* NewReno partial ACK (RFC 6582 3.2 step 5): the next hole is lost too;
      * resend it at once and stay in recovery. */
@@ -80,8 +92,8 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
      * NewReno: the ACK covering `recover` does (RFC 6582 3.2 step 6). */
     s->in_recovery = 0;
     s->cc->on_recovery_exit(s);
-  } else if (data && tl_tcp_synchronized(s->state)) {
-    s->cc->on_ack(s, data, rtt);
+  } else if (data && tl_tcp_synchronized(s->state) && cwnd_limited(s, flight_before)) {
+    s->cc->on_ack(s, data, rtt, now);
   }
   s->dupacks = 0;
 
@@ -92,6 +104,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
   } else {
     tcp_rto_arm(st, s, now); /* RFC 6298 5.3 */
   }
+  if (data && s->snd.len == 0) tcp_buf_drained(st, s, now);
   if (data) tcp_event(st, s, TL_EV_WRITABLE);
   if (s->snd_una == s->snd_max && s->snd.len == 0 && (data || s->fin_acked)) tcp_event(st, s, TL_EV_SENT);
 }
@@ -100,10 +113,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
 static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->dupacks < 255) s->dupacks++;
   if (s->in_recovery) {
-    if (s->sack_ok)
-      tcp_sack_rexmit(st, s, now); /* the pipe shrank: more holes or new data */
-    else
-      s->cc->on_dupack(s);
+    if (!s->sack_ok) s->cc->on_dupack(s); /* with SACK: PRR in tcp_process_ack */
     return;
   }
   if (s->sack_ok ? !tcp_sack_loss_detected(s) : s->dupacks != 3) return;
@@ -121,13 +131,14 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
   uint32_t len = min_u32(avail, s->snd_mss);
   if (s->sack_ok) {
-    /* RFC 6675 5 steps 4.2-4.4: cwnd = ssthresh, resend the first segment
-     * (up to the first SACKed byte), then fill the pipe. */
-    s->cwnd = s->ssthresh;
+    /* RFC 6675 5 steps 4.2-4.3: resend the first segment (up to the first
+     * SACKed byte); RFC 6937 3: from here PRR sets cwnd on every ACK
+     * (tcp_process_ack), starting from RecoverFS = the flight now. */
+    s->prr_delivered = s->prr_out = 0;
+    s->recover_fs = s->snd_max - s->snd_una;
     if (s->sacked.n && s->sacked.r[0].start > 0) len = min_u32(len, s->sacked.r[0].start);
     tcp_xmit(st, s, s->snd_una, len, now);
     s->high_rxt = s->snd_una + len;
-    tcp_sack_rexmit(st, s, now);
     return;
   }
   tcp_xmit(st, s, s->snd_una, len, now);
@@ -162,13 +173,25 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
     tcp_challenge_ack(st, s, now);
     return 1;
   }
-  if (s->sack_ok && h->opt.sack_n) tcp_sack_record(s, h);
+  /* RFC 6675 2: with SACK in use, an ACK is a duplicate only if its blocks
+   * cover octets not SACKed before; a D-SACK (RFC 2883 4) or a repeated
+   * block reports a duplicate arrival, not a loss, so it does not count. */
+  int sack_news = 1;
+  uint32_t una_before = s->snd_una, sacked_before = tl_asm_bytes(&s->sacked);
+  if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
   if (tl_seq_lt(s->snd_una, ack)) {
     tcp_ack_new(st, s, ack, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
-             s->snd_max != s->snd_una && win == s->snd_wnd) {
+             s->snd_max != s->snd_una && win == s->snd_wnd && sack_news) {
     dup_ack(st, s, now);
+  }
+  if (s->in_recovery && s->sack_ok) {
+    /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
+     * SACKed bytes (those the cumulative ACK swallowed count once). */
+    int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(&s->sacked) - sacked_before;
+    tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
+    tcp_sack_rexmit(st, s, now);
   }
   /* Send window update: only from a segment not older than the last one
    * used (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)). */

@@ -1,6 +1,8 @@
 /* Pluggable congestion control. The sender calls these hooks; the module
- * owns cwnd/ssthresh (and may keep private state in cc_acc). Reno (RFC 5681)
- * is the default; NewReno and CUBIC slot in as further tables. */
+ * owns cwnd/ssthresh (and may keep private state in cc_acc and s->cubic).
+ * CUBIC (RFC 9438, tcp_cc_cubic.c) is the default; Reno (RFC 5681) and
+ * NewReno (RFC 6582) are in tcp_cc_reno.c. Chosen per socket with
+ * TL_OPT_CONGESTION (0 Reno, 1 NewReno, 2 CUBIC). */
 #ifndef TL_TCP_CC_H
 #define TL_TCP_CC_H
 #include "tcp_tcb.h"
@@ -11,8 +13,9 @@ struct tl_cc_ops {
   const char *name;
   /* Connection synchronized: set the initial window. */
   void (*init)(struct tl_sock *s);
-  /* New data acknowledged outside recovery: `acked` bytes, rtt_us 0 if no sample. */
-  void (*on_ack)(struct tl_sock *s, uint32_t acked, uint32_t rtt_us);
+  /* New data acknowledged outside recovery: `acked` bytes, rtt_us 0 if no
+   * sample, `now` the stack's time in microseconds. */
+  void (*on_ack)(struct tl_sock *s, uint32_t acked, uint32_t rtt_us, int64_t now);
   /* Loss detected: third duplicate ACK, or retransmission timeout. `flight`
    * is the data outstanding when it was detected. */
   void (*on_loss)(struct tl_sock *s, int kind, uint32_t flight);
@@ -28,4 +31,16 @@ struct tl_cc_ops {
 
 extern const struct tl_cc_ops tl_cc_reno;
 extern const struct tl_cc_ops tl_cc_newreno;
+extern const struct tl_cc_ops tl_cc_cubic;
+
+/* Shared pieces (tcp_cc_reno.c). */
+/* RFC 6928 initial window; ssthresh "arbitrarily high". */
+void tl_cc_initial_window(struct tl_sock *s);
+/* Slow start with appropriate byte counting (RFC 3465 2.2): cwnd grows by
+ * the bytes acked, at most L = 2*SMSS per ACK (1*SMSS right after an RTO,
+ * RFC 3465 2.3). */
+void tl_cc_slow_start(struct tl_sock *s, uint32_t acked);
+void tl_cc_reno_dupack(struct tl_sock *s);
+void tl_cc_newreno_partial_ack(struct tl_sock *s, uint32_t acked);
+void tl_cc_newreno_recovery_exit(struct tl_sock *s);
 #endif

@@ -44,4 +44,8 @@ int tl_next_event(tl_stack *st, tl_event *ev) {
   return 1;
 }
 
-int tl_stack_pending_events(const tl_stack *st) { return tl_tcp_of(st)->ev_head != NULL; }
+/* Held hook segments count as events: the driver (sim, host loop) then
+ * lets the Lua runtime step and drain them. */
+int tl_stack_pending_events(const tl_stack *st) {
+  return tl_tcp_of(st)->ev_head != NULL || tl_hook_pending(st);
+}

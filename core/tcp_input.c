@@ -26,7 +26,7 @@ void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_h
     s->snd_wscale = s->rcv_wscale = 0;
   }
   if (s->state == TL_LISTEN || s->state == TL_CLOSED)
-    s->rcv_wscale = s->ws_ok ? tcp_wscale_for(s->rcv.cap) : 0;
+    s->rcv_wscale = s->ws_ok ? tcp_wscale_for(tcp_rcvbuf_ceiling(st, s)) : 0;
   tcp_mss_update(st, s);
 }
 
@@ -157,8 +157,13 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
     }
     /* "If the RCV.WND is zero, no segments will be acceptable, but special
      * allowance should be made to accept valid ACKs": a segment right at
-     * RCV.NXT has its ACK processed and its text dropped (3.10.7.4). */
-    if (h->seq == s->rcv_nxt && (h->flags & TL_TH_ACK) && !(h->flags & TL_TH_SYN) &&
+     * RCV.NXT has its ACK processed and its text dropped (3.10.7.4). So
+     * does one a little beyond it: the peer's SND.NXT stays past RCV.NXT
+     * when we dropped in-window data for lack of room, and its ACKs then
+     * carry that sequence number; ignoring them deadlocks both ends until
+     * a backed-off retransmission (RFC 5961 5.2 still vets the ACK). */
+    if (tl_seq_geq(h->seq, s->rcv_nxt) && h->seq - s->rcv_nxt <= s->rcv.cap && (h->flags & TL_TH_ACK) &&
+        !(h->flags & TL_TH_SYN) &&
         tl_ring_space(&s->rcv) == 0 && tl_tcp_synchronized(s->state)) {
       struct tl_tcp_hdr bare = *h;
       bare.len = 0;

@@ -3,6 +3,7 @@
  * avoidance, window advertisement, ACKs, RSTs and probes. */
 #include <string.h>
 
+#include "csum.h"
 #include "tcp_tcb.h"
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -119,11 +120,20 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &h);
   if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
-  tl_tcp_checksum(out, hl + len, s->laddr, s->raddr);
+  if (TL_IP_HDR_LEN + hl + len > st->cfg.mtu) {
+    /* A TSO super-segment: the link checksums each piece it cuts, from
+     * the pseudo-header sum left in the field (virtio NEEDS_CSUM). */
+    uint16_t ph = (uint16_t)~tl_csum_fold(tl_csum_pseudo(s->laddr, s->raddr, TL_PROTO_TCP, (uint16_t)(hl + len)));
+    out[16] = (uint8_t)(ph >> 8);
+    out[17] = (uint8_t)ph;
+  } else {
+    tl_tcp_checksum(out, hl + len, s->laddr, s->raddr);
+  }
   tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
 
   TL_COUNT(st, tcp_out);
   s->segs_out++;
+  if (s->in_recovery) s->prr_out += len; /* RFC 6937 prr_out */
   /* Retransmissions (RTO, fast retransmit) may carry bytes or a FIN never
    * sent before: SND.MAX must cover them or their ACK looks premature. */
   if (len) {
@@ -292,6 +302,20 @@ void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->t_rtx = now + persist_interval(st, s);
 }
 
+/* The most new data one segment may carry: one MSS, or as many whole MSS
+ * as fit a TSO super-segment when the link segments for us. */
+static uint32_t seg_max(const tl_stack *st, const struct tl_sock *s) {
+  uint32_t tso = st->cfg.tso_max;
+  if (tso <= (uint32_t)st->cfg.mtu || tso > 65535) return s->snd_mss;
+  /* The link cuts pieces that fill its MTU; that is our MSS only when the
+   * MTU is what bounds it (not the peer's MSS option, a path MTU or
+   * TL_OPT_MSS). */
+  if (s->snd_mss + 40u + (s->ts_ok ? 12u : 0u) != st->cfg.mtu) return s->snd_mss;
+  uint32_t room = tso - TL_IP_HDR_LEN - 60; /* the largest TCP header */
+  uint32_t n = room / s->snd_mss;
+  return n > 1 ? n * s->snd_mss : s->snd_mss;
+}
+
 /* Sends what the windows, Nagle and SWS avoidance allow. Returns 1 if
  * anything went out. */
 static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
@@ -307,7 +331,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (!s->in_recovery && s->dupacks > 0 && s->dupacks < 3) cwnd += (uint32_t)s->dupacks * s->snd_mss;
     uint32_t wnd = min_u32(s->snd_wnd, cwnd);
     uint32_t usable = wnd > flight ? wnd - flight : 0;
-    uint32_t len = min_u32(min_u32(avail, usable), s->snd_mss);
+    uint32_t len = min_u32(min_u32(avail, usable), seg_max(st, s));
     int fin_now =
         s->fin_queued && !s->fin_acked && s->snd_nxt + len == data_end && tl_seq_leq(s->snd_nxt, data_end);
     if (len == 0 && !fin_now) break;

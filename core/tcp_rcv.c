@@ -2,6 +2,7 @@
  * segment text into the receive ring with out-of-order reassembly (bounded,
  * core/assembler.h), delayed and immediate ACKs, and the peer's FIN. */
 #include "tcp_tcb.h"
+#include "api_fast.h"
 
 static void process_fin(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->rcv_nxt++;
@@ -69,10 +70,25 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
   /* RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at once when a
    * hole fills, and for at least every second full-sized segment; otherwise
    * delay at most cfg.tcp_delack_us. */
-  if (had_holes || s->rcv_unacked >= 2 * s->rcv_seg_max)
+  if (had_holes) {
     s->ack_now = 1;
-  else
+  } else if (s->rcv_unacked >= 2 * s->rcv_seg_max) {
+    /* While the host feeds a batch of datagrams read in one wake-up, one
+     * ACK at the end of the batch (the stack's poll fires this "delayed"
+     * ACK at once) stands for every second segment of it: fewer writes,
+     * as GRO gives the kernel's own receiver (RFC 5681 4.2 allows ACKing
+     * more than two segments; the sender counts bytes, RFC 3465). */
+    if (tl_tcp_of(st)->rx_batch) {
+      if (s->t_delack > now) {
+        s->t_delack = now;
+        tcp_timer_update(st, s);
+      }
+    } else {
+      s->ack_now = 1;
+    }
+  } else {
     tcp_delack_arm(st, s, now);
+  }
 }
 
 /* Steps six (URG), seven (text) and eight (FIN). Returns 1 if the
@@ -117,4 +133,12 @@ int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hd
       (open_rcv || s->state == TL_SYN_RECEIVED))
     process_fin(st, s, now);
   return 0;
+}
+
+void tl_tcp_rx_batch(tl_stack *st, int on) {
+  if (st && st->tcp) tl_tcp_of(st)->rx_batch = on != 0;
+}
+
+void tl_tcp_rx_csum_partial(tl_stack *st, int on) {
+  if (st && st->tcp) tl_tcp_of(st)->rx_csum_partial = on != 0;
 }

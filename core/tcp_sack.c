@@ -7,7 +7,8 @@
 
 #define TL_DUPTHRESH 3 /* RFC 6675 2: DupThresh */
 
-void tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
+uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
+  uint32_t before = tl_asm_bytes(&s->sacked);
   for (int i = 0; i < h->opt.sack_n; i++) {
     uint32_t start = h->opt.sack[i][0], end = h->opt.sack[i][1];
     /* RFC 2883 D-SACKs (below SND.UNA) and blocks beyond SND.MAX say
@@ -18,6 +19,7 @@ void tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
     tl_asm_add(&s->sacked, start - s->snd_una, end - start); /* full set: keep what we have */
     if (tl_seq_gt(end, s->sack_high) || tl_seq_leq(s->sack_high, s->snd_una)) s->sack_high = end;
   }
+  return tl_asm_bytes(&s->sacked) - before;
 }
 
 static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
@@ -32,14 +34,15 @@ static int is_lost(const struct tl_sock *s, uint32_t off) {
   return sacked_above(&s->sacked, off) >= TL_DUPTHRESH * (uint32_t)s->snd_mss;
 }
 
-/* The first lost, un-SACKed range at or after offset `from` (RFC 6675 4
- * NextSeg() rule 1). Holes end at the highest SACKed byte. */
-static int next_lost_hole(const struct tl_sock *s, uint32_t from, uint32_t *start, uint32_t *end) {
+/* The first un-SACKed range at or after offset `from` (RFC 6675 4
+ * NextSeg()): rule 1 wants it lost (`lost`), rule 3 takes any. Holes end at
+ * the highest SACKed byte. */
+static int next_hole(const struct tl_sock *s, uint32_t from, int lost, uint32_t *start, uint32_t *end) {
   const struct tl_assembler *a = &s->sacked;
   uint32_t prev = 0;
   for (int i = 0; i < a->n; i++) {
     uint32_t hs = prev > from ? prev : from;
-    if (hs < a->r[i].start && is_lost(s, hs)) {
+    if (hs < a->r[i].start && (!lost || is_lost(s, hs))) {
       *start = hs;
       *end = a->r[i].start;
       return 1;
@@ -47,6 +50,10 @@ static int next_lost_hole(const struct tl_sock *s, uint32_t from, uint32_t *star
     prev = a->r[i].end;
   }
   return 0;
+}
+
+static int next_lost_hole(const struct tl_sock *s, uint32_t from, uint32_t *start, uint32_t *end) {
+  return next_hole(s, from, 1, start, end);
 }
 
 /* RFC 6675 4 SetPipe(), by ranges: bytes in flight are the outstanding ones
@@ -73,7 +80,13 @@ void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (tcp_sack_pipe(s) + s->snd_mss > s->cwnd) return;
     uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt - s->snd_una : 0;
     uint32_t hs, he;
-    if (!next_lost_hole(s, from, &hs, &he)) return;
+    /* Rule 1: a lost hole. Rule 2 (new data) is tcp_output's, after us;
+     * rule 3: with no new data left to send, any hole below the highest
+     * SACKed byte, so the last holes of a transfer (too few SACKed
+     * segments above them to count as lost) need not wait for the RTO. */
+    uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
+    int rule3 = !tl_seq_lt(s->snd_max, data_end);
+    if (!next_lost_hole(s, from, &hs, &he) && !(rule3 && next_hole(s, from, 0, &hs, &he))) return;
     uint32_t len = he - hs < s->snd_mss ? he - hs : s->snd_mss;
     s->rtt_timing = 0; /* Karn */
     s->total_retrans++;
@@ -85,3 +98,26 @@ void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
 /* RFC 6675 5: enter recovery on DupThresh duplicates, or as soon as the
  * scoreboard shows the first segment lost (ACKs themselves may be lost). */
 int tcp_sack_loss_detected(const struct tl_sock *s) { return s->dupacks >= TL_DUPTHRESH || is_lost(s, 0); }
+
+/* RFC 6937 3: spread the window reduction over the recovery round trip
+ * instead of stopping to send until the pipe drains to ssthresh (RFC
+ * 6675) -- sndcnt follows the delivery rate, scaled by ssthresh/RecoverFS,
+ * while the pipe is above ssthresh; below it the slow start reduction
+ * bound (PRR-SSRB) lets it climb back at most one MSS beyond what the ACK
+ * delivered. cwnd = pipe + sndcnt; tcp_output and tcp_sack_rexmit send it. */
+void tcp_prr_ack(struct tl_sock *s, uint32_t delivered) {
+  s->prr_delivered += delivered;
+  uint32_t pipe = tcp_sack_pipe(s);
+  int64_t sndcnt;
+  if (pipe > s->ssthresh) {
+    uint64_t fs = s->recover_fs ? s->recover_fs : 1;
+    sndcnt = (int64_t)(((uint64_t)s->prr_delivered * s->ssthresh + fs - 1) / fs) - (int64_t)s->prr_out;
+  } else {
+    int64_t owed = (int64_t)s->prr_delivered - (int64_t)s->prr_out;
+    int64_t limit = (owed > (int64_t)delivered ? owed : (int64_t)delivered) + s->snd_mss;
+    int64_t room = (int64_t)s->ssthresh - (int64_t)pipe;
+    sndcnt = room < limit ? room : limit;
+  }
+  if (sndcnt < 0) sndcnt = 0;
+  s->cwnd = pipe + (uint32_t)sndcnt;
+}

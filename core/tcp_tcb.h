@@ -50,6 +50,10 @@ struct tl_sock {
   unsigned in_heap : 1;
   unsigned queued_ev : 1; /* in the stack's pending-event list */
   unsigned in_queue : 2;  /* 0 none, 1 listener SYN queue, 2 accept queue */
+  unsigned sndbuf_locked : 1; /* TL_OPT_SNDBUF set: no auto-tuning (tcp_buf.c) */
+  unsigned rcvbuf_locked : 1;
+  unsigned snd_drains : 2; /* times each ring emptied since its storage came (tcp_buf.c) */
+  unsigned rcv_drains : 2;
 
   /* events */
   struct tl_sock *ev_next, *ev_prev;
@@ -65,6 +69,9 @@ struct tl_sock {
   int64_t last_rx;      /* keepalive idle reference */
   int64_t last_oow_ack; /* last ACK for an unacceptable segment */
   int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
+  int64_t t_release;    /* free drained buffers (tcp_buf.c) */
+  int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
+  uint32_t rcv_copied;  /* bytes the application read since rcv_epoch */
 
   /* listener link: children in a listener's SYN or accept queue */
   struct tl_sock *parent;
@@ -87,6 +94,15 @@ struct tl_sock {
   uint32_t cwnd, ssthresh, recover;
   uint32_t cc_acc; /* congestion avoidance byte counter */
   uint8_t dupacks;
+  uint8_t ss_after_rto; /* slow start restarted by a timeout: ABC L = 1 SMSS */
+  struct {              /* RFC 9438 4 state (tcp_cc_cubic.c), bytes and us */
+    int64_t epoch;      /* start of the current avoidance epoch, -1 none */
+    uint32_t w_max;     /* window just before the last reduction */
+    uint32_t prior;     /* cwnd_prior: the window when ssthresh was last set */
+    uint32_t k_us;      /* time the cubic curve takes back to w_max */
+    uint32_t w_est;     /* Reno-friendly estimate (4.3) */
+    uint32_t est_acc;   /* w_est byte counter */
+  } cubic;
   /* RTT estimation and retransmission (RFC 6298) */
   uint8_t retries; /* consecutive timeouts of the current segment */
   uint8_t backoff;
@@ -102,6 +118,7 @@ struct tl_sock {
   uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
   uint32_t sack_high;         /* highest sequence the peer SACKed */
   uint32_t high_rxt;          /* RFC 6675 HighRxt: end of the last hole resent */
+  uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 PRR state */
   struct tl_assembler sacked; /* SACK scoreboard, offsets from SND.UNA */
   uint32_t rcv_unacked;       /* in-order bytes received since our last ACK */
   uint32_t rcv_seg_max;       /* largest data segment seen (delayed ACK) */
@@ -132,6 +149,8 @@ struct tl_tcp {
   struct tl_sock *ev_head, *ev_tail;
   struct tl_sock *all;
   struct tl_isn_key isn_key;
+  uint8_t rx_batch; /* the host is feeding a batch: coalesce ACKs (tcp_rcv.c) */
+  uint8_t rx_csum_partial; /* the datagram being fed has a link-offloaded checksum */
   /* RFC 5961 10: challenge ACK token bucket */
   uint32_t chack_tokens;
   int64_t chack_refill;
@@ -164,6 +183,16 @@ uint32_t tcp_data_seq0(const struct tl_sock *s);
 /* RFC 7323 2.3: the smallest shift that lets the window cover the buffer. */
 uint8_t tcp_wscale_for(uint32_t rcvbuf);
 
+/* tcp_buf.c: buffer auto-tuning and retention */
+void tcp_buf_init(tl_stack *st, struct tl_sock *s);
+/* The largest receive buffer this socket may grow to (sets the window scale). */
+uint32_t tcp_rcvbuf_ceiling(const tl_stack *st, const struct tl_sock *s);
+void tcp_buf_app_read(tl_stack *st, struct tl_sock *s, uint32_t n, int64_t now);
+void tcp_buf_app_blocked(tl_stack *st, struct tl_sock *s);
+void tcp_buf_drained(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_buf_release_timer(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_buf_closed(struct tl_sock *s);
+
 /* tcp_events.c */
 void tcp_event(tl_stack *st, struct tl_sock *s, uint32_t mask);
 void tcp_event_unlink(tl_stack *st, struct tl_sock *s);
@@ -173,6 +202,8 @@ void tcp_timer_update(tl_stack *st, struct tl_sock *s);
 void tcp_timer_remove(tl_stack *st, struct tl_sock *s);
 void tcp_rto_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us);
+/* New data acknowledged: RTO back to the SRTT-based value (no backoff). */
+void tcp_rto_progress(tl_stack *st, struct tl_sock *s);
 void tcp_delack_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_keep_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 
@@ -203,10 +234,15 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
                     int64_t now);
 
 /* tcp_sack.c: RFC 6675 scoreboard and recovery */
-void tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h);
+/* Merge the ACK's SACK blocks into the scoreboard; returns the bytes newly
+ * SACKed (0 for a D-SACK, RFC 2883, or a repeat). */
+uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h);
 uint32_t tcp_sack_pipe(const struct tl_sock *s);
 void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now);
 int tcp_sack_loss_detected(const struct tl_sock *s);
+/* RFC 6937 (PRR-SSRB): cwnd for this ACK of SACK recovery, from the bytes
+ * it delivered. */
+void tcp_prr_ack(struct tl_sock *s, uint32_t delivered);
 
 /* tcp_rcv.c: steps six to eight. Returns 1 if the connection is gone. */
 int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now);

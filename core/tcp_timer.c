@@ -62,6 +62,7 @@ static int64_t min3(int64_t a, int64_t b, int64_t c) {
 void tcp_timer_update(tl_stack *st, struct tl_sock *s) {
   struct tl_tcp *t = tl_tcp_of(st);
   int64_t d = min3(s->t_rtx, s->t_delack, s->t_keep);
+  if (s->t_release < d) d = s->t_release;
   if (d == TL_T_OFF) {
     tcp_timer_remove(st, s);
     return;
@@ -129,6 +130,16 @@ void tcp_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us) {
    * delays its ACK by up to 200 ms (RFC 1122 4.2.3.2; Linux, and us) does
    * not cause a spurious timeout on a path with a steady RTT. With
    * rto_min = 0 this is exactly RFC 6298 2.3. */
+  tcp_rto_progress(st, s);
+}
+
+/* RTO from SRTT and RTTVAR with no backoff. Besides after a sample, the
+ * ACK of new data calls this: it shows the path works again, and without a
+ * sample (Karn) a backed-off RTO would otherwise stay up to rto_max long
+ * after the loss episode, so that one lost ACK later costs minutes (Linux
+ * likewise drops its backoff on forward progress). */
+void tcp_rto_progress(tl_stack *st, struct tl_sock *s) {
+  if (s->srtt_us == 0) return; /* RFC 6298 2.1/5.7: no sample yet, keep it */
   uint64_t var = 4ull * s->rttvar_us;
   uint64_t floor = (uint64_t)st->cfg.tcp_rto_min_us + TL_RTO_G_US;
   s->rto_us = clamp_rto(st, s->srtt_us + (var > floor ? var : floor));
@@ -230,6 +241,7 @@ static int keep_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
 }
 
 static void timer_fire(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (s->t_release <= now) tcp_buf_release_timer(st, s, now);
   if (s->t_delack <= now) {
     s->t_delack = TL_T_OFF;
     if (tl_tcp_synchronized(s->state) || s->state == TL_SYN_RECEIVED) {

@@ -8,6 +8,7 @@
 #include "api_ipv4.h"
 #include "api_tcpwire.h"
 #include "api_pcap.h"
+#include "api_hook.h"
 
 #define TL_VERSION "0.1.0"
 #endif

@@ -6,7 +6,7 @@
 local M = { _VERSION = "0.1.0" }
 
 local NAMES = { "now", "timer", "every", "spawn", "sleep", "stats", "config", "stop", "on_error",
-  "listen", "connect" }
+  "listen", "connect", "on_segment", "accept_filter", "inject", "seed" }
 
 local function no_stack()
   error("no stack: run under the tcplua binary or use tcplua.sim", 2)
@@ -20,12 +20,15 @@ function M._set_default(rt)
   for _, name in ipairs(NAMES) do M[name] = rt.api[name] end
 end
 
--- tcplua.sim is loaded on first use: most scripts never need it.
+-- tcplua.sim, tcplua.fault, tcplua.trace and tcplua.pcap are loaded on
+-- first use: most scripts never need them.
+local LAZY = { sim = "tcplua.sim", fault = "tcplua.fault", trace = "tcplua.trace", pcap = "tcplua.pcap" }
 setmetatable(M, { __index = function(t, k)
-  if k == "sim" then
-    local sim = require "tcplua.sim"
-    rawset(t, k, sim)
-    return sim
+  local mod = LAZY[k]
+  if mod then
+    local m = require(mod)
+    rawset(t, k, m)
+    return m
   end
 end })
 

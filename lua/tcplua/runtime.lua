@@ -10,6 +10,8 @@
 local core = require "tcplua.core"
 local timers = require "tcplua.timers"
 local socket = require "tcplua.socket"
+local hook = require "tcplua.hook"
+local fault = require "tcplua.fault"
 
 local C, ffi = core.C, core.ffi
 local co_create, co_resume, co_running, co_status, co_yield =
@@ -44,6 +46,7 @@ local function new(opts)
   }, R)
   self.api = self:_make_api()
   socket.init(self)
+  hook.init(self)
   return self
 end
 
@@ -203,6 +206,7 @@ function R:step(now_us)
   if now_us and now_us > self.now_us then self.now_us = now_us end
   for _ = 1, 100000 do
     local did = false
+    if self.hk.ever and hook.drain(self) then did = true end
     if self.st and socket.drain_events(self) then did = true end
     if self:_run_timers() then did = true end
     if self:_run_ready() then did = true end
@@ -250,7 +254,24 @@ function R:_make_api()
     self_:wait(co, rec, math.max(0, ms))
   end
   function api.stats()
-    return core.stats(self_:need_stack())
+    return hook.stats(self_, core.stats(self_:need_stack()))
+  end
+  function api.on_segment(fn)
+    self_:need_stack()
+    return hook.on_segment(self_, fn)
+  end
+  function api.accept_filter(fn)
+    self_:need_stack()
+    return hook.accept_filter(self_, fn)
+  end
+  function api.inject(fields)
+    self_:need_stack()
+    return hook.inject(self_, fields)
+  end
+  -- Seeds the fault library (the same seed gives the same faults).
+  function api.seed(n)
+    if type(n) ~= "number" then error("seed: expected a number", 2) end
+    fault.seed(n)
   end
   function api.config() return self_:config() end
   function api.stop() self_.stopped = true end

@@ -9,6 +9,7 @@ local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 
 local recv = require "tcplua.recv"
+local hook = require "tcplua.hook"
 
 local M = {}
 
@@ -34,8 +35,13 @@ local OPTS = {
   keepalive = C.TL_OPT_KEEPALIVE, keepidle = C.TL_OPT_KEEPIDLE_MS,
   keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
   mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
+  congestion = C.TL_OPT_CONGESTION,
 }
 M.OPTS = OPTS
+
+-- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
+local CC = { reno = 0, newreno = 1, cubic = 2 }
+local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic" }
 
 function M.init(rt)
   rt.ev = ffi.new("tl_event")
@@ -58,6 +64,10 @@ end
 local function setopt(s, name, value)
   local opt = OPTS[name]
   if not opt then return nil, "unknown option: " .. tostring(name) end
+  if opt == C.TL_OPT_CONGESTION then
+    value = CC[value]
+    if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+  end
   if value == true then value = 1 elseif value == false or value == nil then value = 0 end
   if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
   local r = C.tl_setopt(s, opt, value)
@@ -96,6 +106,7 @@ end
 -- Forgets the handle (after tl_close/tl_abort) and wakes whoever waits on it.
 local function release(c)
   local rt = c.rt
+  hook.conn_released(c)
   rt.socks[c.id] = nil
   c.s = nil
   if c.owner and c.owner.owned then c.owner.owned[c] = nil end
@@ -154,8 +165,10 @@ function Conn:receive(pattern)
   error("receive: bad pattern " .. tostring(pattern) .. " (use \"*l\", \"*a\" or a byte count)", 2)
 end
 
--- receiveany(max): whatever is there (at most max bytes), waiting only
--- when nothing is.
+local READ_CHUNK = 65536
+
+-- receiveany(max): whatever is there (at most max bytes, and at most
+-- READ_CHUNK at a time), waiting only when nothing is.
 function Conn:receiveany(max)
   max = tonumber(max)
   if not max or max < 1 then error("receiveany: max must be a positive number", 2) end
@@ -166,7 +179,10 @@ function Conn:receiveany(max)
   while true do
     local s = self.s
     if not s then return nil, "closed" end
-    local n = math.min(max, math.max(tonumber(C.tl_readable(s)), 1))
+    -- At most READ_CHUNK per call: larger strings fall outside LuaJIT's
+    -- allocator arena (mmap'd and page-faulted afresh each time), which
+    -- halved bulk receive (docs/performance.md).
+    local n = math.min(max, READ_CHUNK, math.max(tonumber(C.tl_readable(s)), 1))
     local buf = recv.buffer(rt, n)
     local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
     if r > 0 then return ffi.string(buf, r) end
@@ -283,7 +299,9 @@ function Conn:getoption(name)
   if not self.s then return nil, "closed" end
   local opt = OPTS[name]
   if not opt then return nil, "unknown option: " .. tostring(name) end
-  return tonumber(C.tl_getopt(self.s, opt))
+  local v = tonumber(C.tl_getopt(self.s, opt))
+  if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
+  return v
 end
 
 local function addrs(c)
@@ -337,6 +355,13 @@ function Conn:info()
   return t
 end
 
+-- A segment hook for this connection only: fn(seg, dir, conn, now_ms).
+function Conn:on_segment(fn)
+  if not self.s then return nil, "closed" end
+  hook.conn_on_segment(self, fn)
+  return true
+end
+
 function Conn:__tostring()
   if not self.s then return "tcplua.conn (closed)" end
   local lip, lport = self:sockname()
@@ -355,6 +380,7 @@ function Server:close()
   C.tl_close(self.s, self.rt.now_us)
   self.rt.socks[self.id] = nil
   self.s = nil
+  hook.remove_listener(self.rt, self)
   return true
 end
 
@@ -393,6 +419,11 @@ function M.listen(rt, port, handler, opts)
   local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts }, Server)
   new_id(rt, srv)
   srv.is_server = true
+  local ok, herr = pcall(hook.add_listener, rt, srv)
+  if not ok then
+    srv:close()
+    error(herr, 2)
+  end
   return srv
 end
 

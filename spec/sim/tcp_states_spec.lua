@@ -85,7 +85,7 @@ describe("tcp states", function()
   end)
 
   it("stalls on a zero window, probes, and resumes when the reader drains (RFC 9293 3.8.6.1)", function()
-    local w = tcpsim.pair { seed = 26, config = function(cfg, which) if which == "b" then cfg.tcp_rcvbuf = 4096 end end }
+    local w = tcpsim.pair { seed = 26, config = function(cfg, which) if which == "b" then cfg.tcp_rcvbuf, cfg.tcp_rcvbuf_max = 4096, 0 end end }
     local c, s = w:establish(80)
     local data = tcpsim.bytes(30000, 2)
     w:send(c, data)

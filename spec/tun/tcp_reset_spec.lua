@@ -1,7 +1,8 @@
--- Interop: a kernel RST in the middle of a transfer reaches the Lua handler
--- as the error "reset" (not "closed", not a crash). The kernel client closes
--- with SO_LINGER 0 (spec/tools/tcp_rst_client.lua), which is deterministic:
--- the kernel aborts the connection and sends RST. Needs root.
+-- Interop: a kernel RST in the middle of a transfer reaches the Lua code as
+-- the error "reset" (not "closed", not a crash): a server handler that is
+-- receiving, one that is sending, and the stack's own client. The kernel end
+-- closes with SO_LINGER 0 (spec/tools/tcp_rst_client.lua, tcp_rst_server.lua),
+-- which is deterministic: the kernel aborts and sends RST. Needs root.
 local interop = require "helpers.interop"
 
 local STACK = interop.STACK

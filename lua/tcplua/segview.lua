@@ -1,0 +1,243 @@
+-- Segment views and segment building for the hook runner (tcplua.hook).
+--
+-- A view is a small table over the bytes of a held datagram (a
+-- tl_hook_seg slot, LuaJIT FFI): fields are read from the packet when
+-- asked for, and writes go straight into the bytes (the runner fixes the
+-- checksums afterwards). Nothing is copied unless asked: `payload` and
+-- `raw_options` make strings only when read. A view is valid only during
+-- the hook call; keep `fault.copy(seg)` if you need it later.
+--
+-- Fields (RFC 9293 3.1 header layout; RFC 791 3.1 for the addresses):
+--   src, dst        dotted quads ("10.77.0.1"); writable (string or number)
+--   sport, dport, seq, ack, win, urg   numbers; writable
+--   flags           tcpdump-style string ("S", "S.", "P.", "F.", "R.");
+--                   writable as a string or bits
+--   bits            the flag bits as a number (FIN 1, SYN 2, RST 4, PSH 8,
+--                   ACK 16, URG 32); writable
+--   len             payload bytes;  size: IPv4 datagram bytes
+--   options         parsed: { mss, wscale, sackok, ts = {val, ecr}, sack = {{l, r}} }
+--   raw_options     the option bytes as a string;  optlen: their length
+--   payload         the payload as a string (made on access)
+--   mss, wscale, sackok, timestamps   shortcuts into options (accept filters)
+--   ttl, id         IPv4 TTL and identification; writable
+local core = require "tcplua.core"
+local fault = require "tcplua.fault"
+local C, ffi = core.C, core.ffi
+local bit = require "bit"
+local band, bor, rshift, lshift = bit.band, bit.bor, bit.rshift, bit.lshift
+
+local M = {}
+
+local function rd16(p, o) return p[o] * 256 + p[o + 1] end
+local function rd32(p, o) return ((p[o] * 256 + p[o + 1]) * 256 + p[o + 2]) * 256 + p[o + 3] end
+local function wr16(p, o, v)
+  p[o] = band(rshift(v, 8), 255)
+  p[o + 1] = band(v, 255)
+end
+local function wr32(p, o, v)
+  v = v % 4294967296
+  p[o] = math.floor(v / 16777216) % 256
+  p[o + 1] = math.floor(v / 65536) % 256
+  p[o + 2] = math.floor(v / 256) % 256
+  p[o + 3] = v % 256
+end
+
+local function ipnum(v)
+  local n, err = core.ip(v)
+  if not n then error("segment: " .. err, 3) end
+  return n
+end
+
+local opts_buf = ffi.new("struct tl_tcp_opts")
+
+-- Parses option bytes (a pointer and length) into the table form.
+local function parse_opts(p, len)
+  if len <= 0 then return {} end
+  local rc = C.tl_tcp_parse_opts(p, len, opts_buf)
+  local o = {}
+  if rc ~= 0 then o.malformed = true end
+  if opts_buf.has_mss ~= 0 then o.mss = opts_buf.mss end
+  if opts_buf.has_wscale ~= 0 then o.wscale = opts_buf.wscale end
+  if opts_buf.sack_ok ~= 0 then o.sackok = true end
+  if opts_buf.has_ts ~= 0 then o.ts = { tonumber(opts_buf.ts_val), tonumber(opts_buf.ts_ecr) } end
+  if opts_buf.sack_n > 0 then
+    o.sack = {}
+    for i = 0, opts_buf.sack_n - 1 do
+      o.sack[#o.sack + 1] = { tonumber(opts_buf.sack[i][0]), tonumber(opts_buf.sack[i][1]) }
+    end
+  end
+  return o
+end
+M.parse_opts = parse_opts
+
+local get, set = {}, {}
+
+-- Offsets: ihl = IPv4 header bytes, t = start of the TCP header.
+function get.src(v) return core.ipstr(rd32(v._p, 12)) end
+function get.dst(v) return core.ipstr(rd32(v._p, 16)) end
+function get.ttl(v) return v._p[8] end
+function get.id(v) return rd16(v._p, 4) end
+function get.size(v) return rd16(v._p, 2) end
+function get.sport(v) return rd16(v._p, v._t) end
+function get.dport(v) return rd16(v._p, v._t + 2) end
+function get.seq(v) return rd32(v._p, v._t + 4) end
+function get.ack(v) return rd32(v._p, v._t + 8) end
+function get.off(v) return rshift(v._p[v._t + 12], 4) * 4 end
+function get.bits(v) return v._p[v._t + 13] end
+function get.flags(v) return fault.flag_string(v._p[v._t + 13]) end
+function get.win(v) return rd16(v._p, v._t + 14) end
+function get.urg(v) return rd16(v._p, v._t + 18) end
+function get.len(v)
+  local n = rd16(v._p, 2) - v._t - get.off(v)
+  return n > 0 and n or 0
+end
+function get.optlen(v) return get.off(v) - 20 end
+function get.raw_options(v) return ffi.string(v._p + v._t + 20, math.max(0, get.optlen(v))) end
+function get.options(v)
+  local o = v._opts
+  if not o then
+    o = parse_opts(v._p + v._t + 20, get.optlen(v))
+    v._opts = o -- the key exists (false): a plain store, no __newindex
+  end
+  return o
+end
+function get.payload(v) return ffi.string(v._p + v._t + get.off(v), get.len(v)) end
+function get.mss(v) return get.options(v).mss end
+function get.wscale(v) return get.options(v).wscale end
+function get.sackok(v) return get.options(v).sackok or false end
+function get.timestamps(v) return get.options(v).ts end
+
+function set.src(v, x) wr32(v._p, 12, ipnum(x)) end
+function set.dst(v, x) wr32(v._p, 16, ipnum(x)) end
+function set.ttl(v, x) v._p[8] = x end
+function set.id(v, x) wr16(v._p, 4, x) end
+function set.sport(v, x) wr16(v._p, v._t, x) end
+function set.dport(v, x) wr16(v._p, v._t + 2, x) end
+function set.seq(v, x) wr32(v._p, v._t + 4, x) end
+function set.ack(v, x) wr32(v._p, v._t + 8, x) end
+function set.win(v, x) wr16(v._p, v._t + 14, x) end
+function set.urg(v, x) wr16(v._p, v._t + 18, x) end
+function set.bits(v, x) v._p[v._t + 13] = band(x, 255) end
+function set.flags(v, x)
+  if type(x) == "number" then return set.bits(v, x) end
+  v._p[v._t + 13] = fault.flag_bits({ flags = x })
+end
+
+local View = {}
+View.__index = function(v, k)
+  local g = get[k]
+  if g then return g(v) end
+  return nil
+end
+View.__newindex = function(v, k, x)
+  local s = set[k]
+  if not s then error("segment: field " .. tostring(k) .. " is read-only or unknown", 2) end
+  s(v, x)
+  v._dirty = true
+end
+View.__tostring = function(v)
+  return string.format("segment %s.%d > %s.%d [%s] seq %d len %d", get.src(v), get.sport(v), get.dst(v),
+    get.dport(v), get.flags(v), get.seq(v), get.len(v))
+end
+M.View = View
+
+-- A view over a held datagram, or nil if it is not an unfragmented TCP
+-- segment with a whole header (those pass without hooks). `reuse`: a view
+-- to re-aim instead of making a new table (the runner keeps one: views
+-- live only for the hook call, so a segment costs no allocation).
+function M.view(seg, reuse)
+  local p, len = seg.pkt, seg.len
+  if len < 40 or rshift(p[0], 4) ~= 4 or p[9] ~= 6 then return nil end
+  local ihl = band(p[0], 15) * 4
+  if band(p[6], 0x3f) ~= 0 or p[7] ~= 0 then return nil end
+  local tot = rd16(p, 2)
+  if tot > len or ihl < 20 or tot < ihl + 20 then return nil end
+  if rshift(p[ihl + 12], 4) * 4 < 20 or ihl + rshift(p[ihl + 12], 4) * 4 > tot then return nil end
+  -- The private keys always exist (false when unset), so these are plain
+  -- stores that JIT-compile (rawset does not).
+  if reuse then
+    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty = p, ihl, seg, false, false
+    return reuse
+  end
+  return M.new_view(p, ihl, seg)
+end
+
+function M.new_view(p, ihl, seg)
+  return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false }, View)
+end
+
+function M.is_view(x) return getmetatable(x) == View end
+
+---------------------------------------------------------------- building --
+
+-- Option bytes from the table form (RFC 9293 3.2, RFC 7323, RFC 2018),
+-- padded with NOPs to a multiple of 4.
+local function encode_opts(o)
+  if o == nil then return "" end
+  if type(o) == "string" then
+    local pad = (4 - #o % 4) % 4
+    return o .. string.rep("\1", pad)
+  end
+  local b = {}
+  local function byte(...) for _, x in ipairs({ ... }) do b[#b + 1] = string.char(x) end end
+  local function u32(x)
+    x = x % 4294967296
+    byte(math.floor(x / 16777216) % 256, math.floor(x / 65536) % 256, math.floor(x / 256) % 256, x % 256)
+  end
+  if o.mss then byte(2, 4, math.floor(o.mss / 256) % 256, o.mss % 256) end
+  if o.sackok then byte(4, 2) end
+  if o.ts then byte(8, 10); u32(o.ts[1] or o.ts.val or 0); u32(o.ts[2] or o.ts.ecr or 0) end
+  if o.wscale then byte(1, 3, 3, o.wscale) end
+  if o.sack and #o.sack > 0 then
+    byte(5, 2 + 8 * #o.sack)
+    for _, r in ipairs(o.sack) do u32(r[1]); u32(r[2]) end
+  end
+  local s = table.concat(b)
+  return s .. string.rep("\1", (4 - #s % 4) % 4)
+end
+M.encode_opts = encode_opts
+
+local function field(t, k, default)
+  local x = t[k]
+  if x == nil then return default end
+  return x
+end
+
+-- Writes the IPv4 datagram described by table t (the segment fields) into
+-- buf (uint8_t[65536]); returns its length. Missing fields: seq/ack 0,
+-- win 65535, flags ".", no options, no payload, ttl 64.
+function M.build(t, buf)
+  local opts = encode_opts(field(t, "raw_options", nil) or field(t, "options", nil))
+  if #opts > 40 then error("segment: more than 40 bytes of options", 3) end
+  local payload = field(t, "payload", "")
+  payload = tostring(payload)
+  local thl = 20 + #opts
+  local tot = 20 + thl + #payload
+  if tot > 65535 then error("segment: too large", 3) end
+  ffi.fill(buf, 20 + thl)
+  buf[0] = 0x45
+  wr16(buf, 2, tot)
+  wr16(buf, 4, field(t, "id", 0))
+  buf[6] = 0x40 -- DF
+  buf[8] = field(t, "ttl", 64)
+  buf[9] = 6
+  if t.src == nil or t.dst == nil then error("segment: src and dst are required", 3) end
+  wr32(buf, 12, ipnum(t.src))
+  wr32(buf, 16, ipnum(t.dst))
+  wr16(buf, 20, field(t, "sport", 0))
+  wr16(buf, 22, field(t, "dport", 0))
+  wr32(buf, 24, field(t, "seq", 0))
+  wr32(buf, 28, field(t, "ack", 0))
+  buf[32] = lshift(thl / 4, 4)
+  local bits = t.bits
+  if type(bits) ~= "number" then bits = fault.flag_bits({ flags = field(t, "flags", ".") }) end
+  buf[33] = band(bits, 255)
+  wr16(buf, 34, field(t, "win", 65535))
+  wr16(buf, 38, field(t, "urg", 0))
+  if #opts > 0 then ffi.copy(buf + 40, opts, #opts) end
+  if #payload > 0 then ffi.copy(buf + 20 + thl, payload, #payload) end
+  C.tl_hook_fix_checksums(buf, tot)
+  return tot
+end
+
+return M
