@@ -46,7 +46,7 @@ static int cwnd_limited(const struct tl_sock *s, uint32_t flight) {
   return flight + 3u * s->snd_mss >= s->cwnd;
 }
 
-void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
+void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, int64_t now) {
   uint32_t flight_before = s->snd_max - s->snd_una;
   uint32_t acked = ack - s->snd_una;
   uint32_t fin_seq = tcp_data_seq0(s) + s->snd.len;
@@ -71,6 +71,17 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now) {
     s->rtt_timing = 0;
     rtt = (uint32_t)(now - s->rtt_start);
     tcp_rtt_sample(st, s, now - s->rtt_start);
+  } else if (data && tsecr && s->ts_ok && !s->rtt_timing && (s->in_recovery || s->retries)) {
+    /* RFC 7323 4.1-4.2 (RTTM): the echoed timestamp names the segment it
+     * answers, so it stays unambiguous during loss recovery, where Karn
+     * (RFC 6298 3) forbids the timed sample. Elsewhere the timed sample is
+     * preferred: it has microseconds, the TS clock only milliseconds. */
+    int64_t ts_rtt = (int64_t)(uint32_t)((uint32_t)(now / 1000) + s->ts_offset - tsecr) * 1000;
+    if (ts_rtt >= 0 && ts_rtt < (int64_t)st->cfg.tcp_rto_max_us) {
+      rtt = (uint32_t)ts_rtt;
+      TL_COUNT(st, tcp_ts_rtt_samples);
+      tcp_rtt_sample(st, s, ts_rtt);
+    }
   } else if (data && !s->persist) {
     tcp_rto_progress(st, s);
   }
@@ -181,7 +192,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
   if (tl_seq_lt(s->snd_una, ack)) {
-    tcp_ack_new(st, s, ack, now);
+    tcp_ack_new(st, s, ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
              s->snd_max != s->snd_una && win == s->snd_wnd && sack_news) {
     dup_ack(st, s, now);

@@ -67,7 +67,7 @@ static void syn_sent(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *i
   tcp_take_syn_options(st, s, h);
   if (ack_ok) {
     tcp_update_window(s, h);
-    tcp_ack_new(st, s, h->ack, now);
+    tcp_ack_new(st, s, h->ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
     tcp_established(st, s, now);
     s->ack_now = 1;
     if (tcp_process_text_fin(st, s, h, now)) return;

@@ -228,7 +228,7 @@ uint16_t tcp_rcv_window(struct tl_sock *s, int syn);
 uint32_t tcp_peer_window(const struct tl_sock *s, const struct tl_tcp_hdr *h);
 void tcp_update_window(struct tl_sock *s, const struct tl_tcp_hdr *h);
 void tcp_established(tl_stack *st, struct tl_sock *s, int64_t now);
-void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, int64_t now);
+void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, int64_t now);
 /* Step five. Returns 1 if the segment was consumed or the connection is gone. */
 int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h,
                     int64_t now);

@@ -162,7 +162,7 @@ static int rto_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
    * An orphan gets no such grace: nobody would ever close it. */
   int zero_window = s->user_owned && tl_tcp_synchronized(s->state) && s->snd_wnd == 0 &&
                     now - s->last_rx < (int64_t)st->cfg.tcp_rto_max_us;
-  /* RFC 9293 3.8.4 / RFC 5482: the user timeout bounds how long data may
+  /* RFC 9293 3.10.8 / RFC 5482: the user timeout bounds how long data may
    * stay unacknowledged, whatever the retry count. */
   int user_expired = s->user_timeout_ms && tl_tcp_synchronized(s->state) &&
                      now - s->una_since >= (int64_t)s->user_timeout_ms * 1000;

@@ -162,7 +162,7 @@ describe("tcp SYN-RECEIVED exits", function()
   end)
 end)
 
-describe("tcp user timeout (RFC 9293 3.8.4, RFC 5482)", function()
+describe("tcp user timeout (RFC 9293 3.10.8, RFC 5482)", function()
   it("ends a connection whose data stays unacknowledged past TL_OPT_USER_TIMEOUT_MS", function()
     local p = peer(47)
     local s = establish(p, listen(p), 2006)
