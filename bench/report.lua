@@ -230,6 +230,77 @@ local levers = {
   crr = "cheap TCB allocation from a pool, SYN handled without Lua until accept, accept queue drained in batches, "
     .. "and no per-connection coroutine creation cost beyond what the script needs.",
 }
+
+-- Analysis written by hand after the 2026-11-24 (FAST) runs, kept here so that
+-- regenerating does not lose it; shown, with this run's figures filled in, in
+-- place of the lever when its target is missed and tcplua has a figure.
+local byid = {}
+for _, f in ipairs(figures) do byid[f.id] = f end
+local function g(v, spec) return v and spec:format(v) or "?" end
+local function cpu(f)
+  local u, sy = tostring(parse(f.raw_tcplua).cpu_pct or ""):match("^(%d+):(%d+)$")
+  return tonumber(u), tonumber(sy)
+end
+-- Percentages of the "by binary" part of a perf profile, by name pattern.
+local function prof_share(id, pat)
+  local fh = raw["profile_" .. id] and io.open(raw["profile_" .. id], "r")
+  if not fh then return nil end
+  local sum
+  for line in fh:lines() do
+    if line:match("^by symbol") then break end
+    local pct, name = line:match("^%s*([%d.]+)%%%s+(.-)%s*$")
+    if pct and name:match(pat) then sum = (sum or 0) + tonumber(pct) end
+  end
+  fh:close()
+  return sum
+end
+local analysis = {
+  bulk_send_off = function(f)
+    local u, sy = cpu(f)
+    local pt = parse(f.raw_tcplua)
+    local on = byid.bulk_send_on and byid.bulk_send_on.tcplua
+    return ("Analysis (FAST, by hand after this run): tcplua is not the bottleneck here. It spends %s of a core in "
+      .. "user space; the %s \"kernel\" is mostly the kernel's own receive path for each datagram we write, which runs "
+      .. "inside our write(2) (tun_get_user -> netif_rx -> tcp_v4_rcv). Without offloads every 1448-byte segment is "
+      .. "one syscall plus one full kernel receive, about %s M of them in %s s; the kernel-to-kernel veth figure "
+      .. "batches through GRO and NAPI and is not bound that way. The sender is never window-limited: the send buffer "
+      .. "auto-tunes to 4 MB and CUBIC's window is larger than the flight (sender-side `conn:info()` during a run: "
+      .. "unacked = sndbuf = 4 MB, srtt ~13 ms of queueing in the kernel backlog). 1.5x kernel with one datagram per "
+      .. "write is out of reach on this path; what closes it is the offload path (next section: %s Gbit/s, %sx this "
+      .. "figure), or, for offloads off, writing several datagrams per syscall (a multi-queue TUN with one writer "
+      .. "thread per queue, or AF_XDP), which the TUN character device does not offer.")
+      :format(g(u, "%d%%"), g(sy, "%d%%"), g(num(pt, "segs_out") and num(pt, "segs_out") / 1e6, "%.1f"),
+        g(num(pt, "secs"), "%.0f"), g(on, "%.1f"), g(on and on / f.tcplua, "%.1f"))
+  end,
+  bulk_send_on = function(f)
+    local _, sy = cpu(f)
+    local pt = parse(f.raw_tcplua)
+    local bytes, so = num(pt, "bytes"), num(pt, "segs_out")
+    return ("Analysis (FAST): tcplua now does emit 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
+      .. "`--offload on`, core/host_offload.c; %s writes for %s GB, ~%s KB each) and the figure went from \"not "
+      .. "measured\" to %s Gbit/s (>= %g %s). The ratio target assumes the kernel's veth path is the slower one; here "
+      .. "both sides end in the same kernel TCP receive, which is what this run measures (%s of our CPU is the kernel "
+      .. "segmenting and receiving what we write). What would close the rest: fewer, larger writes are already "
+      .. "maximal (64 KB is the IPv4 limit); the remaining user-space cost is one copy of the payload from the send "
+      .. "ring into st->tx per super-segment (not profiled in this run) -- writev from the ring's two spans straight "
+      .. "to the TUN would remove it.")
+      :format(g(so, "%d"), g(bytes and bytes / 1e9, "%.0f"), g(bytes and so and so > 0 and bytes / so / 1000, "%.0f"),
+        ("%.1f"):format(f.tcplua), f.abs_target, f.abs_met and "met" or "missed", g(sy, "%d%%"))
+  end,
+  crr = function(f)
+    local k, own = prof_share(f.id, "^%[kernel"), prof_share(f.id, "^tcplua")
+    local lib, jit = prof_share(f.id, "luajit"), prof_share(f.id, "^%[JIT%]")
+    local lj = (lib or jit) and (lib or 0) + (jit or 0)
+    return ("Analysis (FAST): %s of the samples are in the kernel (both TCP stacks of the exchange run on this 2-core "
+      .. "box; tcplua's own code is %s, LuaJIT %s); this figure moves between 0.88x and 0.99x from run to run (a "
+      .. "BENCH_ONLY=rr run at 08:21 measured 20650 vs 20770 conn/s). What would close it: the per-connection Lua "
+      .. "coroutine creation (examples/echo.lua spawns one per accept) and the writev of the 10-byte virtio header "
+      .. "on every small datagram (vfs_writev shows up; a contiguous header+packet buffer would make it one plain "
+      .. "write).")
+      :format(g(k, "%.0f%%"), g(own, "%.1f%%"), g(lj, "%.0f%%"))
+  end,
+}
+
 local missed = {}
 local notyet = {}
 for _, f in ipairs(figures) do
@@ -299,9 +370,17 @@ for _, f in ipairs(missed) do
     w()
     fh:close()
   end
-  w("What would close it: " .. (levers[f.id] or "profile first (perf record -e cpu-clock)."))
+  w(f.tcplua and analysis[f.id] and analysis[f.id](f)
+    or ("What would close it: " .. (levers[f.id] or "profile first (perf record -e cpu-clock).")))
   w()
 end
+local lua_lo, lua_hi
+for _, f in ipairs(idle) do
+  local v = f.lua_bytes_per_conn
+  if v then lua_lo, lua_hi = math.min(lua_lo or v, v), math.max(lua_hi or v, v) end
+end
+local idle_lua = not lua_lo and "?" or ("%.0f"):format(lua_lo)
+  .. (("%.0f"):format(lua_hi) ~= ("%.0f"):format(lua_lo) and ("-%.0f"):format(lua_hi) or "")
 for _, f in ipairs(idle) do
   if f.met == false or (f.status ~= "ok" and not f.status:match("^skipped")) then
     w(("### %d idle connections"):format(f.count))
@@ -314,10 +393,15 @@ for _, f in ipairs(idle) do
       w("Not measured: " .. f.status .. ".")
     end
     w()
-    w("What would close it: nothing per connection until it is needed -- no send/receive buffers while "
-      .. "idle (allocate on the first byte, free when drained), a compact TCB (timers as one wheel slot, "
-      .. "sequence state in 32-bit fields), and on the Lua side no coroutine per idle connection (or a "
-      .. "small one): a LuaJIT coroutine with its stack is already about 1 KB.")
+    w(("Analysis (FAST): the C side is under the target. Per connection it holds the TCB (`tl_tcp_sock_size()` "
+      .. "= 744 bytes, 760 with malloc's header), one 8-byte hash-bucket pointer (the table doubles with the count) "
+      .. "and no buffer: rings allocate on the first byte and are freed when they drain the first time (a second "
+      .. "drain keeps them for `tcp_buf_hold_us` = 1 s of idleness, for request/response traffic; "
+      .. "spec/sim/tcp_fast_buf_spec.lua). An idle connection has no timer armed either (no heap entry, so a tick "
+      .. "costs nothing for it; same spec, 2000 connections). So ~770 of these bytes are C and the rest, %s bytes, "
+      .. "is the Lua heap: the coroutine examples/echo.lua spawns per connection (a LuaJIT coroutine with its stack "
+      .. "is ~1 KB) plus its Conn table. What would close it is on the Lua side: no coroutine per idle connection "
+      .. "(callbacks until data arrives), or a shared reader; the C side needs nothing more."):format(idle_lua))
     w()
   end
 end
@@ -346,6 +430,23 @@ if #notyet > 0 or hook.status:match("^not yet") or tseq.status:match("^not yet")
   if tseq.status:match("^not yet") then w("- Time-sequence plot: " .. tseq.status) end
   w()
 end
+-- What the 2026-11-24 (FAST) changes did, measured against the 07:24 run.
+local function ratio(id) return g(byid[id] and byid[id].ratio, "%.2fx") end
+w("## What changed for these figures (FAST, 2026-11-24)")
+w()
+w("Same machine, same-run kernel ratios, before (07:24 run) -> after ("
+  .. (tostring(raw.date or ""):match(" (%d+:%d+)") or "?") .. " run):")
+w("bulk receive offloads off 0.48x -> " .. ratio("bulk_recv_off") .. " (receive-buffer auto-tuning up to 4 MB: the kernel sender was")
+w("window-limited 50% of the time; one ACK per TUN read batch instead of one per two segments: 1.4 M -> 25 k")
+w("ACKs); bulk send offloads off 0.35x -> " .. ratio("bulk_send_off") .. " (send-buffer auto-tuning; the rest is the per-datagram kernel")
+w("receive, above); offloads on: not measured -> receive " .. ratio("bulk_recv_on") .. ", send " .. ratio("bulk_send_on")
+  .. " (IFF_VNET_HDR, TSO out, GRO in, no")
+w("checksums computed by us on that path; `receiveany` reads at most 64 KB per call, which alone took the")
+w("offload receive from 14-19 (three runs) to 28-34 Gbit/s (four runs): 1 MB Lua strings were mmap'd and page-faulted afresh each time,")
+w("and LuaJIT compared equal ones byte by byte when interning).")
+w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
+w("bench/build/partial.md).")
+w()
 w("## How it is measured")
 w()
 w("`sudo make bench` runs scripts/bench. It creates two network namespaces (deleted on exit, even on")
