@@ -245,6 +245,23 @@ end
 
 function Peer:now() return tonumber(C.tl_sim_now(self.sim)) end
 
+-- A listener on the stack; fails the spec with the engine's reason.
+function Peer:listen(port, backlog)
+  local err = ffi.new("int[1]")
+  local l = C.tl_listen(self.st, port, backlog or 16, err)
+  assert(l ~= nil, "tl_listen failed: " .. core.strerror(err[0]))
+  return l
+end
+
+-- A socket's state name and its tl_tcp_info.
+function M.state(s) return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
+
+function M.info(s)
+  local i = ffi.new("tl_tcp_info")
+  assert(C.tl_sock_info(s, i) == 0, "tl_sock_info failed")
+  return i
+end
+
 function Peer:stats() return core.stats(self.st) end
 
 -- Send a segment from the peer (table as for build, or raw bytes).

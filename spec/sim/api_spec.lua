@@ -1,18 +1,5 @@
 -- The examples, run unchanged in a sim runtime: each example file is loaded
 -- with `require "tcplua"` bound to a sim stack, its output captured.
-local core = require "tcplua.core"
-
-local function ready()
-  local ok = pcall(function() return core.C.tl_sim_new and core.C.tl_listen end)
-  if not ok then return false, "tl_sim_* / TCP not in the core yet" end
-  local st = core.C.tl_stack_new(nil, nil, nil)
-  local l = core.C.tl_listen(st, 1, 1, core.ffi.new("int[1]"))
-  local real = l ~= nil
-  if real then core.C.tl_close(l, 0) end
-  core.C.tl_stack_free(st)
-  if not real then return false, "TCP engine not built yet (tl_listen returned NULL)" end
-  return true
-end
 
 -- Loads examples/<name>.lua on runtime api with script arguments ...;
 -- returns the captured output lines.
@@ -66,12 +53,6 @@ local function read_response(c, is_head)
 end
 
 describe("examples in the sim", function()
-  local ok, why = ready()
-  if not ok then
-    it("need the TCP engine and the sim", function() pending(why) end)
-    return
-  end
-
   it("echo.lua announces itself and echoes lines", function()
     local sim, a, b, log = setup()
     local out = load_example("echo", a)

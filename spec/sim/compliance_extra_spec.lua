@@ -8,16 +8,10 @@ local pkt = require "helpers.tcppkt"
 
 local PORT, ISS = 7, 9000
 
-local function info(s)
-  local i = ffi.new("tl_tcp_info")
-  C.tl_sock_info(s, i)
-  return i
-end
+local info = pkt.info
 
 local function listen(p, rcvbuf)
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 16, err)
-  assert(l ~= nil, core.strerror(err[0]))
+  local l = p:listen(PORT)
   if rcvbuf then assert.are.equal(0, C.tl_setopt(l, C.TL_OPT_RCVBUF, rcvbuf)) end
   return l
 end

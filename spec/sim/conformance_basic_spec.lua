@@ -1,32 +1,14 @@
 -- Packetdrill-style conformance scripts: a scripted peer (spec/helpers/
 -- tcppkt.lua) against one stack over the sim link. Each test states the
--- RFC rule it checks. Tests that need the TCP engine go pending, with the
--- reason, while the engine lacks what they use.
+-- RFC rule it checks.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 local pkt = require "helpers.tcppkt"
 
-local function has(sym) return (pcall(function() return C[sym] end)) end
-
-local function need_engine()
-  for _, f in ipairs({ "tl_listen", "tl_accept", "tl_sock_info", "tl_close" }) do
-    if not has(f) then
-      pending("TCP engine not linked yet (" .. f .. " missing)")
-      return false
-    end
-  end
-  return true
-end
-
 local PORT = 7
 local ISS = 1000000
 
-local function listen(p)
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 16, err)
-  assert(l ~= nil, "tl_listen failed: " .. core.strerror(err[0]))
-  return l
-end
+local function listen(p) return p:listen(PORT) end
 
 -- Stack's counters that changed between two snapshots.
 local function delta(before, after)
@@ -56,15 +38,10 @@ local function establish(p, l, sport, extra)
   return s, sa
 end
 
-local function info(s)
-  local i = ffi.new("tl_tcp_info")
-  assert.are.equal(0, C.tl_sock_info(s, i))
-  return i
-end
+local info = pkt.info
 
 describe("conformance: connection setup", function()
   it("answers a SYN with a SYN-ACK carrying our MSS (RFC 9293 3.5, 3.7.1)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 11 }
     listen(p)
     p:send { sport = 4000, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460 }
@@ -80,7 +57,6 @@ describe("conformance: connection setup", function()
   end)
 
   it("ignores an unknown option in a SYN (RFC 9293 3.2)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 12 }
     listen(p)
     p:send { sport = 4001, dport = PORT, seq = ISS, flags = "S", mss = 1400, opts = "\254\6\1\2\3\4" }
@@ -91,7 +67,6 @@ describe("conformance: connection setup", function()
   end)
 
   it("completes the handshake and delivers data (RFC 9293 3.5, 3.10.7.4)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 13 }
     local l = listen(p)
     local s, sa = establish(p, l, 4002)
@@ -110,7 +85,6 @@ end)
 
 describe("conformance: bad input", function()
   it("drops a segment with a bad checksum silently and counts it (RFC 9293 3.10.7)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 14 }
     listen(p)
     local before = p:stats()
@@ -122,7 +96,6 @@ describe("conformance: bad input", function()
   end)
 
   it("drops a segment with a malformed option and counts it", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 15 }
     listen(p)
     local before = p:stats()
@@ -136,7 +109,6 @@ end)
 
 describe("conformance: closed port (RFC 9293 3.10.7.1)", function()
   it("answers a SYN with <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 16 }
     p:send { sport = 4005, dport = 9, seq = ISS, flags = "S" }
     local r = p:expect(100000)
@@ -147,7 +119,6 @@ describe("conformance: closed port (RFC 9293 3.10.7.1)", function()
   end)
 
   it("answers data without ACK counting SYN, data and FIN in SEG.LEN", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 17 }
     p:send { sport = 4006, dport = 9, seq = ISS, flags = "F", data = "abc" }
     local r = p:expect(100000)
@@ -157,7 +128,6 @@ describe("conformance: closed port (RFC 9293 3.10.7.1)", function()
   end)
 
   it("answers an ACK with <SEQ=SEG.ACK><CTL=RST>", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 18 }
     p:send { sport = 4007, dport = 9, seq = ISS, ack = 0xdeadbeef, flags = "." }
     local r = p:expect(100000)
@@ -167,7 +137,6 @@ describe("conformance: closed port (RFC 9293 3.10.7.1)", function()
   end)
 
   it("never answers a RST", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 19 }
     p:send { sport = 4008, dport = 9, seq = ISS, flags = "R" }
     p:send { sport = 4008, dport = 9, seq = ISS, ack = 5, flags = "R." }
@@ -177,7 +146,6 @@ end)
 
 describe("conformance: synchronized states", function()
   it("ACKs an out-of-window segment with the expected sequence number (RFC 9293 3.10.7.4)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 20 }
     local l = listen(p)
     local s, sa = establish(p, l, 4009)
@@ -192,7 +160,6 @@ describe("conformance: synchronized states", function()
   end)
 
   it("answers an in-window RST that is not exact with a challenge ACK (RFC 5961 3.2)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 21 }
     local l = listen(p)
     local s, sa = establish(p, l, 4010)
@@ -211,7 +178,6 @@ describe("conformance: synchronized states", function()
   end)
 
   it("answers a SYN on an established connection with a challenge ACK (RFC 5961 4.2)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 22 }
     local l = listen(p)
     local s, sa = establish(p, l, 4011)
@@ -225,7 +191,6 @@ describe("conformance: synchronized states", function()
   end)
 
   it("ignores a RST outside the window (RFC 5961 3.2)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 23 }
     local l = listen(p)
     local s = establish(p, l, 4012)

@@ -5,16 +5,6 @@ local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 local pkt = require "helpers.tcppkt"
 
-local function need_engine()
-  for _, f in ipairs({ "tl_listen", "tl_accept", "tl_send", "tl_recv", "tl_close", "tl_sock_info" }) do
-    if not pcall(function() return C[f] end) then
-      pending("TCP engine not linked yet (" .. f .. " missing)")
-      return false
-    end
-  end
-  return true
-end
-
 local PORT, ISS = 8080, 70000
 
 -- A connected pair: the peer's view (seq/ack it should use) and the socket.
@@ -57,7 +47,6 @@ end
 
 describe("conformance: receiving out of order", function()
   it("ACKs an out-of-order segment at once with rcv_nxt, then the whole run when the hole fills (RFC 5681 4.2)", function()
-    if not need_engine() then return end
     local c = connected(41, 6001)
     c.send { seq = c.seq + 5, flags = "P.", data = "world" }
     local dup = c.p:expect(10000) -- immediately, not after the delayed-ACK timer
@@ -72,7 +61,6 @@ describe("conformance: receiving out of order", function()
   end)
 
   it("reassembles a stream sent as overlapping segments in random order", function()
-    if not need_engine() then return end
     math.randomseed(793)
     for round = 1, 5 do
       local c = connected(50 + round, 6100 + round)
@@ -113,7 +101,6 @@ end)
 
 describe("conformance: unusual segments", function()
   it("delivers urgent data inline, in sequence (RFC 6093 6, RFC 9293 3.8.5)", function()
-    if not need_engine() then return end
     local c = connected(47, 6007)
     c.send { flags = "P.U", urg = 3, data = "abc" }
     c.send { seq = c.seq + 3, flags = "P.", data = "def" }
@@ -122,7 +109,6 @@ describe("conformance: unusual segments", function()
   end)
 
   it("delivers data carried on a SYN exactly once, whether or not it was queued (RFC 9293 3.10.7.2)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 48 }
     local err = ffi.new("int[1]")
     local l = C.tl_listen(p.st, PORT, 16, err)
@@ -145,7 +131,6 @@ end)
 
 describe("conformance: sending", function()
   it("retransmits unacknowledged data after the RTO (RFC 6298 5)", function()
-    if not need_engine() then return end
     local c = connected(42, 6002)
     assert.are.equal(4, tonumber(C.tl_send(c.s, "data", 4, c.p:now())))
     local first = c.p:expect(10000)
@@ -167,7 +152,6 @@ describe("conformance: sending", function()
   end)
 
   it("stops at a zero window and probes it (RFC 9293 3.8.6.1)", function()
-    if not need_engine() then return end
     local c = connected(43, 6003)
     c.win = 0
     c.send {}
@@ -192,7 +176,6 @@ end)
 
 describe("conformance: handshake corner cases", function()
   it("answers a retransmitted SYN in SYN-RECEIVED with the same SYN-ACK (RFC 9293 3.10.7.4)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 44 }
     local err = ffi.new("int[1]")
     assert(C.tl_listen(p.st, PORT, 16, err) ~= nil)
@@ -207,7 +190,6 @@ describe("conformance: handshake corner cases", function()
   end)
 
   it("drops a half-open connection on a RST in SYN-RECEIVED (RFC 9293 3.10.7.4)", function()
-    if not need_engine() then return end
     local p = pkt.peer { seed = 45 }
     local err = ffi.new("int[1]")
     local l = C.tl_listen(p.st, PORT, 16, err)
@@ -224,7 +206,6 @@ describe("conformance: handshake corner cases", function()
   end)
 
   it("re-ACKs a retransmitted FIN in TIME-WAIT (RFC 9293 3.10.7.4)", function()
-    if not need_engine() then return end
     local c = connected(46, 6006)
     C.tl_close(c.s, c.p:now())
     local fin = c.p:expect(100000)

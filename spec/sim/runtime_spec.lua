@@ -19,10 +19,6 @@ local function drive(rt, until_us)
   if rt.now_us < until_us then rt:step(until_us) end
 end
 
-local function has_sim()
-  return pcall(function() return core.C.tl_sim_new end)
-end
-
 describe("runtime timers", function()
   it("fire in deadline order, equal deadlines in arming order", function()
     local rt, t = rt_with_log()
@@ -287,7 +283,6 @@ end)
 
 describe("runtime under the sim", function()
   it("timers and sleeps run on virtual time; stats and config come from the stack", function()
-    if not has_sim() then return pending("tl_sim_* not in the core yet") end
     local sim = require("tcplua.sim").new { seed = 1, latency_ms = 1 }
     local a = sim:stack { addr = "10.0.0.1" }
     local woke
@@ -301,7 +296,6 @@ describe("runtime under the sim", function()
   end)
 
   it("fractional-ms timers fire on the microsecond they round up to", function()
-    if not has_sim() then return pending("tl_sim_* not in the core yet") end
     local sim = require("tcplua.sim").new { seed = 1 }
     local a = sim:stack { addr = "10.0.0.1" }
     local at = {}
@@ -312,7 +306,6 @@ describe("runtime under the sim", function()
   end)
 
   it("stop() from a script ends sim:run early", function()
-    if not has_sim() then return pending("tl_sim_* not in the core yet") end
     local sim = require("tcplua.sim").new { seed = 1 }
     local a = sim:stack { addr = "10.0.0.1" }
     a.every(100, function() end)

@@ -9,20 +9,11 @@ local PORT, ISS, LAT = 7, 7000, 100
 
 local function peer(seed, config) return pkt.peer { seed = seed, latency_us = LAT, config = config } end
 
-local function listen(p, backlog)
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, backlog or 16, err)
-  assert(l ~= nil, core.strerror(err[0]))
-  return l
-end
+local function listen(p, backlog) return p:listen(PORT, backlog) end
 
-local function state(s) return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
+local state = pkt.state
 
-local function info(s)
-  local i = ffi.new("tl_tcp_info")
-  C.tl_sock_info(s, i)
-  return i
-end
+local info = pkt.info
 
 local function establish(p, l, sport, opts)
   local syn = { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460 }
