@@ -9,7 +9,7 @@ size_t tl_tcp_sock_size(void);
 uint32_t tl_tcp_sock_count(const tl_stack *st);
 /* Connections in the 4-tuple table (SYN-SENT .. TIME-WAIT). */
 uint32_t tl_tcp_conn_count(const tl_stack *st);
-/* Connections with a timer armed (entries in the deadline heap). */
+/* Connections with a timer armed (entries in the timing wheel). */
 uint32_t tl_tcp_timer_count(const tl_stack *st);
 /* Name of the congestion control module a socket uses ("reno"). */
 const char *tl_tcp_cc_name(const tl_sock *s);

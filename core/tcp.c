@@ -18,6 +18,7 @@ int tl_tcp_init(tl_stack *st) {
   if (tcp_table_init(t) < 0) return TL_ENOMEM;
   tl_isn_key_init(&t->isn_key, st->cfg.seed, st->cfg.isn_key_random);
   t->chack_refill = INT64_MIN / 2; /* refill on first use */
+  tl_tw_init(&t->wheel, 0);
   return 0;
 }
 
@@ -32,7 +33,6 @@ void tl_tcp_free(tl_stack *st) {
   while (t->all)
     tcp_sock_free(st, t->all);
   tcp_table_free(t);
-  free(t->heap);
   free(t);
   st->tcp = NULL;
 }
@@ -571,5 +571,5 @@ uint32_t tl_tcp_sock_count(const tl_stack *st) {
 }
 
 uint32_t tl_tcp_conn_count(const tl_stack *st) { return tl_tcp_of(st)->nconns; }
-uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->heap_len; }
+uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->wheel.count; }
 const char *tl_tcp_cc_name(const tl_sock *s) { return s->cc->name; }

@@ -12,11 +12,12 @@
 #include "stack.h"
 #include "tcp.h"
 #include "tcp_wire.h"
+#include "timer_wheel.h"
 
 struct tl_cc_ops;
 
 /* Timer slots; each is an absolute time or TL_T_OFF. The connection sits in
- * the stack's deadline heap under the earliest of them. */
+ * the stack's timing wheel under the earliest of them. */
 #define TL_T_OFF INT64_MAX
 
 struct tl_sock {
@@ -47,7 +48,6 @@ struct tl_sock {
   unsigned sack_ok : 1;          /* SACK-permitted agreed (RFC 2018 2) */
   unsigned nodelay : 1;
   unsigned keepalive : 1;
-  unsigned in_heap : 1;
   unsigned queued_ev : 1; /* in the stack's pending-event list */
   unsigned in_queue : 2;  /* 0 none, 1 listener SYN queue, 2 accept queue */
   unsigned sndbuf_locked : 1; /* TL_OPT_SNDBUF set: no auto-tuning (tcp_buf.c) */
@@ -58,11 +58,11 @@ struct tl_sock {
   /* events */
   struct tl_sock *ev_next, *ev_prev;
   uint32_t ev_mask;
+  uint32_t rcv_copied; /* tcp_buf.c: bytes the application read since rcv_epoch (fills a hole) */
   uint64_t user;
 
   /* timers (tcp_timer.c) */
-  uint32_t heap_idx;
-  int64_t deadline; /* min of the slots below, the heap key */
+  struct tl_tw_entry timer; /* in the stack's wheel at the min of the slots below */
   int64_t t_rtx;    /* RTO, SYN/SYN-ACK retry, persist, TIME-WAIT */
   int64_t t_delack;
   int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
@@ -71,7 +71,6 @@ struct tl_sock {
   int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
   int64_t t_release;    /* free drained buffers (tcp_buf.c) */
   int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
-  uint32_t rcv_copied;  /* bytes the application read since rcv_epoch */
 
   /* listener link: children in a listener's SYN or accept queue */
   struct tl_sock *parent;
@@ -144,8 +143,6 @@ struct tl_tcp {
   uint32_t nbuckets, nconns;
   uint64_t hash_salt;
   struct tl_sock *listeners[64]; /* by port */
-  struct tl_sock **heap;         /* deadline min-heap */
-  uint32_t heap_len, heap_cap;
   struct tl_sock *ev_head, *ev_tail;
   struct tl_sock *all;
   struct tl_isn_key isn_key;
@@ -154,6 +151,7 @@ struct tl_tcp {
   /* RFC 5961 10: challenge ACK token bucket */
   uint32_t chack_tokens;
   int64_t chack_refill;
+  struct tl_timer_wheel wheel; /* every connection with a timer armed (tcp_timer.c) */
 };
 
 static inline struct tl_tcp *tl_tcp_of(const tl_stack *st) { return st->tcp; }

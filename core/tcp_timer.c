@@ -1,8 +1,9 @@
 /* TCP timers. Each connection has a few time slots (retransmission or
- * persist or TIME-WAIT, delayed ACK, keepalive); it sits in one per-stack
- * min-heap keyed by the earliest, so a poll costs O(log n) per due
- * connection, never a scan. RTO computation and backoff follow RFC 6298. */
-#include <stdlib.h>
+ * persist or TIME-WAIT, delayed ACK, keepalive); it sits in the stack's
+ * timing wheel (timer_wheel.h) at the earliest, so arming, moving and
+ * cancelling cost O(1) and a poll costs the due connections plus amortised
+ * cascading, never a scan. RTO computation and backoff follow RFC 6298. */
+#include <stddef.h>
 
 #include "tcp_cc.h"
 #include "tcp_tcb.h"
@@ -12,47 +13,12 @@
  * path without hiding the variance term. */
 #define TL_RTO_G_US 1000
 
-/* ---- the deadline heap --------------------------------------------------- */
-static void heap_set(struct tl_tcp *t, uint32_t i, struct tl_sock *s) {
-  t->heap[i] = s;
-  s->heap_idx = i;
+/* ---- the timing wheel ------------------------------------------------------ */
+static struct tl_sock *sock_of(struct tl_tw_entry *e) {
+  return (struct tl_sock *)(void *)((char *)e - offsetof(struct tl_sock, timer));
 }
 
-static void sift_up(struct tl_tcp *t, uint32_t i) {
-  struct tl_sock *s = t->heap[i];
-  while (i > 0) {
-    uint32_t p = (i - 1) / 2;
-    if (t->heap[p]->deadline <= s->deadline) break;
-    heap_set(t, i, t->heap[p]);
-    i = p;
-  }
-  heap_set(t, i, s);
-}
-
-static void sift_down(struct tl_tcp *t, uint32_t i) {
-  struct tl_sock *s = t->heap[i];
-  for (;;) {
-    uint32_t c = 2 * i + 1;
-    if (c >= t->heap_len) break;
-    if (c + 1 < t->heap_len && t->heap[c + 1]->deadline < t->heap[c]->deadline) c++;
-    if (s->deadline <= t->heap[c]->deadline) break;
-    heap_set(t, i, t->heap[c]);
-    i = c;
-  }
-  heap_set(t, i, s);
-}
-
-void tcp_timer_remove(tl_stack *st, struct tl_sock *s) {
-  struct tl_tcp *t = tl_tcp_of(st);
-  if (!s->in_heap) return;
-  uint32_t i = s->heap_idx;
-  struct tl_sock *last = t->heap[--t->heap_len];
-  s->in_heap = 0;
-  if (last == s) return;
-  heap_set(t, i, last);
-  sift_up(t, i);
-  sift_down(t, last->heap_idx);
-}
+void tcp_timer_remove(tl_stack *st, struct tl_sock *s) { tl_tw_cancel(&tl_tcp_of(st)->wheel, &s->timer); }
 
 static int64_t min3(int64_t a, int64_t b, int64_t c) {
   int64_t m = a < b ? a : b;
@@ -60,31 +26,14 @@ static int64_t min3(int64_t a, int64_t b, int64_t c) {
 }
 
 void tcp_timer_update(tl_stack *st, struct tl_sock *s) {
-  struct tl_tcp *t = tl_tcp_of(st);
   int64_t d = min3(s->t_rtx, s->t_delack, s->t_keep);
   if (s->t_release < d) d = s->t_release;
   if (d == TL_T_OFF) {
     tcp_timer_remove(st, s);
     return;
   }
-  if (s->in_heap) {
-    if (d == s->deadline) return;
-    s->deadline = d;
-    sift_up(t, s->heap_idx);
-    sift_down(t, s->heap_idx);
-    return;
-  }
-  if (t->heap_len == t->heap_cap) {
-    uint32_t cap = t->heap_cap ? t->heap_cap * 2 : 64;
-    struct tl_sock **h = realloc(t->heap, cap * sizeof *h);
-    if (!h) return; /* the connection runs without timers until memory frees up */
-    t->heap = h;
-    t->heap_cap = cap;
-  }
-  s->deadline = d;
-  s->in_heap = 1;
-  heap_set(t, t->heap_len++, s);
-  sift_up(t, s->heap_idx);
+  if (tl_tw_scheduled(&s->timer) && d == s->timer.deadline) return;
+  tl_tw_schedule(&tl_tcp_of(st)->wheel, &s->timer, d);
 }
 
 /* ---- arming ----------------------------------------------------------------- */
@@ -274,16 +223,15 @@ static void timer_fire(tl_stack *st, struct tl_sock *s, int64_t now) {
 }
 
 int64_t tl_tcp_poll(tl_stack *st, int64_t now) {
-  struct tl_tcp *t = tl_tcp_of(st);
-  while (t->heap_len && t->heap[0]->deadline <= now) {
-    struct tl_sock *s = t->heap[0];
-    timer_fire(st, s, now);
-    /* Every slot that was due is now off or later, so s moved down. */
-  }
+  struct tl_timer_wheel *w = &tl_tcp_of(st)->wheel;
+  uint64_t visited = w->visited;
+  struct tl_tw_entry *e;
+  /* Each expired connection is out of the wheel until timer_fire re-arms
+   * it with the slots still running, all of them later than now. */
+  while ((e = tl_tw_expire(w, now)))
+    timer_fire(st, sock_of(e), now);
+  TL_COUNT_N(st, tcp_timer_entries_visited, w->visited - visited);
   return tl_tcp_deadline(st);
 }
 
-int64_t tl_tcp_deadline(const tl_stack *st) {
-  const struct tl_tcp *t = tl_tcp_of(st);
-  return t->heap_len ? t->heap[0]->deadline : -1;
-}
+int64_t tl_tcp_deadline(const tl_stack *st) { return tl_tw_next(&tl_tcp_of(st)->wheel); }
