@@ -61,8 +61,8 @@ typedef struct tl_config {
   uint8_t tcp_data_retries;        /* RFC 1122 R2 */
   uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122), we use 200 */
   uint32_t tcp_challenge_ack_per_s; /* RFC 5961 10 */
-  uint32_t tcp_keepalive_idle_us;
-  uint32_t tcp_keepalive_intvl_us;
+  uint32_t tcp_keepalive_idle_ms;  /* RFC 1122 4.2.3.6: default 2 h */
+  uint32_t tcp_keepalive_intvl_ms;
   uint8_t tcp_keepalive_probes;
   uint32_t tcp_ooo_max_bytes;      /* out-of-order queue cap per connection */
   uint8_t isn_key_random;          /* 1: RFC 6528 key from libsodium at start */

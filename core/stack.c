@@ -32,8 +32,8 @@ void tl_config_default(tl_config *c) {
   c->tcp_data_retries = 15;
   c->tcp_delack_us = 200 * 1000;
   c->tcp_challenge_ack_per_s = 1000;
-  c->tcp_keepalive_idle_us = 7200u * 1000 * 1000;
-  c->tcp_keepalive_intvl_us = 75u * 1000 * 1000;
+  c->tcp_keepalive_idle_ms = 7200u * 1000; /* ms: 2 h in us overflows 32 bits */
+  c->tcp_keepalive_intvl_ms = 75u * 1000;
   c->tcp_keepalive_probes = 9;
   c->tcp_ooo_max_bytes = 256 * 1024;
   c->isn_key_random = 0;

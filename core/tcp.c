@@ -59,8 +59,8 @@ struct tl_sock *tcp_sock_new(tl_stack *st) {
   s->cc = &tl_cc_cubic; /* RFC 9438 */
   s->cubic.epoch = -1;
   s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */
-  s->keepidle_us = c->tcp_keepalive_idle_us;
-  s->keepintvl_us = c->tcp_keepalive_intvl_us;
+  s->keepidle_ms = c->tcp_keepalive_idle_ms;
+  s->keepintvl_ms = c->tcp_keepalive_intvl_ms;
   s->keepcnt = c->tcp_keepalive_probes;
   s->pmtu = c->mtu;
   s->peer_mss = 536;
@@ -433,12 +433,12 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     return 0;
   case TL_OPT_KEEPIDLE_MS:
     if (v < 1) return TL_EINVAL;
-    s->keepidle_us = (uint32_t)(v * 1000 > UINT32_MAX ? UINT32_MAX : v * 1000);
+    s->keepidle_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
     if (s->keepalive) tcp_keep_arm(st, s, st->now);
     return 0;
   case TL_OPT_KEEPINTVL_MS:
     if (v < 1) return TL_EINVAL;
-    s->keepintvl_us = (uint32_t)(v * 1000 > UINT32_MAX ? UINT32_MAX : v * 1000);
+    s->keepintvl_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
     return 0;
   case TL_OPT_KEEPCNT:
     if (v < 1 || v > 255) return TL_EINVAL;
@@ -478,8 +478,8 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   case TL_OPT_SNDBUF: return s->snd.cap;
   case TL_OPT_RCVBUF: return s->rcv.cap;
   case TL_OPT_KEEPALIVE: return s->keepalive;
-  case TL_OPT_KEEPIDLE_MS: return s->keepidle_us / 1000;
-  case TL_OPT_KEEPINTVL_MS: return s->keepintvl_us / 1000;
+  case TL_OPT_KEEPIDLE_MS: return s->keepidle_ms;
+  case TL_OPT_KEEPINTVL_MS: return s->keepintvl_ms;
   case TL_OPT_KEEPCNT: return s->keepcnt;
   case TL_OPT_BACKLOG: return s->listener ? s->backlog : TL_EINVAL;
   case TL_OPT_MSS: return s->user_mss ? s->user_mss : s->snd_mss;

@@ -85,8 +85,8 @@ void tcp_listen_input(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
   /* Children inherit the listener's options. */
   s->nodelay = l->nodelay;
   s->keepalive = l->keepalive;
-  s->keepidle_us = l->keepidle_us;
-  s->keepintvl_us = l->keepintvl_us;
+  s->keepidle_ms = l->keepidle_ms;
+  s->keepintvl_ms = l->keepintvl_ms;
   s->keepcnt = l->keepcnt;
   s->user_mss = l->user_mss;
   s->cc = l->cc;

@@ -125,7 +125,7 @@ struct tl_sock {
   struct tl_assembler ooo;
 
   /* options */
-  uint32_t keepidle_us, keepintvl_us, user_timeout_ms, linger_ms;
+  uint32_t keepidle_ms, keepintvl_ms, user_timeout_ms, linger_ms;
   uint8_t keepcnt;
 
   /* statistics and errors */

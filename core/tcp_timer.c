@@ -52,7 +52,7 @@ void tcp_delack_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
 void tcp_keep_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (!s->keepalive || !tl_tcp_synchronized(s->state)) return;
   s->ka_probes = 0;
-  s->t_keep = now + s->keepidle_us;
+  s->t_keep = now + (int64_t)s->keepidle_ms * 1000;
   tcp_timer_update(st, s);
 }
 
@@ -170,11 +170,11 @@ static int keep_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (!s->keepalive || (s->state != TL_ESTABLISHED && s->state != TL_CLOSE_WAIT)) return 0;
   /* RFC 1122 4.2.3.6: probe only an idle connection. */
   if (s->snd_max != s->snd_una || s->snd.len) {
-    s->t_keep = now + s->keepidle_us;
+    s->t_keep = now + (int64_t)s->keepidle_ms * 1000;
     return 0;
   }
-  if (s->ka_probes == 0 && now < s->last_rx + s->keepidle_us) {
-    s->t_keep = s->last_rx + s->keepidle_us;
+  if (s->ka_probes == 0 && now < s->last_rx + (int64_t)s->keepidle_ms * 1000) {
+    s->t_keep = s->last_rx + (int64_t)s->keepidle_ms * 1000;
     return 0;
   }
   if (s->ka_probes >= s->keepcnt) {
@@ -185,7 +185,7 @@ static int keep_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
   }
   tcp_keepalive_probe(st, s, now);
   s->ka_probes++;
-  s->t_keep = now + (s->keepintvl_us ? s->keepintvl_us : 1);
+  s->t_keep = now + (s->keepintvl_ms ? (int64_t)s->keepintvl_ms * 1000 : 1);
   return 0;
 }
 

@@ -140,6 +140,20 @@ describe("tcp states", function()
     assert.are.equal(1, core.stats(w.a).tcp_keepalive_timeout)
   end)
 
+  it("defaults the keepalive idle time to two hours, and takes days (RFC 1122 4.2.3.6)", function()
+    local w = tcpsim.pair { seed = 30 }
+    local c = w:establish(80)
+    assert.are.equal(7200 * 1000, C.tl_getopt(c, C.TL_OPT_KEEPIDLE_MS))
+    assert.are.equal(0, C.tl_setopt(c, C.TL_OPT_KEEPIDLE_MS, 3 * 86400 * 1000))
+    assert.are.equal(3 * 86400 * 1000, C.tl_getopt(c, C.TL_OPT_KEEPIDLE_MS))
+    C.tl_setopt(c, C.TL_OPT_KEEPIDLE_MS, 7200 * 1000)
+    C.tl_setopt(c, C.TL_OPT_KEEPALIVE, 1)
+    w:advance(7199e6)
+    assert.are.equal(0, w:info(c).probes, "no probe before two idle hours")
+    w:advance(2e6)
+    assert.are.equal(1, w:info(c).probes, "one probe just after them")
+  end)
+
   it("frees an orphaned FIN-WAIT-2 connection after 2*MSL", function()
     local w = tcpsim.pair { seed = 29, config = function(cfg) cfg.tcp_msl_us = 1e6 end }
     local c, s = w:establish(80)
