@@ -13,3 +13,6 @@ uint32_t tl_tcp_conn_count(const tl_stack *st);
 uint32_t tl_tcp_timer_count(const tl_stack *st);
 /* Name of the congestion control module a socket uses ("reno"). */
 const char *tl_tcp_cc_name(const tl_sock *s);
+/* The next socket the application holds after prev (NULL: the first), not
+ * counting listeners; NULL when there are no more. For teardown. */
+tl_sock *tl_next_user_sock(tl_stack *st, tl_sock *prev);

@@ -49,3 +49,12 @@ int tl_next_event(tl_stack *st, tl_event *ev) {
 int tl_stack_pending_events(const tl_stack *st) {
   return tl_tcp_of(st)->ev_head != NULL || tl_hook_pending(st);
 }
+
+/* Walks the sockets the application holds (not listeners), so a runtime
+ * that keeps no per-connection record can still reach them all at exit. */
+tl_sock *tl_next_user_sock(tl_stack *st, tl_sock *prev) {
+  struct tl_sock *s = prev ? prev->all_next : tl_tcp_of(st)->all;
+  while (s && (!s->user_owned || s->listener))
+    s = s->all_next;
+  return s;
+}

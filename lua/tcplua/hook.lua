@@ -13,6 +13,7 @@
 local core = require "tcplua.core"
 local fault = require "tcplua.fault"
 local segview = require "tcplua.segview"
+local evserver = require "tcplua.evserver"
 local C, ffi = core.C, core.ffi
 local bit = require "bit"
 local band = bit.band
@@ -195,7 +196,9 @@ end
 local function lookup_conn(rt, seg)
   local s = C.tl_hook_sock(rt.st, seg)
   if s == nil then return nil, nil end
-  local obj = rt.socks[tonumber(C.tl_sock_user(s))]
+  local u = tonumber(C.tl_sock_user(s))
+  if u >= evserver.EVBASE then return evserver.conn_of(rt, s), s end
+  local obj = rt.socks[u]
   if obj and obj.s == s then return obj, s end
   return nil, s
 end

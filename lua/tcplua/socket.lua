@@ -10,6 +10,7 @@ local C, ffi = core.C, core.ffi
 
 local recv = require "tcplua.recv"
 local hook = require "tcplua.hook"
+local evserver = require "tcplua.evserver"
 
 local M = {}
 
@@ -51,6 +52,7 @@ function M.init(rt)
   rt.port_out = ffi.new("uint16_t[2]")
   rt.info_out = ffi.new("tl_tcp_info")
   rt.err_out = ffi.new("int[1]")
+  evserver.init(rt)
 end
 
 local function new_id(rt, obj)
@@ -75,10 +77,10 @@ local function setopt(s, name, value)
   return true
 end
 
-local function apply_opts(s, opts, skip)
+local function apply_opts(s, opts)
   if not opts then return true end
   for name, value in pairs(opts) do
-    if OPTS[name] and not (skip and skip[name]) then
+    if OPTS[name] then
       local ok, err = setopt(s, name, value)
       if not ok then return nil, err end
     end
@@ -136,6 +138,7 @@ local function wait_as(c, role, co, rec, deadline)
 end
 
 recv.setup(errword, wait_as)
+evserver.setup(errword, Conn)
 
 local function claim(c, role, name)
   local rt = c.rt
@@ -381,6 +384,7 @@ function Server:close()
   self.rt.socks[self.id] = nil
   self.s = nil
   hook.remove_listener(self.rt, self)
+  if self.handlers then evserver.server_closed(self.rt, self) end
   return true
 end
 
@@ -389,9 +393,29 @@ function Server:sockname()
   return self.rt.api.config().addr, self.port
 end
 
-local conn_skip = { backlog = true }
+-- The per-connection options of a listener's opts as a flat list
+-- { opt, value, ... } (false if none; nil, err for a bad one), checked
+-- once here rather than on every accept.
+local function conn_opts(opts)
+  local list = {}
+  for name, value in pairs(opts) do
+    if OPTS[name] and name ~= "backlog" then
+      local opt = OPTS[name]
+      if opt == C.TL_OPT_CONGESTION then
+        value = CC[value]
+        if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+      end
+      if value == true then value = 1 elseif value == false then value = 0 end
+      if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
+      list[#list + 1] = opt
+      list[#list + 1] = value
+    end
+  end
+  return #list > 0 and list or false
+end
 
 local function accept_all(rt, srv)
+  local opts = srv.conn_opts
   while srv.s do
     local s = C.tl_accept(srv.s)
     if s == nil then break end
@@ -399,26 +423,42 @@ local function accept_all(rt, srv)
     -- it is closed gracefully, when it raises it is aborted.
     local rec = { what = "connection handler" }
     local c = new_conn(rt, s, rec)
-    apply_opts(s, srv.opts, conn_skip)
+    if opts then
+      for i = 1, #opts, 2 do C.tl_setopt(s, opts[i], opts[i + 1]) end
+    end
     rt:_spawn(rec, srv.handler, c)
   end
 end
 
--- listen(port, handler, opts) -> server, or nil, err
+-- listen(port, handler, opts) -> server, or nil, err. handler: a function
+-- (run in a coroutine per connection) or a table of event callbacks
+-- (tcplua.evserver).
 function M.listen(rt, port, handler, opts)
   if type(port) ~= "number" or port < 1 or port > 65535 or port % 1 ~= 0 then
     error("listen: port must be an integer 1..65535", 3)
   end
-  if type(handler) ~= "function" then error("listen: handler must be a function", 3) end
+  if type(handler) ~= "function" and type(handler) ~= "table" then
+    error("listen: handler must be a function or a table of callbacks (on_data, ...)", 3)
+  end
   opts = opts or {}
+  local copts, oerr = conn_opts(opts)
+  if copts == nil then return nil, oerr end
   local backlog = opts.backlog or 0
   local err = rt.err_out
   err[0] = 0
   local s = C.tl_listen(rt.st, port, backlog, err)
   if s == nil then return nil, errword(err[0]) end
-  local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts }, Server)
+  local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts,
+    conn_opts = copts }, Server)
   new_id(rt, srv)
   srv.is_server = true
+  if type(handler) == "table" then
+    local ok, herr = pcall(evserver.new_server, rt, srv, handler)
+    if not ok then
+      srv:close()
+      error(herr, 2)
+    end
+  end
   local ok, herr = pcall(hook.add_listener, rt, srv)
   if not ok then
     srv:close()
@@ -465,20 +505,33 @@ end
 
 ------------------------------------------------------------ events -------
 
+local EVBASE, evservice, evaccept = evserver.EVBASE, evserver.service, evserver.accept_all
+
 -- Dispatches every pending socket event. Returns true if there were any.
 function M.drain_events(rt)
-  local st, ev, socks = rt.st, rt.ev, rt.socks
+  local st, ev, socks, evsrv = rt.st, rt.ev, rt.socks, rt.evsrv
   local any = false
   while C.tl_next_event(st, ev) ~= 0 do
     any = true
-    local obj = socks[tonumber(ev.user)]
-    if obj and obj.s == ev.sock then
-      local mask = ev.mask
-      if obj.is_server then
-        if band(mask, EV_ACCEPT) ~= 0 then accept_all(rt, obj) end
-      else
-        if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then rt:wake(obj.reader, "event") end
-        if band(mask, EV_WRITABLE + EV_CONNECTED + EV_CLOSED) ~= 0 then rt:wake(obj.writer, "event") end
+    local id = tonumber(ev.user)
+    -- Event connections are told apart before socks is indexed: a user
+    -- word that large as a key of socks stops the JIT (NYI: mixed
+    -- sparse/dense table) and made event servers slower than coroutines.
+    if id >= EVBASE then
+      local srv = evsrv[id - EVBASE]
+      if srv then evservice(rt, srv, ev.sock) end
+    else
+      local obj = socks[id]
+      if obj and obj.s == ev.sock then
+        local mask = ev.mask
+        if obj.is_server then
+          if band(mask, EV_ACCEPT) ~= 0 then
+            if obj.handlers then evaccept(rt, obj) else accept_all(rt, obj) end
+          end
+        else
+          if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then rt:wake(obj.reader, "event") end
+          if band(mask, EV_WRITABLE + EV_CONNECTED + EV_CLOSED) ~= 0 then rt:wake(obj.writer, "event") end
+        end
       end
     end
   end
@@ -499,6 +552,7 @@ function M.release_owned(rt, rec, ok)
 end
 
 function M.shutdown_all(rt)
+  for _, c in ipairs(evserver.all(rt)) do c:abort() end
   local list = {}
   for _, obj in pairs(rt.socks) do list[#list + 1] = obj end
   for _, obj in ipairs(list) do

@@ -1,0 +1,352 @@
+-- Event-style servers: tcp.listen(port, { on_data = fn, ... }) calls back
+-- per event instead of running a coroutine per connection, so an idle
+-- connection costs Lua nothing. The core's user word of each accepted
+-- socket names its server (EVBASE + server id); the connection object a
+-- callback gets is made on demand and cached weakly by socket address, so
+-- it stays the same object for as long as the script keeps a reference,
+-- and is garbage once nobody does. A connection holds a strong Lua object
+-- only while it has work pending: bytes the send buffer could not take, or
+-- a close waiting for them to leave.
+--
+-- Back-pressure: conn:send never waits; what the core's send buffer cannot
+-- take stays queued in Lua and on_data is not called again (the bytes stay
+-- in the core's receive buffer, so the receive window closes on the peer)
+-- until the queue has drained.
+local core = require "tcplua.core"
+local recv = require "tcplua.recv"
+local C, ffi = core.C, core.ffi
+
+local M = {}
+
+-- User words at or above this belong to event connections; below it they
+-- are ids in rt.socks (coroutine connections and listeners).
+local EVBASE = 2 ^ 40
+M.EVBASE = EVBASE
+
+local READ_CHUNK = 65536
+local EAGAIN = C.TL_EAGAIN
+local traceback = debug.traceback
+local errword, Conn, socket_setopt -- from socket.lua (M.setup)
+
+-- States in which the peer's FIN has arrived: no more data will come.
+local FIN_STATES = {
+  [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
+  [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
+}
+
+local EvConn = {}
+EvConn.__index = EvConn
+M.EvConn = EvConn
+
+function M.setup(errword_fn, conn_class)
+  errword = errword_fn
+  Conn = conn_class
+  -- Introspection (peer, sockname, state, info, options) is shared with
+  -- coroutine connections; reading, writing and closing are not.
+  setmetatable(EvConn, { __index = Conn })
+  EvConn.__tostring = Conn.__tostring
+  socket_setopt = Conn.setoption
+end
+
+function M.init(rt)
+  rt.evsrv = {}                                     -- server id -> server
+  rt.evconn = setmetatable({}, { __mode = "v" })    -- socket address -> conn
+  rt.evbusy = {}                                    -- socket address -> conn with pending work
+end
+
+local uintptr_t, u8ptr = ffi.typeof("uintptr_t"), ffi.typeof("const uint8_t *")
+local function addr_of(s) return tonumber(ffi.cast(uintptr_t, s)) end
+
+local function conn_for(rt, srv, s, key)
+  local c = rt.evconn[key]
+  if c and c.s == s then return c end
+  c = setmetatable({ rt = rt, s = s, srv = srv, key = key }, EvConn)
+  rt.evconn[key] = c
+  return c
+end
+
+-- Runs callback fn (on_accept, on_data or on_drain, called name) for c;
+-- true if it returned normally. An error is reported with its traceback and aborts
+-- this connection only (on_close then gets "error").
+local function call(c, name, fn, data)
+  local ok, err = xpcall(fn, traceback, c, data)
+  if ok then return true end
+  c.rt:error(name .. " callback", err)
+  if c.s and not c.ending then M.finish(c, "error", true) end
+  return false
+end
+
+-- The end of a connection: on_close(conn, why) while the handle still
+-- answers peer() and info(), then the core handle is released (graceful
+-- close, or RST when abort). why: nil for a graceful end, else an error word.
+function M.finish(c, why, abort)
+  local rt, s, srv = c.rt, c.s, c.srv
+  c.ending = true
+  c.wq, c.wq_bytes = nil, nil
+  local on_close = srv.handlers.on_close
+  if on_close then
+    local ok, err = xpcall(on_close, traceback, c, why)
+    if not ok then rt:error("on_close callback", err) end
+  end
+  -- The orphan the core finishes on its own must not look like ours to a
+  -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
+  C.tl_sock_set_user(s, 0)
+  if abort then C.tl_abort(s, rt.now_us) else C.tl_close(s, rt.now_us) end
+  c.s = nil
+  rt.evconn[c.key] = nil
+  rt.evbusy[c.key] = nil
+  srv.nconn = srv.nconn - 1
+  if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
+end
+
+-- finish() for a connection that has no Lua object: without an on_close
+-- to call, none is made.
+local function finish_idle(rt, srv, s, key, why, abort)
+  local c = rt.evconn[key]
+  if srv.handlers.on_close or (c and c.s == s) then
+    return M.finish(conn_for(rt, srv, s, key), why, abort)
+  end
+  C.tl_sock_set_user(s, 0)
+  if abort then C.tl_abort(s, rt.now_us) else C.tl_close(s, rt.now_us) end
+  srv.nconn = srv.nconn - 1
+  if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
+end
+
+-- Pushes queued bytes into the core. Returns true when the queue is empty,
+-- false while the send buffer is full, or nil, err.
+local function flush(c)
+  local q, s, now = c.wq, c.s, c.rt.now_us
+  while q.head <= q.tail do
+    local p = q[q.head]
+    local len = #p
+    local r = tonumber(C.tl_send(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
+    if r > 0 then
+      q.off = q.off + r
+      c.wq_bytes = c.wq_bytes - r
+      if q.off < len then return false end
+      q[q.head] = nil
+      q.head, q.off = q.head + 1, 0
+    elseif r == 0 or r == EAGAIN then
+      return false
+    else
+      return nil, errword(r)
+    end
+  end
+  c.wq, c.wq_bytes = nil, nil
+  return true
+end
+
+-- A connection became readable, writable or ended: deliver what there is.
+local function service(rt, srv, s)
+  local key = addr_of(s)
+  local c = rt.evbusy[key]
+  local h = srv.handlers
+  if c then
+    -- Queued writes first: on_data stays paused until they have left.
+    local done, err = flush(c)
+    if done == nil then
+      local e = C.tl_sock_error(s)
+      return M.finish(c, e ~= 0 and errword(e) or err, true)
+    end
+    if not done then
+      local e = C.tl_sock_error(s)
+      if e ~= 0 then M.finish(c, errword(e), true) end
+      return
+    end
+    rt.evbusy[key] = nil
+    if c.shut then
+      c.shut = nil
+      C.tl_shutdown(s, rt.now_us)
+    end
+    if c.closing then return M.finish(c, nil, false) end
+    if h.on_drain and not call(c, "on_drain", h.on_drain) then return end
+    if not c.s or c.wq then return end
+  end
+  local on_data = h.on_data
+  while true do
+    local n = tonumber(C.tl_readable(s))
+    if n == 0 then break end
+    if n > READ_CHUNK then n = READ_CHUNK end
+    local buf = recv.buffer(rt, n)
+    local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
+    if r <= 0 then break end
+    c = c or conn_for(rt, srv, s, key)
+    if on_data and not call(c, "on_data", on_data, ffi.string(buf, r)) then return end
+    if not c.s or c.wq then return end
+  end
+  local e = C.tl_sock_error(s)
+  if e ~= 0 then
+    if c then return M.finish(c, errword(e), true) end
+    return finish_idle(rt, srv, s, key, errword(e), true)
+  end
+  if FIN_STATES[C.tl_sock_state(s)] then
+    if c then return M.finish(c, nil, false) end
+    return finish_idle(rt, srv, s, key, nil, false)
+  end
+end
+M.service = service
+
+-- Accepts every queued connection of an event server.
+function M.accept_all(rt, srv)
+  local user, on_accept, opts = srv.evuser, srv.handlers.on_accept, srv.conn_opts
+  while srv.s do
+    local s = C.tl_accept(srv.s)
+    if s == nil then break end
+    C.tl_sock_set_user(s, user)
+    srv.nconn = srv.nconn + 1
+    if opts then
+      for i = 1, #opts, 2 do C.tl_setopt(s, opts[i], opts[i + 1]) end
+    end
+    if on_accept then
+      local c = conn_for(rt, srv, s, addr_of(s))
+      call(c, "on_accept", on_accept)
+    end
+    -- Data that came with the handshake is reported by the event tl_accept
+    -- queued for the child, later in this drain.
+  end
+end
+
+function M.new_server(rt, srv, handlers)
+  for _, k in ipairs({ "on_accept", "on_data", "on_drain", "on_close" }) do
+    if handlers[k] ~= nil and type(handlers[k]) ~= "function" then
+      error("listen: handlers." .. k .. " must be a function", 0)
+    end
+  end
+  for k in pairs(handlers) do
+    if k ~= "on_accept" and k ~= "on_data" and k ~= "on_drain" and k ~= "on_close" then
+      error("listen: unknown handler " .. tostring(k) .. " (on_accept, on_data, on_drain, on_close)", 0)
+    end
+  end
+  srv.handlers = handlers
+  srv.nconn = 0
+  srv.evuser = EVBASE + srv.id
+  rt.evsrv[srv.id] = srv
+end
+
+-- A server was closed: forget it once its last connection has ended.
+function M.server_closed(rt, srv)
+  if srv.nconn == 0 then rt.evsrv[srv.id] = nil end
+end
+
+-- The event connection behind core socket s, or nil (segment hooks).
+function M.conn_of(rt, s)
+  local u = tonumber(C.tl_sock_user(s))
+  local srv = u >= EVBASE and rt.evsrv[u - EVBASE]
+  if srv then return conn_for(rt, srv, s, addr_of(s)) end
+  return nil
+end
+
+-- Event connections, for shutdown: { conn, ... } (all of them, idle too).
+function M.all(rt)
+  local list = {}
+  local s = C.tl_next_user_sock(rt.st, nil)
+  while s ~= nil do
+    list[#list + 1] = M.conn_of(rt, s)
+    s = C.tl_next_user_sock(rt.st, s)
+  end
+  return list
+end
+
+----------------------------------------------------------- methods ------
+
+local function live(c) return c.s ~= nil and not c.ending and not c.closing end
+
+local function enqueue(c, p, off)
+  local q = c.wq
+  if not q then
+    q = { head = 1, tail = 0, off = 0 }
+    c.wq, c.wq_bytes = q, 0
+    c.rt.evbusy[c.key] = c
+  end
+  if off > 0 then p = p:sub(off + 1) end
+  q.tail = q.tail + 1
+  q[q.tail] = p
+  c.wq_bytes = c.wq_bytes + #p
+end
+
+-- send(data): a string or an array of strings. Never waits: what the send
+-- buffer cannot take is queued (and on_data paused until it has left).
+-- Returns the number of bytes taken (all of them), or nil, err.
+function EvConn:send(data)
+  if not live(self) then return nil, "closed" end
+  if type(data) == "table" then
+    local ok, joined = pcall(table.concat, data)
+    if not ok then error("send: expected a string or an array of strings", 2) end
+    data = joined
+  elseif type(data) == "number" then
+    data = tostring(data)
+  elseif type(data) ~= "string" then
+    error("send: expected a string or an array of strings", 2)
+  end
+  local len = #data
+  if len == 0 then return 0 end
+  if self.wq then
+    enqueue(self, data, 0)
+    return len
+  end
+  local r = tonumber(C.tl_send(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
+  if r < 0 and r ~= EAGAIN then return nil, errword(r) end
+  if r < 0 then r = 0 end
+  if r < len then enqueue(self, data, r) end
+  return len
+end
+
+-- Bytes queued in Lua, waiting for room in the send buffer.
+function EvConn:pending() return self.wq_bytes or 0 end
+
+-- Graceful close: queued bytes (in Lua and in the core) are still
+-- delivered, then FIN. on_close(conn, nil) runs once they have left Lua.
+function EvConn:close()
+  if not live(self) then return nil, "closed" end
+  if self.wq then
+    self.closing = true
+    return true
+  end
+  M.finish(self, nil, false)
+  return true
+end
+
+-- Abortive close (RST, RFC 9293 3.10.5); queued bytes are dropped.
+function EvConn:abort()
+  if not self.s or self.ending then return nil, "closed" end
+  M.finish(self, "aborted", true)
+  return true
+end
+
+-- shutdown("send"): FIN once the queued bytes have left; on_data goes on.
+function EvConn:shutdown(how)
+  how = how or "send"
+  if how ~= "send" and how ~= "both" and how ~= "receive" then
+    error("shutdown: expected \"send\", \"receive\" or \"both\"", 2)
+  end
+  if not live(self) then return nil, "closed" end
+  if how == "receive" then return true end
+  if self.wq then
+    self.shut = true
+    return true
+  end
+  local r = C.tl_shutdown(self.s, self.rt.now_us)
+  if r < 0 then return nil, errword(r) end
+  return true
+end
+
+function EvConn:setoption(name, value)
+  if not live(self) then return nil, "closed" end
+  return socket_setopt(self, name, value)
+end
+
+local function no_wait(name)
+  return function()
+    error("conn:" .. name .. " waits, and an event connection cannot: its data arrives in on_data "
+      .. "(use listen(port, function(conn) ... end) for the coroutine style)", 2)
+  end
+end
+EvConn.receive = no_wait("receive")
+EvConn.receiveany = no_wait("receiveany")
+EvConn.settimeout = no_wait("settimeout")
+EvConn.settimeouts = no_wait("settimeouts")
+function EvConn.on_segment()
+  error("conn:on_segment is not available on an event connection (use the listener's opts.on_segment)", 2)
+end
+
+return M
