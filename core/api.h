@@ -76,6 +76,9 @@ typedef struct tl_config {
    * bytes and cuts them to the MTU itself; such a "super-segment" carries
    * a pseudo-header checksum only (the link completes it). 0: off. */
   uint32_t tso_max;
+  /* 1: never undo a congestion response found spurious (RFC 3522 Eifel
+   * detection, RFC 9438 4.9 undo); for comparisons. 0 (default): undo. */
+  uint8_t tcp_no_undo;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);

@@ -1,6 +1,7 @@
 /* The sending half of ACK processing (RFC 9293 3.10.7.4 fifth): what an
  * arriving ACK does to the send sequence space, the retransmission timer
- * (RFC 6298 5.2-5.3), RTT samples (Karn), duplicate ACKs, fast retransmit
+ * (RFC 6298 5.2-5.3), RTT samples (RFC 7323 4 from timestamps, else one
+ * timed segment per RTT, Karn), duplicate ACKs, fast retransmit
  * and recovery (RFC 5681 3.2, RFC 6582; with SACK, RFC 6675 in tcp_sack.c),
  * and the send window. */
 #include "tcp_cc.h"
@@ -46,6 +47,41 @@ static int cwnd_limited(const struct tl_sock *s, uint32_t flight) {
   return flight + 3u * s->snd_mss >= s->cwnd;
 }
 
+/* RFC 7323 4.1: the RTT an echoed TSval (our millisecond clock, RFC 7323
+ * 5.4) stands for. The echoed tick began up to 1 ms before the segment
+ * left; taking its middle makes the sample unbiased (+-0.5 ms) rather than
+ * always rounded. An echo older than rto_max, or from the future, is not a
+ * value we sent recently and cannot be mapped back to a time: no sample. */
+static int64_t ts_rtt_us(const tl_stack *st, const struct tl_sock *s, uint32_t tsecr, int64_t now) {
+  uint32_t ticks = (uint32_t)(now / 1000) + s->ts_offset - tsecr;
+  if (ticks > st->cfg.tcp_rto_max_us / 1000) return -1;
+  int64_t rtt = (int64_t)ticks * 1000 + now % 1000 - 500;
+  return rtt < 1 ? 1 : rtt;
+}
+
+/* RFC 6298 2.3 with the gains of RFC 7323 Appendix G: with a sample on
+ * every ACK rather than one per RTT, alpha and beta are divided by the
+ * samples expected per RTT, ceil(FlightSize / (2 SMSS)), so one window's
+ * worth of samples moves SRTT and RTTVAR about as far as one per-RTT
+ * sample would -- a steady window no longer collapses RTTVAR within one
+ * round trip. The first sample initialises both (2.2). */
+static void ts_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us, uint32_t flight) {
+  if (s->srtt_us == 0) {
+    tcp_rtt_sample(st, s, rtt_us);
+    return;
+  }
+  uint32_t seg2 = 2u * s->snd_mss;
+  int64_t n = flight > seg2 ? (flight + seg2 - 1) / seg2 : 1;
+  int64_t r = rtt_us > UINT32_MAX / 8 ? UINT32_MAX / 8 : rtt_us;
+  int64_t srtt = s->srtt_us, var = s->rttvar_us;
+  int64_t delta = srtt > r ? srtt - r : r - srtt;
+  var += (delta - var) / (4 * n);
+  srtt += (r - srtt) / (8 * n);
+  s->rttvar_us = (uint32_t)var;
+  s->srtt_us = srtt > 0 ? (uint32_t)srtt : 1;
+  tcp_rto_progress(st, s);
+}
+
 void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, int64_t now) {
   uint32_t flight_before = s->snd_max - s->snd_una;
   uint32_t acked = ack - s->snd_una;
@@ -66,25 +102,33 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
   s->una_since = now;
   if (tl_seq_lt(s->snd_nxt, s->snd_una)) s->snd_nxt = s->snd_una;
 
+  /* RFC 7323 4.2 (RTTM): every ACK that advances the left edge gives a
+   * sample from the timestamp it echoes, unambiguous even for
+   * retransmitted data (Karn, RFC 6298 3, rules out only the timed
+   * sample); duplicate ACKs give none. Without timestamps, one segment per
+   * RTT is timed. */
   uint32_t rtt = 0;
+  int64_t timed = -1;
   if (s->rtt_timing && tl_seq_geq(ack, s->rtt_seq)) {
     s->rtt_timing = 0;
-    rtt = (uint32_t)(now - s->rtt_start);
-    tcp_rtt_sample(st, s, now - s->rtt_start);
-  } else if (data && tsecr && s->ts_ok && !s->rtt_timing && (s->in_recovery || s->retries)) {
-    /* RFC 7323 4.1-4.2 (RTTM): the echoed timestamp names the segment it
-     * answers, so it stays unambiguous during loss recovery, where Karn
-     * (RFC 6298 3) forbids the timed sample. Elsewhere the timed sample is
-     * preferred: it has microseconds, the TS clock only milliseconds. */
-    int64_t ts_rtt = (int64_t)(uint32_t)((uint32_t)(now / 1000) + s->ts_offset - tsecr) * 1000;
-    if (ts_rtt >= 0 && ts_rtt < (int64_t)st->cfg.tcp_rto_max_us) {
-      rtt = (uint32_t)ts_rtt;
-      TL_COUNT(st, tcp_ts_rtt_samples);
-      tcp_rtt_sample(st, s, ts_rtt);
-    }
+    timed = now - s->rtt_start;
+  }
+  /* After a timeout the first ACK may answer the retransmission only
+   * because the ACK of the original was lost; then it echoes the original
+   * segment's (or an older) TSval, and the sample would include the whole
+   * timeout wait. Leave that ACK out; the next ones carry fresh echoes. */
+  int64_t ts_rtt = data && tsecr && s->ts_ok && !s->retries ? ts_rtt_us(st, s, tsecr, now) : -1;
+  if (ts_rtt >= 0) {
+    rtt = (uint32_t)ts_rtt;
+    TL_COUNT(st, tcp_ts_rtt_samples);
+    ts_rtt_sample(st, s, ts_rtt, flight_before);
+  } else if (timed >= 0) {
+    rtt = (uint32_t)timed;
+    tcp_rtt_sample(st, s, timed);
   } else if (data && !s->persist) {
     tcp_rto_progress(st, s);
   }
+  if (data) tcp_undo_check(st, s, ack, tsecr);
   s->retries = 0;
   if (s->in_recovery && s->sack_ok && tl_seq_lt(ack, s->recover)) {
     /* RFC 6675 5 step C: a partial ACK keeps SACK recovery going (PRR
@@ -105,6 +149,8 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
     s->cc->on_recovery_exit(s);
   } else if (data && tl_tcp_synchronized(s->state) && cwnd_limited(s, flight_before)) {
     s->cc->on_ack(s, data, rtt, now);
+  } else if (data) {
+    tcp_cc_app_limited(s, now);
   }
   s->dupacks = 0;
 
@@ -133,6 +179,7 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->cc->on_partial_ack && tl_seq_leq(s->snd_una, s->recover) && s->recover != s->iss) return;
   TL_COUNT(st, tcp_fast_retrans);
   s->fast_retrans++;
+  tcp_undo_arm(st, s, now);
   s->total_retrans++;
   s->cc->on_loss(s, TL_CC_LOSS_FAST, s->snd_max - s->snd_una);
   s->in_recovery = 1;
@@ -146,6 +193,7 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
      * SACKed byte); RFC 6937 3: from here PRR sets cwnd on every ACK
      * (tcp_process_ack), starting from RecoverFS = the flight now. */
     s->prr_delivered = s->prr_out = 0;
+    s->rescue_sent = 0;
     s->recover_fs = s->snd_max - s->snd_una;
     if (s->sacked.n && s->sacked.r[0].start > 0) len = min_u32(len, s->sacked.r[0].start);
     tcp_xmit(st, s, s->snd_una, len, now);

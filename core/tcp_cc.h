@@ -35,6 +35,7 @@ extern const struct tl_cc_ops tl_cc_cubic;
 
 /* Shared pieces (tcp_cc_reno.c). */
 /* RFC 6928 initial window; ssthresh "arbitrarily high". */
+uint32_t tl_cc_iw(const struct tl_sock *s);
 void tl_cc_initial_window(struct tl_sock *s);
 /* Slow start with appropriate byte counting (RFC 3465 2.2): cwnd grows by
  * the bytes acked, at most L = 2*SMSS per ACK (1*SMSS right after an RTO,
@@ -43,4 +44,21 @@ void tl_cc_slow_start(struct tl_sock *s, uint32_t acked);
 void tl_cc_reno_dupack(struct tl_sock *s);
 void tl_cc_newreno_partial_ack(struct tl_sock *s, uint32_t acked);
 void tl_cc_newreno_recovery_exit(struct tl_sock *s);
+
+/* Spurious fast retransmit undo (tcp_cc_undo.c, RFC 3522, RFC 9438 4.9). */
+/* Before the window is reduced for a fast retransmit sent at `now`. */
+void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now);
+/* Before the window is reduced for a retransmission timeout (from the
+ * modules' on_loss); also resets a learnt DupThresh that hid a loss. */
+void tcp_undo_arm_timeout(struct tl_sock *s);
+/* On each ACK of new data, before recovery and the window react to it. */
+void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr);
+
+/* Idle and application-limited periods (tcp_cc_idle.c). */
+/* The application queues data: if nothing was outstanding, the window
+ * restarts after an idle RTO (RFC 5681 4.1), and CUBIC's clock skips the
+ * idle time (RFC 9438 5.8). */
+void tcp_cc_send_resume(tl_stack *st, struct tl_sock *s, int64_t now);
+/* An ACK of new data while the window did not limit the sender. */
+void tcp_cc_app_limited(struct tl_sock *s, int64_t now);
 #endif

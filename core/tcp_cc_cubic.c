@@ -47,6 +47,7 @@ static void cubic_on_ack(struct tl_sock *s, uint32_t acked, uint32_t rtt_us, int
     return;
   }
   if (s->cubic.epoch < 0) epoch_start(s, now);
+  s->cubic.last_ack = now;
   uint32_t cwnd = s->cwnd, mss = s->snd_mss;
   int64_t t = now - s->cubic.epoch;
 
@@ -76,6 +77,7 @@ static void cubic_on_ack(struct tl_sock *s, uint32_t acked, uint32_t rtt_us, int
 
 static void cubic_on_loss(struct tl_sock *s, int kind, uint32_t flight) {
   uint32_t mss = s->snd_mss;
+  if (kind == TL_CC_LOSS_TIMEOUT) tcp_undo_arm_timeout(s);
   /* RFC 5681 3.1: a timeout of an already retransmitted segment holds
    * ssthresh (and the CUBIC state) where the first one put it. */
   if (kind == TL_CC_LOSS_FAST || s->retries <= 1) {

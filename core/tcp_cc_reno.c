@@ -5,10 +5,14 @@
 #include "tcp_cc.h"
 
 /* RFC 6928 2: IW = min(10*MSS, max(2*MSS, 14600)). */
-void tl_cc_initial_window(struct tl_sock *s) {
+uint32_t tl_cc_iw(const struct tl_sock *s) {
   uint32_t mss = s->snd_mss;
   uint32_t iw = 14600 > 2 * mss ? 14600 : 2 * mss;
-  s->cwnd = iw < 10 * mss ? iw : 10 * mss;
+  return iw < 10 * mss ? iw : 10 * mss;
+}
+
+void tl_cc_initial_window(struct tl_sock *s) {
+  s->cwnd = tl_cc_iw(s);
   s->ssthresh = UINT32_MAX; /* RFC 5681 3.1: arbitrarily high */
   s->cc_acc = 0;
   s->ss_after_rto = 0;
@@ -42,6 +46,7 @@ static void reno_on_ack(struct tl_sock *s, uint32_t acked, uint32_t rtt_us, int6
 
 static void reno_on_loss(struct tl_sock *s, int kind, uint32_t flight) {
   uint32_t mss = s->snd_mss;
+  if (kind == TL_CC_LOSS_TIMEOUT) tcp_undo_arm_timeout(s);
   /* RFC 5681 3.1 eq. 4: ssthresh = max(FlightSize / 2, 2*SMSS). After a
    * timeout on an already retransmitted segment it is held constant. */
   if (kind == TL_CC_LOSS_FAST || s->retries <= 1) s->ssthresh = flight / 2 > 2 * mss ? flight / 2 : 2 * mss;

@@ -184,6 +184,9 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
       return;
     }
     TL_COUNT(st, drop_tcp_unacceptable);
+    /* RFC 2883 4.1.1: old data, all below RCV.NXT: a D-SACK tells the
+     * sender its retransmission was unnecessary. */
+    if (h->len && tl_seq_leq(h->seq + h->len, s->rcv_nxt)) tcp_dsack_note(s, h->seq, h->seq + h->len);
     if (s->state == TL_TIME_WAIT && (h->flags & TL_TH_FIN)) tcp_enter_time_wait(st, s, now);
     /* Two ends that disagree about the window would otherwise trade these
      * ACKs forever: answer an empty one at most every TL_OOW_ACK_US (as

@@ -15,35 +15,6 @@ static uint32_t ts_clock(const struct tl_sock *s, int64_t now) {
   return (uint32_t)(now / 1000) + s->ts_offset;
 }
 
-/* RFC 2018 4: SACK blocks for what the out-of-order queue holds, the block
- * with the latest segment first. Bounded by the option space left and by
- * the MTU when the segment carries data. */
-static void add_sack_blocks(const struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
-  int max = o->has_ts ? 3 : 4;
-  /* snd_mss already leaves room for the timestamp option (RFC 6691). */
-  while (max > 0 && len && len + 4 + 8u * (uint32_t)max > s->snd_mss)
-    max--;
-  const struct tl_assembler *a = &s->ooo;
-  int first = -1;
-  for (int i = 0; i < a->n; i++) {
-    uint32_t off = s->ooo_last_seq - s->rcv_nxt;
-    if (off >= a->r[i].start && off < a->r[i].end) first = i;
-  }
-  int n = 0;
-  if (first >= 0 && n < max) {
-    o->sack[n][0] = s->rcv_nxt + a->r[first].start;
-    o->sack[n][1] = s->rcv_nxt + a->r[first].end;
-    n++;
-  }
-  for (int i = a->n - 1; i >= 0 && n < max; i--) {
-    if (i == first) continue;
-    o->sack[n][0] = s->rcv_nxt + a->r[i].start;
-    o->sack[n][1] = s->rcv_nxt + a->r[i].end;
-    n++;
-  }
-  o->sack_n = (uint8_t)n;
-}
-
 /* The window field to advertise. RFC 9293 3.8.6.2.2 (receiver SWS
  * avoidance): the right edge moves only when it can move by
  * min(RCV.BUFF/2, MSS), and otherwise stays put (3.8.6: do not shrink).
@@ -110,7 +81,7 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
       h.opt.ts_val = ts_clock(s, now);
       h.opt.ts_ecr = s->ts_recent;
     }
-    if (s->sack_ok && s->ooo.n) add_sack_blocks(s, &h.opt, len);
+    if (s->sack_ok) tcp_sack_options(s, &h.opt, len);
   }
   if (h.flags & TL_TH_ACK) {
     h.ack = s->rcv_nxt;

@@ -19,10 +19,18 @@ static void process_fin(tl_stack *st, struct tl_sock *s, int64_t now) {
   }
 }
 
+static int ooo_holds(const struct tl_assembler *a, uint32_t off, uint32_t len) {
+  for (int i = 0; i < a->n; i++)
+    if (off >= a->r[i].start && off + len <= a->r[i].end) return 1;
+  return 0;
+}
+
 static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const uint8_t *d, uint32_t len,
                          int64_t now) {
   if (tl_seq_lt(seq, s->rcv_nxt)) {
     uint32_t skip = s->rcv_nxt - seq;
+    /* RFC 2883 4.1.1: the duplicate part is reported in a D-SACK. */
+    tcp_dsack_note(s, seq, skip >= len ? seq + len : s->rcv_nxt);
     if (skip >= len) {
       TL_COUNT(st, tcp_dup_data);
       s->ack_now = 1;
@@ -44,6 +52,14 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
     /* Out of order: keep it (bounded) and ACK at once so the sender sees a
      * duplicate ACK (RFC 5681 4.2). */
     s->ack_now = 1;
+    if (ooo_holds(&s->ooo, off, len)) {
+      /* RFC 2883 4.1.2: a repeat of queued out-of-order data; the D-SACK
+       * goes first, the block containing it second (it is the latest). */
+      TL_COUNT(st, tcp_dup_data);
+      tcp_dsack_note(s, seq, seq + len);
+      s->ooo_last_seq = seq;
+      return;
+    }
     if (tl_asm_bytes(&s->ooo) + len > st->cfg.tcp_ooo_max_bytes ||
         tl_ring_write_at(&s->rcv, off, d, len) < 0 || tl_asm_add(&s->ooo, off, len) < 0) {
       TL_COUNT(st, drop_tcp_ooo_overflow);

@@ -1,4 +1,5 @@
-/* SACK-based loss recovery (RFC 6675), compact. The scoreboard is a range
+/* SACK: the option we send (RFC 2018 4, with D-SACK, RFC 2883) and
+ * SACK-based loss recovery (RFC 6675), compact. The scoreboard is a range
  * set of SACKed bytes relative to SND.UNA (core/assembler.h, the same
  * structure the receiver uses for out-of-order data), so it is bounded and
  * allocation-free. Used only when both ends sent SACK-permitted (RFC 2018);
@@ -6,6 +7,18 @@
 #include "tcp_tcb.h"
 
 #define TL_DUPTHRESH 3 /* RFC 6675 2: DupThresh */
+
+/* DupThresh for this connection. RFC 6675 2 allows a larger value on a
+ * path known to reorder (RFC 4653 adapts it the same way): once a fast
+ * retransmit proved spurious, the undo (tcp_cc_undo.c) raises it to the
+ * depth of reordering seen. Bounded by half the flight, so a loss in a
+ * small window is still found without waiting for the RTO. */
+static uint32_t dupthresh(const struct tl_sock *s) {
+  uint32_t t = s->reordering > TL_DUPTHRESH ? s->reordering : TL_DUPTHRESH;
+  uint32_t half = (s->snd_max - s->snd_una) / s->snd_mss / 2;
+  if (t > half) t = half > TL_DUPTHRESH ? half : TL_DUPTHRESH;
+  return t;
+}
 
 uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
   uint32_t before = tl_asm_bytes(&s->sacked);
@@ -22,6 +35,57 @@ uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
   return tl_asm_bytes(&s->sacked) - before;
 }
 
+/* ---- receiver side: the SACK option we send ------------------------------- */
+
+void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end) {
+  if (!s->sack_ok || !tl_seq_lt(start, end)) return;
+  s->dsack_start = start;
+  s->dsack_end = end;
+}
+
+/* RFC 2018 4: the block holding the latest segment first, then the others,
+ * newest range last in the set first. RFC 2883 4: a pending D-SACK goes in
+ * front of them all, once; when it repeats out-of-order data the arrival
+ * also made its block the latest, so the block containing it follows (4
+ * rule 2). Bounded by the option space left (three blocks beside the
+ * timestamps) and, on a segment with data, by the MSS. */
+void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
+  int dsack = s->dsack_start != s->dsack_end;
+  const struct tl_assembler *a = &s->ooo;
+  if (!dsack && !a->n) return;
+  int max = o->has_ts ? 3 : 4;
+  /* snd_mss already leaves room for the timestamp option (RFC 6691). */
+  while (max > 0 && len && len + 4 + 8u * (uint32_t)max > s->snd_mss)
+    max--;
+  int n = 0;
+  if (dsack && n < max) {
+    o->sack[n][0] = s->dsack_start;
+    o->sack[n][1] = s->dsack_end;
+    n++;
+    s->dsack_start = s->dsack_end;
+    TL_COUNT(s->st, tcp_dsack_sent);
+  }
+  int first = -1;
+  for (int i = 0; i < a->n; i++) {
+    uint32_t off = s->ooo_last_seq - s->rcv_nxt;
+    if (off >= a->r[i].start && off < a->r[i].end) first = i;
+  }
+  if (first >= 0 && n < max) {
+    o->sack[n][0] = s->rcv_nxt + a->r[first].start;
+    o->sack[n][1] = s->rcv_nxt + a->r[first].end;
+    n++;
+  }
+  for (int i = a->n - 1; i >= 0 && n < max; i--) {
+    if (i == first) continue;
+    o->sack[n][0] = s->rcv_nxt + a->r[i].start;
+    o->sack[n][1] = s->rcv_nxt + a->r[i].end;
+    n++;
+  }
+  o->sack_n = (uint8_t)n;
+}
+
+/* ---- sender side: scoreboard and recovery ---------------------------------- */
+
 static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
   uint32_t n = 0;
   for (int i = 0; i < a->n; i++)
@@ -31,7 +95,7 @@ static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
 
 /* RFC 6675 4 IsLost(), by bytes: DupThresh segments' worth SACKed above. */
 static int is_lost(const struct tl_sock *s, uint32_t off) {
-  return sacked_above(&s->sacked, off) >= TL_DUPTHRESH * (uint32_t)s->snd_mss;
+  return sacked_above(&s->sacked, off) >= dupthresh(s) * s->snd_mss;
 }
 
 /* The first un-SACKed range at or after offset `from` (RFC 6675 4
@@ -72,6 +136,28 @@ uint32_t tcp_sack_pipe(const struct tl_sock *s) {
   return out > gone ? out - gone : 0;
 }
 
+/* RFC 6675 4 NextSeg rule 4: one rescue retransmission per recovery
+ * (RescueRxt = RecoveryPoint; HighRxt left alone) of the last segment, when
+ * nothing SACKed lies above it: no SACK can ever show such a tail lost, so
+ * it would otherwise wait for the RTO. The RFC allows the rescue as soon
+ * as rules 1-3 find nothing, while the tail may still be in flight; we wait
+ * until the holes below it are filled and the scoreboard is empty -- the
+ * tail left before the retransmissions that filled them, so had it arrived
+ * it would have been SACKed by now -- which costs one round trip over the
+ * RFC and spares a spurious resend at the start of every recovery. */
+static void rescue_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (s->rescue_sent || !s->in_recovery || s->sacked.n) return;
+  uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt : s->snd_una;
+  uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
+  if (!tl_seq_lt(from, data_end)) return; /* no unSACKed data above */
+  uint32_t len = data_end - from < s->snd_mss ? data_end - from : s->snd_mss;
+  s->rescue_sent = 1;
+  s->rtt_timing = 0; /* Karn */
+  s->total_retrans++;
+  TL_COUNT(st, tcp_rescue_rexmit);
+  tcp_xmit(st, s, data_end - len, len, now);
+}
+
 /* Retransmit lost holes while the pipe leaves room for a full segment
  * (RFC 6675 5 step C). New data is left to tcp_output, which counts the
  * pipe instead of SND.NXT - SND.UNA during SACK recovery. */
@@ -86,7 +172,10 @@ void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
      * segments above them to count as lost) need not wait for the RTO. */
     uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
     int rule3 = !tl_seq_lt(s->snd_max, data_end);
-    if (!next_lost_hole(s, from, &hs, &he) && !(rule3 && next_hole(s, from, 0, &hs, &he))) return;
+    if (!next_lost_hole(s, from, &hs, &he) && !(rule3 && next_hole(s, from, 0, &hs, &he))) {
+      if (rule3) rescue_rexmit(st, s, now);
+      return;
+    }
     uint32_t len = he - hs < s->snd_mss ? he - hs : s->snd_mss;
     s->rtt_timing = 0; /* Karn */
     s->total_retrans++;
@@ -97,7 +186,7 @@ void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
 
 /* RFC 6675 5: enter recovery on DupThresh duplicates, or as soon as the
  * scoreboard shows the first segment lost (ACKs themselves may be lost). */
-int tcp_sack_loss_detected(const struct tl_sock *s) { return s->dupacks >= TL_DUPTHRESH || is_lost(s, 0); }
+int tcp_sack_loss_detected(const struct tl_sock *s) { return s->dupacks >= dupthresh(s) || is_lost(s, 0); }
 
 /* RFC 6937 3: spread the window reduction over the recovery round trip
  * instead of stopping to send until the pipe drains to ssthresh (RFC

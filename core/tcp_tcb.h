@@ -94,13 +94,14 @@ struct tl_sock {
   uint32_t cc_acc; /* congestion avoidance byte counter */
   uint8_t dupacks;
   uint8_t ss_after_rto; /* slow start restarted by a timeout: ABC L = 1 SMSS */
-  struct {              /* RFC 9438 4 state (tcp_cc_cubic.c), bytes and us */
+  struct tl_cubic {     /* RFC 9438 4 state (tcp_cc_cubic.c), bytes and us */
     int64_t epoch;      /* start of the current avoidance epoch, -1 none */
     uint32_t w_max;     /* window just before the last reduction */
     uint32_t prior;     /* cwnd_prior: the window when ssthresh was last set */
     uint32_t k_us;      /* time the cubic curve takes back to w_max */
     uint32_t w_est;     /* Reno-friendly estimate (4.3) */
     uint32_t est_acc;   /* w_est byte counter */
+    int64_t last_ack;   /* last ACK that moved the curve (5.8: app-limited time is skipped) */
   } cubic;
   /* RTT estimation and retransmission (RFC 6298) */
   uint8_t retries; /* consecutive timeouts of the current segment */
@@ -123,6 +124,22 @@ struct tl_sock {
   uint32_t rcv_seg_max;       /* largest data segment seen (delayed ACK) */
   struct tl_ring snd, rcv;
   struct tl_assembler ooo;
+  /* RFC 2883 D-SACK: a duplicate range to report first in the next SACK
+   * option (tcp_sack.c); start == end when there is none. */
+  uint32_t dsack_start, dsack_end;
+  uint8_t rescue_sent; /* RFC 6675 4 rule 4: this recovery's rescue retransmission went out */
+  uint8_t reordering;  /* DupThresh learnt from spurious fast retransmits (tcp_sack.c); 0: 3 */
+  /* Spurious loss detection and undo (RFC 3522 Eifel, RFC 9438 4.9;
+   * tcp_cc_undo.c): the congestion state before the last reduction. */
+  struct tl_cc_undo {
+    uint32_t cwnd, ssthresh, cc_acc;
+    struct tl_cubic cubic;
+    uint32_t ts;      /* RetransmitTS: our TSval on the first retransmission */
+    uint32_t seq;     /* its sequence number (SND.UNA then) */
+    uint64_t rexmit0; /* total_retrans before the episode */
+    uint8_t armed;    /* 1: wait for the ACK of seq; 2: decide at recovery exit */
+    uint8_t rto;      /* armed by a timeout */
+  } undo;
 
   /* options */
   uint32_t keepidle_ms, keepintvl_ms, user_timeout_ms, linger_ms;
@@ -236,6 +253,11 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
  * SACKed (0 for a D-SACK, RFC 2883, or a repeat). */
 uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h);
 uint32_t tcp_sack_pipe(const struct tl_sock *s);
+/* RFC 2883 4: remember [start, end) as a duplicate arrival for the next ACK. */
+void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end);
+/* The SACK blocks of an outgoing segment carrying `len` data bytes (RFC
+ * 2018 4, a pending D-SACK first); none if there is nothing to report. */
+void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len);
 void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now);
 int tcp_sack_loss_detected(const struct tl_sock *s);
 /* RFC 6937 (PRR-SSRB): cwnd for this ACK of SACK recovery, from the bytes

@@ -1,0 +1,107 @@
+/* Spurious retransmissions: detection by timestamps (the Eifel algorithm,
+ * RFC 3522) and undo of the congestion response (RFC 9438 4.9 for CUBIC;
+ * the same state covers Reno and NewReno; RFC 4015 for the response).
+ * Reordering deeper than DupThresh makes the sender resend a segment that
+ * was only late, and a delay spike longer than the RTO does the same by
+ * timeout; the ACK that covers the segment then echoes the TSval of the
+ * original transmission, older than that of the retransmission, and the
+ * window cut was for nothing. An undone fast retransmit also tells how
+ * deep the path reorders, and DupThresh rises to match (tcp_sack.c). */
+#include "tcp_cc.h"
+
+void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
+  struct tl_cc_undo *u = &s->undo;
+  u->armed = 0;
+  u->rto = 0;
+  if (!s->ts_ok || st->cfg.tcp_no_undo) return;
+  /* The segment at SND.UNA was already resent by the last SACK recovery
+   * (a hole beyond its `recover`): an ACK for that earlier copy would echo
+   * a TSval older than this one although the original was lost. */
+  if (tl_seq_gt(s->high_rxt, s->snd_una) && tl_seq_leq(s->high_rxt, s->snd_max)) return;
+  u->cwnd = s->cwnd;
+  u->ssthresh = s->ssthresh;
+  u->cc_acc = s->cc_acc;
+  u->cubic = s->cubic;
+  u->seq = s->snd_una;
+  /* RFC 3522 2: RetransmitTS, the TSval the retransmission carries (our
+   * TS clock, RFC 7323 5.4: ms plus the connection's offset). */
+  u->ts = (uint32_t)(now / 1000) + s->ts_offset;
+  u->rexmit0 = s->total_retrans;
+  u->armed = 1;
+}
+
+/* Called by the modules' on_loss for a timeout, before they cut the
+ * window. The timer counted the retransmission already, and st->now is
+ * the time it goes out. A fast retransmit's snapshot already armed is
+ * kept: its RetransmitTS is the earlier one, and its state the one from
+ * before both responses. Only the first timeout of a segment arms. */
+void tcp_undo_arm_timeout(struct tl_sock *s) {
+  /* A timeout outside recovery with DupThresh segments SACKed: a raised
+   * DupThresh hid a loss, so it goes back to the RFC's 3 (as Linux does). */
+  if (!s->in_recovery && tl_asm_bytes(&s->sacked) >= 3u * s->snd_mss) s->reordering = 0;
+  if (s->undo.armed || s->retries > 1) return;
+  tcp_undo_arm(s->st, s, s->st->now);
+  s->undo.rexmit0--;
+  s->undo.rto = 1;
+}
+
+/* RFC 9438 4.9: cwnd, ssthresh, cwnd_prior, W_max, K, the epoch and W_est
+ * go back to what they were before the reduction; recovery ends (RFC 4015
+ * 3.2: resume as if the loss had not been signalled). */
+#define TL_REORDERING_MAX 64
+
+static void undo(tl_stack *st, struct tl_sock *s) {
+  struct tl_cc_undo *u = &s->undo;
+  if (!u->rto && s->sack_ok && tl_seq_gt(s->sack_high, u->seq)) {
+    /* The original arrived after this many later segments: the path
+     * reorders that deep, so DupThresh follows (tcp_sack.c:dupthresh). */
+    uint32_t depth = (s->sack_high - u->seq + s->snd_mss - 1) / s->snd_mss + 1;
+    if (depth > TL_REORDERING_MAX) depth = TL_REORDERING_MAX;
+    if (depth > s->reordering) s->reordering = (uint8_t)depth;
+  }
+  if (u->cwnd > s->cwnd) s->cwnd = u->cwnd;
+  if (u->ssthresh > s->ssthresh) s->ssthresh = u->ssthresh;
+  s->cc_acc = u->cc_acc;
+  s->cubic = u->cubic;
+  s->in_recovery = 0;
+  s->dupacks = 0;
+  s->ss_after_rto = 0;
+  /* RFC 4015 3.2: after a spurious timeout, send new data next rather
+   * than resending what is still in flight (go-back-N set SND.NXT back). */
+  if (tl_seq_lt(s->snd_nxt, s->snd_max)) s->snd_nxt = s->snd_max;
+  /* RFC 6582 3.2 step 2 no longer applies: that window had no loss, so a
+   * real one in it may start a new recovery at once. */
+  s->recover = s->snd_una - 1;
+  u->armed = 0;
+  TL_COUNT(st, tcp_spurious_undo);
+  if (u->rto) TL_COUNT(st, tcp_spurious_rto);
+}
+
+/* For each ACK of new data: RFC 3522 3.2 looks at the first ACK that
+ * covers the retransmitted segment. TSecr older than RetransmitTS: the
+ * original got through. If that was the episode's only retransmission the
+ * response is undone at once; if more holes were resent, the decision
+ * waits for the ACK that ends recovery, and is made on its echo (the
+ * segment that filled the last hole: a retransmission if any hole was a
+ * real loss). */
+void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr) {
+  struct tl_cc_undo *u = &s->undo;
+  if (!u->armed) return;
+  int old_echo = tsecr && tl_seq_lt(tsecr, u->ts);
+  if (u->armed == 1) {
+    if (!tl_seq_gt(ack, u->seq)) return;
+    if (!old_echo) {
+      u->armed = 0;
+    } else if (s->total_retrans - u->rexmit0 <= 1 || !s->in_recovery || !tl_seq_lt(ack, s->recover)) {
+      undo(st, s);
+    } else {
+      u->armed = 2;
+    }
+    return;
+  }
+  if (s->in_recovery && tl_seq_lt(ack, s->recover)) return;
+  if (old_echo)
+    undo(st, s);
+  else
+    u->armed = 0;
+}
