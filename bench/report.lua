@@ -374,6 +374,14 @@ for _, f in ipairs(missed) do
     or ("What would close it: " .. (levers[f.id] or "profile first (perf record -e cpu-clock).")))
   w()
 end
+-- The TCB size of the library this tree builds, asked through the FFI.
+local function tcb_size()
+  local ok, v = pcall(function()
+    package.path = "build/lua/?.lua;lua/?.lua;" .. package.path
+    return tonumber(require("tcplua.core").C.tl_tcp_sock_size())
+  end)
+  return ok and v or "?"
+end
 local lua_lo, lua_hi
 for _, f in ipairs(idle) do
   local v = f.lua_bytes_per_conn
@@ -393,15 +401,14 @@ for _, f in ipairs(idle) do
       w("Not measured: " .. f.status .. ".")
     end
     w()
-    w(("Analysis (FAST): the C side is under the target. Per connection it holds the TCB (`tl_tcp_sock_size()` "
-      .. "= 744 bytes, 760 with malloc's header), one 8-byte hash-bucket pointer (the table doubles with the count) "
-      .. "and no buffer: rings allocate on the first byte and are freed when they drain the first time (a second "
-      .. "drain keeps them for `tcp_buf_hold_us` = 1 s of idleness, for request/response traffic; "
-      .. "spec/sim/tcp_fast_buf_spec.lua). An idle connection has no timer armed either (no heap entry, so a tick "
-      .. "costs nothing for it; same spec, 2000 connections). So ~770 of these bytes are C and the rest, %s bytes, "
-      .. "is the Lua heap: the coroutine examples/echo.lua spawns per connection (a LuaJIT coroutine with its stack "
-      .. "is ~1 KB) plus its Conn table. What would close it is on the Lua side: no coroutine per idle connection "
-      .. "(callbacks until data arrives), or a shared reader; the C side needs nothing more."):format(idle_lua))
+    w(("Analysis: per connection the C side holds the TCB (`tl_tcp_sock_size()` = %s bytes, plus malloc's "
+      .. "header), one 8-byte hash-bucket pointer (the table doubles with the count) and no buffer: rings allocate "
+      .. "on the first byte and are freed when they drain (spec/sim/tcp_fast_buf_spec.lua); its idle timers sit in "
+      .. "the timing wheel and cost nothing per tick (spec/sim/tcp_timer_spec.lua). examples/echo.lua is an "
+      .. "event-style server, so an idle connection holds no Lua coroutine or table: the Lua heap's share here is "
+      .. "%s bytes. What is left over the target is C: move the loss-recovery, undo and SACK state out of the TCB "
+      .. "into a side allocation made on the first loss, or keep a compact TCB for idle connections."):format(
+        tcb_size(), idle_lua))
     w()
   end
 end
