@@ -231,7 +231,7 @@ local levers = {
     .. "and no per-connection coroutine creation cost beyond what the script needs.",
 }
 
--- Analysis written by hand after the 2026-11-24 (FAST) runs, kept here so that
+-- Analysis written by hand after the 2026-11-24 (FAST, then PATH) runs, kept here so that
 -- regenerating does not lose it; shown, with this run's figures filled in, in
 -- place of the lever when its target is missed and tcplua has a figure.
 local byid = {}
@@ -273,31 +273,50 @@ local analysis = {
         g(num(pt, "secs"), "%.0f"), g(on, "%.1f"), g(on and on / f.tcplua, "%.1f"))
   end,
   bulk_send_on = function(f)
-    local _, sy = cpu(f)
+    local u, sy = cpu(f)
     local pt = parse(f.raw_tcplua)
-    local bytes, so = num(pt, "bytes"), num(pt, "segs_out")
-    return ("Analysis (FAST): tcplua now does emit 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
-      .. "`--offload on`, core/host_offload.c; %s writes for %s GB, ~%s KB each) and the figure went from \"not "
-      .. "measured\" to %s Gbit/s (>= %g %s). The ratio target assumes the kernel's veth path is the slower one; here "
-      .. "both sides end in the same kernel TCP receive, which is what this run measures (%s of our CPU is the kernel "
-      .. "segmenting and receiving what we write). What would close the rest: fewer, larger writes are already "
-      .. "maximal (64 KB is the IPv4 limit); the remaining user-space cost is one copy of the payload from the send "
-      .. "ring into st->tx per super-segment (not profiled in this run) -- writev from the ring's two spans straight "
-      .. "to the TUN would remove it.")
-      :format(g(so, "%d"), g(bytes and bytes / 1e9, "%.0f"), g(bytes and so and so > 0 and bytes / so / 1000, "%.0f"),
-        ("%.1f"):format(f.tcplua), f.abs_target, f.abs_met and "met" or "missed", g(sy, "%d%%"))
+    local bytes, writes, gathered = num(pt, "bytes"), num(pt, "tun_writes"), num(pt, "gathered")
+    return ("Analysis (PATH): tcplua sends 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
+      .. "core/host_offload.c) without copying their payload in user space: the stack hands the link its headers "
+      .. "plus the send ring's one or two spans (tl_stack_set_output_vec), and core/host_loop.c:host_to_tun_vec "
+      .. "puts the virtio header in the headroom before the headers and writes all of it with one writev; the "
+      .. "TCP checksum is left to the kernel (NEEDS_CSUM), so no pass over the payload either. With a whole "
+      .. "super-segment in flight, new data waits for the next ACK instead of going out as a partial one (TSO "
+      .. "deferral, core/tcp_output.c:send_data), so writes stay near 64 KB. In this run %s of "
+      .. "%s TUN writes were gathered that way (~%s KB per write). The process used %s of a core in user space "
+      .. "and %s in the kernel. What is left in user space is one copy of each byte, tl_send's from the "
+      .. "application's string into the send ring (the copy the kernel's own send() makes); in the kernel, the "
+      .. "TUN copies each write into skbs (_copy_from_iter) and then the peer's whole TCP receive runs inside our "
+      .. "writev. Both ends of this figure thus end in the same kernel receive, and the kernel-to-kernel veth "
+      .. "sender skips the TUN copy, so 1.5x is out of reach through the TUN character device: it would need a "
+      .. "zero-copy write into the kernel (only vhost-net gets that from TUN) or AF_XDP, or an API that lets the "
+      .. "application fill the send ring in place instead of copying a string into it.")
+      :format(g(gathered, "%d"), g(writes, "%d"),
+        g(bytes and writes and writes > 0 and bytes / writes / 1000, "%.0f"), g(u, "%d%%"), g(sy, "%d%%"))
+      .. (u and sy and u + sy >= 90 and (" In this run tcplua's one thread was CPU-bound (%d%% of a core), %d%% "
+        .. "of that in the kernel: the remaining user-space share is too small to move the ratio much.")
+        :format(u + sy, math.floor(100 * sy / (u + sy) + 0.5)) or "")
   end,
   crr = function(f)
     local k, own = prof_share(f.id, "^%[kernel"), prof_share(f.id, "^tcplua")
     local lib, jit = prof_share(f.id, "luajit"), prof_share(f.id, "^%[JIT%]")
     local lj = (lib or jit) and (lib or 0) + (jit or 0)
-    return ("Analysis (FAST): %s of the samples are in the kernel (both TCP stacks of the exchange run on this 2-core "
-      .. "box; tcplua's own code is %s, LuaJIT %s); this figure moves between 0.88x and 0.99x from run to run (a "
-      .. "BENCH_ONLY=rr run at 08:21 measured 20650 vs 20770 conn/s). What would close it: the per-connection Lua "
-      .. "coroutine creation (examples/echo.lua spawns one per accept) and the writev of the 10-byte virtio header "
-      .. "on every small datagram (vfs_writev shows up; a contiguous header+packet buffer would make it one plain "
-      .. "write).")
-      :format(g(k, "%.0f%%"), g(own, "%.1f%%"), g(lj, "%.0f%%"))
+    local us = num(parse(f.raw_tcplua), "cpu_us_per_conn")
+    local prof = k and ("; in its profile %s of the samples are in the kernel (the TUN reads and writes, and the "
+      .. "kernel client's TCP receive, which runs inside our write), tcplua's own code %s and LuaJIT %s")
+      :format(g(k, "%.0f%%"), g(own, "%.1f%%"), g(lj, "%.0f%%")) or ""
+    return ("Analysis (PATH): per connection tcplua writes three datagrams: the SYN-ACK, the echo (which carries "
+      .. "the ACK of the request and the window its read opened, rather than a window update of its own) and a "
+      .. "FIN that carries the ACK of the client's FIN (a FIN read in a receive batch is acknowledged by the "
+      .. "poll after Lua has run; spec/sim/tcp_fast_ack_spec.lua). Each datagram is one write(2): the virtio "
+      .. "header goes into headroom before the packet. Ring buffers, allocated when data first flows and freed "
+      .. "when they drain, no longer grow and trim the heap per connection (mallopt in core/main.c). This run "
+      .. "used %s us of tcplua CPU per connection%s. The kernel-to-kernel figure it is compared with runs both "
+      .. "TCP stacks on the same two cores, so the ratio moves with the machine's load from run to run. What "
+      .. "would close the rest is on the Lua side (examples/echo.lua creates a coroutine per connection) and in "
+      .. "the count of syscalls: the kernel client's six segments are six reads, and a multi-packet read "
+      .. "(which the TUN character device does not offer) would batch them.")
+      :format(g(us, "%.1f"), prof)
   end,
 }
 
@@ -439,7 +458,7 @@ if #notyet > 0 or hook.status:match("^not yet") or tseq.status:match("^not yet")
 end
 -- What the 2026-11-24 (FAST) changes did, measured against the 07:24 run.
 local function ratio(id) return g(byid[id] and byid[id].ratio, "%.2fx") end
-w("## What changed for these figures (FAST, 2026-11-24)")
+w("## What changed for these figures (FAST and PATH, 2026-11-24)")
 w()
 w("Same machine, same-run kernel ratios, before (07:24 run) -> after ("
   .. (tostring(raw.date or ""):match(" (%d+:%d+)") or "?") .. " run):")
@@ -451,6 +470,18 @@ w("receive, above); offloads on: not measured -> receive " .. ratio("bulk_recv_o
 w("checksums computed by us on that path; `receiveany` reads at most 64 KB per call, which alone took the")
 w("offload receive from 14-19 (three runs) to 28-34 Gbit/s (four runs): 1 MB Lua strings were mmap'd and page-faulted afresh each time,")
 w("and LuaJIT compared equal ones byte by byte when interning).")
+w()
+local crr_us = num(parse(raw.crr_tcplua), "cpu_us_per_conn")
+w("PATH changes, against the parent commit's binary in back-to-back BENCH_ONLY runs on 2026-11-24: bulk send")
+w("offloads on 0.77-1.09x in seven runs of the parent (the last two 1.00x and 1.09x, 28-30 Gbit/s) against 1.33x")
+w("and 1.28x (33-36 Gbit/s) for this code beside those two -> " .. ratio("bulk_send_on") .. " here: TSO super-segments are")
+w("written from the send ring with one writev, no payload copy in user space (core/host_loop.c:host_to_tun_vec),")
+w("and TSO deferral keeps them at ~64 KB per write (52 KB before). New connections: tcplua CPU per connection")
+w("54-58 us (four runs) against 36-42 us -> " .. g(crr_us, "%.1f") .. " us here: three datagrams written per connection")
+w("instead of five (the echo carries the window update, our FIN the ACK of the client's FIN), one write(2) per")
+w("datagram with the virtio header in the stack's headroom, and no heap grow/trim for each connection's ring")
+w("buffers. The conn/s ratio swung 0.91x-1.76x before and 1.11x-2.01x after in those runs (17-18 k -> 22-27 k")
+w("conn/s when the kernel's own figure held steady): the box was shared.")
 w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
 w("bench/build/partial.md).")
 w()
@@ -471,7 +502,9 @@ w("  `tlb_bulk recv` from examples/source.lua (port 19) vs from `tlb_bulk source
 w("- Offloads off: TSO, GSO, GRO, checksum offload and scatter-gather off on both veth ends")
 w("  (ethtool -K) and `tcplua --offload off`; on: all on and `tcplua --offload on`"
   .. (raw.has_offload == "1" and "." or " (tcplua has no --offload flag yet: not yet)."))
-w("- Request/response and new connections: examples/echo.lua (port 7) vs `tlb_echod` in B.")
+w("- Request/response and new connections: examples/echo.lua (port 7) vs `tlb_echod` in B. For new")
+w("  connections the raw output also carries tcplua's CPU time per connection (`cpu_us_per_conn`, user plus")
+w("  system from /proc), which moves far less with the machine's load than the rate does.")
 w("- Idle connections: examples/echo.lua; the count grows to 1,000,000 only when the previous step completed")
 w("  and memory and time allow. The per-connection figure is tcplua's VmRSS growth divided by the count.")
 w("- Hook cost: bulk receive into bench/hook_discard.lua (discard plus a no-op `tcplua.on_segment`)")

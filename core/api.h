@@ -20,6 +20,25 @@ typedef struct tl_sim tl_sim;
  * valid during the call. Return 0, or <0 if the link dropped it. */
 typedef int (*tl_output_fn)(void *ctx, const uint8_t *pkt, size_t len);
 
+/* One piece of an outgoing datagram handed to a tl_output_vec_fn. */
+typedef struct tl_iov {
+  const uint8_t *base;
+  size_t len;
+} tl_iov;
+
+/* Bytes in front of iov[0] that a tl_output_vec_fn may overwrite. */
+enum { TL_OUT_HEADROOM = 16 };
+
+/* Optional scatter output (tl_stack_set_output_vec): the datagram is the
+ * concatenation of iov[0..n-1], len bytes in all, valid only during the
+ * call. iov[0] starts with the IP header and holds at least the whole IP
+ * and TCP header; it lies in the stack's own buffer, and the
+ * TL_OUT_HEADROOM bytes before iov[0].base are the link's to write (room
+ * for its own header, so that one write() carries both). The further
+ * pieces are socket buffer spans, sent without a copy. The bytes must go
+ * on the wire exactly as tl_output_fn would send their concatenation. */
+typedef int (*tl_output_vec_fn)(void *ctx, const tl_iov *iov, int n, size_t len);
+
 enum tl_err {
   TL_OK = 0,
   TL_EAGAIN = -1,      /* nothing now; wait for an event */
@@ -94,6 +113,13 @@ void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now);
 int64_t tl_stack_poll(tl_stack *st, int64_t now);
 /* The next deadline without running anything (-1 if none). */
 int64_t tl_stack_deadline(const tl_stack *st);
+/* Registers (or, with NULL, removes) a scatter output. The stack then
+ * emits through it every datagram it builds in its own buffer, and sends a
+ * TSO super-segment (tl_config.tso_max) as its headers plus up to two spans
+ * of the send ring, with no payload copy. Whenever something at the link
+ * boundary needs each datagram whole (segment hooks, pcap, impairment:
+ * api_hook.h), and for IP fragments, it uses the tl_output_fn instead. */
+void tl_stack_set_output_vec(tl_stack *st, tl_output_vec_fn outv, void *ctx);
 
 /* Counters: every drop reason and every notable event has a name. */
 int tl_stats_count(void);

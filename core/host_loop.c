@@ -6,6 +6,7 @@
 #include "host_offload.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -21,18 +22,8 @@ const char *host_counter_name(int i) { return (i >= 0 && i < HC__COUNT) ? host_c
 
 int64_t host_now_us(struct host *h) { return (int64_t)(ev_now(h->loop) * 1e6); }
 
-int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
-  struct host *h = ctx;
-  ssize_t n;
-  if (h->vnet) {
-    uint8_t vh[HOST_VNET_HDR_LEN];
-    host_offload_tx_hdr(vh, pkt, len, h->mtu);
-    struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
-    n = writev(h->tun_fd, iov, 2);
-    if (n > 0) n -= (ssize_t)sizeof vh;
-  } else {
-    n = write(h->tun_fd, pkt, len);
-  }
+/* Counts the outcome of one write of a len-byte datagram. */
+static int tun_written(struct host *h, ssize_t n, size_t len) {
   if (n == (ssize_t)len) {
     h->counters[HC_host_tun_tx]++;
     return 0;
@@ -44,6 +35,50 @@ int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
   else
     h->counters[HC_host_tun_tx_error]++;
   return -1;
+}
+
+int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
+  struct host *h = ctx;
+  ssize_t n;
+  if (h->vnet) {
+    uint8_t vh[HOST_VNET_HDR_LEN];
+    host_offload_tx_hdr(vh, pkt, len, len, h->mtu);
+    struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
+    n = writev(h->tun_fd, iov, 2);
+    if (n > 0) n -= (ssize_t)sizeof vh;
+  } else {
+    n = write(h->tun_fd, pkt, len);
+  }
+  return tun_written(h, n, len);
+}
+
+/* The stack's scatter output (tl_stack_set_output_vec). The virtio header
+ * goes into the headroom the stack leaves in front of iov[0], so a whole
+ * datagram is one write() and a TSO super-segment one writev() of its
+ * headers and the send ring's spans: no copy of the payload in user space. */
+int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
+  struct host *h = ctx;
+  uint8_t *head = (uint8_t *)(uintptr_t)iov[0].base;
+  size_t head_len = iov[0].len;
+  if (h->vnet) {
+    head -= HOST_VNET_HDR_LEN;
+    host_offload_tx_hdr(head, iov[0].base, iov[0].len, len, h->mtu);
+    head_len += HOST_VNET_HDR_LEN;
+  }
+  ssize_t w;
+  if (n == 1) {
+    w = write(h->tun_fd, head, head_len);
+  } else {
+    struct iovec v[3];
+    int k = 0;
+    v[k++] = (struct iovec){head, head_len};
+    for (int i = 1; i < n && k < 3; i++)
+      v[k++] = (struct iovec){(void *)(uintptr_t)iov[i].base, iov[i].len};
+    w = writev(h->tun_fd, v, k);
+    if (w > 0) h->counters[HC_host_tun_tx_gather]++;
+  }
+  if (w > 0 && h->vnet) w -= HOST_VNET_HDR_LEN;
+  return tun_written(h, w, len);
 }
 
 int host_stack_out(void *ctx, const uint8_t *pkt, size_t len) {
@@ -67,21 +102,25 @@ static int64_t earliest(int64_t a, int64_t b) {
   return a < b ? a : b;
 }
 
-/* Runs everything due now, lets Lua react, and arms the one timer. Lua may
- * queue output or consume events that make more work due at once, so go
- * round again (bounded) while the stack still has events for it. */
+/* Lets Lua react, runs everything due now, and arms the one timer. Lua
+ * goes first: ACKs a batch of input left owing (core/tcp_rcv.c, the peer's
+ * FIN in tcp_output.c) are due now, and what the script sends in answer
+ * carries them, so the poll after it has fewer pure ACKs to write. Lua may
+ * queue output or consume events that make more work due at once, and the
+ * poll may raise events, so go round again (bounded) while the stack
+ * still has events for it. */
 static void service(struct host *h) {
   int64_t lua_dl = -1, in_dl = -1, out_dl = -1;
   int stop = 0;
   for (int round = 0; round < 8; round++) {
     if (h->im_in) in_dl = tl_impair_poll(h->im_in, h->now);
-    tl_stack_poll(h->st, h->now);
     host_lua_step(&h->lua, h->now, &lua_dl, &stop);
     if (stop) {
       h->stopping = 1;
       ev_break(h->loop, EVBREAK_ALL);
       return;
     }
+    tl_stack_poll(h->st, h->now);
     if (h->im_out) out_dl = tl_impair_poll(h->im_out, h->now);
     if (!tl_stack_pending_events(h->st)) break;
   }

@@ -43,6 +43,9 @@ struct host {
 int host_to_tun(void *ctx, const uint8_t *pkt, size_t len);     /* write one datagram */
 int host_stack_out(void *ctx, const uint8_t *pkt, size_t len);  /* via im_out if any */
 int host_into_stack(void *ctx, const uint8_t *pkt, size_t len); /* impair in -> stack */
+/* The stack's scatter output (tl_stack_set_output_vec): one write per
+ * datagram, the virtio header in the stack's headroom. */
+int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len);
 
 int64_t host_now_us(struct host *h);
 /* Creates the loop and starts watching SIGINT/SIGTERM; -1 on failure. */

@@ -29,13 +29,14 @@ int host_offload_enable(int fd, int quiet) {
   return 0;
 }
 
-void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, size_t len, uint16_t mtu) {
+void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, size_t avail, size_t len,
+                         uint16_t mtu) {
   memset(hdr, 0, HOST_VNET_HDR_LEN);
-  if (len <= mtu || len < 40 || (pkt[0] >> 4) != 4 || pkt[9] != 6) return;
+  if (len <= mtu || avail < 40 || (pkt[0] >> 4) != 4 || pkt[9] != 6) return;
   size_t ihl = (size_t)(pkt[0] & 15) * 4;
-  if (ihl < 20 || ihl + 20 > len) return;
+  if (ihl < 20 || ihl + 20 > avail) return;
   size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
-  if (thl < 20 || ihl + thl >= len || ihl + thl >= mtu) return;
+  if (thl < 20 || ihl + thl > avail || ihl + thl >= len || ihl + thl >= mtu) return;
   hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
   hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
   put16(hdr + 2, (uint16_t)(ihl + thl));       /* hdr_len */

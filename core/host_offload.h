@@ -21,10 +21,12 @@
  * the device still carries the header, with no offload in it). */
 int host_offload_enable(int fd, int quiet);
 
-/* The header for an outgoing datagram: NEEDS_CSUM + GSO_TCPV4 for a TCP
- * segment larger than the MTU (the stack left a pseudo-header checksum in
- * it), all zero otherwise. */
-void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, size_t len, uint16_t mtu);
+/* The header for an outgoing datagram of len bytes whose first avail
+ * bytes (at least its IP and TCP headers, when it is sent in pieces) are
+ * at pkt: NEEDS_CSUM + GSO_TCPV4 for a TCP segment larger than the MTU
+ * (the stack left a pseudo-header checksum in it), all zero otherwise. */
+void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, size_t avail, size_t len,
+                         uint16_t mtu);
 
 /* An incoming datagram after its header: if the kernel left the transport
  * checksum partial (NEEDS_CSUM), returns 1 and, when `complete` is set,

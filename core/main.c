@@ -5,6 +5,7 @@
  * the Lua side host_lua.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -257,6 +258,14 @@ int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   /* A closed stdout pipe must not kill a running stack. */
   signal(SIGPIPE, SIG_IGN);
+  /* Each connection's rings (256 KB by default) are allocated when data
+   * first flows and freed when they drain. With glibc's defaults every such
+   * pair grows the heap with brk, faults its pages in, and shrinks it again
+   * on free; that showed as ~15 % of the process in the new-connections
+   * profile. Keep ring-sized blocks on the heap and freed memory mapped:
+   * the next connection reuses the same pages. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   struct host_opts o;
   memset(&o, 0, sizeof o);
   int mtu_given = 0;
@@ -340,6 +349,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "tcplua: cannot create the stack (out of memory)\n");
     goto out;
   }
+  /* Datagrams go out in one write each, TSO super-segments straight from
+   * the send ring; the stack falls back to host_stack_out whenever hooks,
+   * pcap or impairment need them whole. */
+  tl_stack_set_output_vec(h->st, host_to_tun_vec, h);
   /* The impairment sits at the stack's link boundary (core/hook.c), with
    * the Lua hooks and the capture, so its faults are noted in both. */
   if (o.impaired && tl_hook_set_impair(h->st, &o.impair, cfg.seed) < 0) {

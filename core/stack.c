@@ -51,6 +51,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
     tl_config_default(&st->cfg);
   st->out = out;
   st->out_ctx = ctx;
+  st->tx = st->txbuf + TL_OUT_HEADROOM;
   tl_rng_seed(&st->rng, st->cfg.seed);
   if (tl_ipv4_init(st) < 0 || tl_tcp_init(st) < 0) {
     tl_stack_free(st);
@@ -97,10 +98,32 @@ int64_t tl_stack_deadline(const tl_stack *st) {
   return st->hook ? earliest(d, tl_hook_deadline(st)) : d;
 }
 
+void tl_stack_set_output_vec(tl_stack *st, tl_output_vec_fn outv, void *ctx) {
+  st->outv = outv;
+  st->outv_ctx = ctx;
+}
+
+int tl_stack_can_scatter(const tl_stack *st) { return st->outv && !st->hook; }
+
 int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
   TL_COUNT(st, ip_out);
   if (st->hook) return tl_hook_emit(st, pkt, len);
+  /* Only st->tx has the headroom the scatter output may write into. */
+  if (st->outv && pkt == st->tx) {
+    tl_iov iov = {pkt, len};
+    return st->outv(st->outv_ctx, &iov, 1, len);
+  }
   return st->out ? st->out(st->out_ctx, pkt, len) : 0;
+}
+
+int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const uint8_t *p1, size_t n1, const uint8_t *p2,
+                      size_t n2) {
+  TL_COUNT(st, ip_out);
+  tl_iov iov[3] = {{st->tx, hdr_len}, {p1, n1}, {p2, n2}};
+  int n = 1;
+  if (n1) iov[n++] = iov[1];
+  if (n2) iov[n++] = iov[2];
+  return st->outv(st->outv_ctx, iov, n, hdr_len + n1 + n2);
 }
 
 static const char *const counter_names[] = {

@@ -24,10 +24,24 @@ struct tl_stack {
   struct tl_ip_state *ip;
   struct tl_tcp *tcp;
   struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
+  tl_output_vec_fn outv;            /* NULL: every datagram goes through out */
+  void *outv_ctx;
+  /* Where the next outgoing datagram is built: txbuf after the link's
+   * headroom (TL_OUT_HEADROOM, for its own header in front). */
+  uint8_t *tx;
   /* Scratch for building one outgoing datagram: no malloc per packet. */
-  _Alignas(8) uint8_t tx[TL_TX_MAX + 1];
+  _Alignas(8) uint8_t txbuf[TL_OUT_HEADROOM + TL_TX_MAX + 1];
 };
 
 /* Hands a finished datagram to the link and counts it. */
 int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len);
+/* Nonzero when a datagram may go out in pieces (tl_stack_emit_vec): a
+ * scatter output is registered and nothing at the link boundary needs it
+ * whole. */
+int tl_stack_can_scatter(const tl_stack *st);
+/* Hands a datagram built as headers in st->tx (hdr_len bytes) plus up to
+ * two payload spans to the scatter output, and counts it. Only when
+ * tl_stack_can_scatter. */
+int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const uint8_t *p1, size_t n1, const uint8_t *p2,
+                      size_t n2);
 #endif

@@ -275,7 +275,10 @@ long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
     if (s->rcv.len == 0) tcp_buf_drained(s->st, s, now);
     /* A window update when the window we could offer has at least doubled
      * and grown by the SWS threshold (RFC 9293 3.8.6.2.2), so a sender
-     * stalled on our window resumes without waiting for its persist timer. */
+     * stalled on our window resumes without waiting for its persist timer.
+     * It goes out from the next poll (at this same time) rather than at
+     * once: an application that answers what it read sends data first,
+     * and that segment carries the new window (one datagram, not two). */
     if (n && (s->state == TL_ESTABLISHED || s->state == TL_FIN_WAIT_1 || s->state == TL_FIN_WAIT_2)) {
       uint32_t cur = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
       uint32_t space = tl_ring_space(&s->rcv);
@@ -284,7 +287,10 @@ long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
       if (space > limit) space = limit;
       if (space >= cur + thresh && space >= 2 * cur) {
         TL_COUNT(s->st, tcp_window_update);
-        tcp_send_ack(s->st, s, now);
+        if (s->t_delack > now) {
+          s->t_delack = now;
+          tcp_timer_update(s->st, s);
+        }
       }
     }
     return n;

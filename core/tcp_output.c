@@ -90,17 +90,28 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
 
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &h);
-  if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
   if (TL_IP_HDR_LEN + hl + len > st->cfg.mtu) {
     /* A TSO super-segment: the link checksums each piece it cuts, from
-     * the pseudo-header sum left in the field (virtio NEEDS_CSUM). */
+     * the pseudo-header sum left in the field (virtio NEEDS_CSUM), so no
+     * pass over the payload is needed, nor, with a scatter output, a copy
+     * of it: the link gathers the headers and the ring's spans. */
     uint16_t ph = (uint16_t)~tl_csum_fold(tl_csum_pseudo(s->laddr, s->raddr, TL_PROTO_TCP, (uint16_t)(hl + len)));
     out[16] = (uint8_t)(ph >> 8);
     out[17] = (uint8_t)ph;
+    if (tl_stack_can_scatter(st)) {
+      const uint8_t *p1, *p2;
+      uint32_t n1, n2;
+      tl_ring_spans(&s->snd, seq - tcp_data_seq0(s), len, &p1, &n1, &p2, &n2);
+      tl_ipv4_send_vec(st, s->raddr, TL_PROTO_TCP, hl, p1, n1, p2, n2);
+    } else {
+      tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
+      tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
+    }
   } else {
+    if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
     tl_tcp_checksum(out, hl + len, s->laddr, s->raddr);
+    tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
   }
-  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
 
   TL_COUNT(st, tcp_out);
   s->segs_out++;
@@ -302,10 +313,19 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (!s->in_recovery && s->dupacks > 0 && s->dupacks < 3) cwnd += (uint32_t)s->dupacks * s->snd_mss;
     uint32_t wnd = min_u32(s->snd_wnd, cwnd);
     uint32_t usable = wnd > flight ? wnd - flight : 0;
-    uint32_t len = min_u32(min_u32(avail, usable), seg_max(st, s));
+    uint32_t max = seg_max(st, s);
+    uint32_t len = min_u32(min_u32(avail, usable), max);
     int fin_now =
         s->fin_queued && !s->fin_acked && s->snd_nxt + len == data_end && tl_seq_leq(s->snd_nxt, data_end);
     if (len == 0 && !fin_now) break;
+    /* TSO deferral (as Linux tcp_tso_should_defer): with a whole
+     * super-segment in flight an ACK is on its way; wait for it rather than
+     * hand the link a partial one now, so each write carries as much as it
+     * can. Never for a FIN, a retransmission or in recovery, and never when
+     * the window itself is smaller than a super-segment (nothing would come). */
+    if (max > s->snd_mss && len < max && flight >= max && !fin_now && !s->in_recovery &&
+        tl_seq_geq(s->snd_nxt, s->snd_max))
+      break;
     if (len > 0 && len < s->snd_mss && tl_seq_geq(s->snd_nxt, s->snd_max)) {
       /* A new short segment. Sender SWS avoidance (3.8.6.2.1): only if it
        * empties the queue or fills half the largest window seen. Nagle
@@ -358,6 +378,20 @@ void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (s->ack_now) tcp_send_ack(st, s, now);
     return;
   default:
-    if (!send_data(st, s, now) && s->ack_now) tcp_send_ack(st, s, now);
+    if (send_data(st, s, now) || !s->ack_now) return;
+    if (s->state == TL_CLOSE_WAIT && tl_tcp_of(st)->rx_batch) {
+      /* The peer's FIN, read in a batch: its ACK waits for the end of the
+       * batch (the poll that follows sends it), so that the FIN or data an
+       * application sends on seeing the close carries it. RFC 1122
+       * 4.2.3.2 allows the delay; Linux too delays the ACK of a FIN
+       * (pingpong mode in tcp_fin). */
+      s->ack_now = 0;
+      if (s->t_delack > now) {
+        s->t_delack = now;
+        tcp_timer_update(st, s);
+      }
+      return;
+    }
+    tcp_send_ack(st, s, now);
   }
 }
