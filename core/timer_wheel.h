@@ -58,6 +58,8 @@ static inline int tl_tw_scheduled(const struct tl_tw_entry *e) { return e->link.
 struct tl_tw_entry *tl_tw_expire(struct tl_timer_wheel *w, int64_t now);
 /* When the host should call tl_tw_expire next, or -1 when nothing is
  * scheduled. Never later than the earliest deadline; calling at that time
- * always makes progress. */
+ * always makes progress. An entry scheduled in the past is due at once and
+ * reports the wheel's current time (the latest now it was given), not its
+ * own earlier deadline. */
 int64_t tl_tw_next(const struct tl_timer_wheel *w);
 #endif

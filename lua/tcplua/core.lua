@@ -10,14 +10,34 @@ local function has_core(lib)
   return pcall(function() return lib.tl_version end)
 end
 
+-- ffi.load's handle unmaps the library (dlclose) from its __gc. When the
+-- handle and a stack with an ffi.gc finalizer become garbage in the same
+-- cycle (busted drops a spec file's modules; lua_close at exit), LuaJIT may
+-- run the handle's __gc first, and the stack's finalizer then jumps into
+-- unmapped code: SIGSEGV at exit, and busted's buffered summary is lost.
+-- A second dlopen with RTLD_NODELETE keeps the library mapped until the
+-- process ends, whatever order the finalizers run in.
+local RTLD_NOW, RTLD_NODELETE = 2, 0x1000 -- <dlfcn.h>, glibc
+
+local function pinned(path)
+  local lib = ffi.load(path)
+  pcall(ffi.cdef, "void *dlopen(const char *file, int mode);")
+  if ffi.C.dlopen(path, RTLD_NOW + RTLD_NODELETE) == nil then
+    -- A bare name ffi.load resolved its own way: at least never let the
+    -- handle become garbage while the state runs.
+    debug.getregistry()["tcplua.core.lib"] = lib
+  end
+  return lib
+end
+
 local function load()
   -- The binary's own copy first: its stack pointers are only valid there.
   if has_core(ffi.C) then return ffi.C end
   local forced = os.getenv("TCPLUA_LIB")
-  if forced and forced ~= "" then return ffi.load(forced) end
+  if forced and forced ~= "" then return pinned(forced) end
   local tried = {}
   for _, p in ipairs({ "build/libtcplua.so", "./libtcplua.so" }) do
-    local ok, lib = pcall(ffi.load, p)
+    local ok, lib = pcall(pinned, p)
     if ok then return lib end
     tried[#tried + 1] = p .. ": " .. tostring(lib)
   end

@@ -5,8 +5,10 @@
 -- callback gets is made on demand and cached weakly by socket address, so
 -- it stays the same object for as long as the script keeps a reference,
 -- and is garbage once nobody does. A connection holds a strong Lua object
--- only while it has work pending: bytes the send buffer could not take, or
--- a close waiting for them to leave.
+-- only while it needs one: bytes the send buffer could not take, a close
+-- still lingering (EvConn:close), or fields the script stored on it
+-- (conn.buf = ...), which must outlive the callback that set them.
+-- Internal fields are written with rawset so that they pin nothing.
 --
 -- Back-pressure: conn:send never waits; what the core's send buffer cannot
 -- take stays queued in Lua and on_data is not called again (the bytes stay
@@ -24,9 +26,12 @@ local EVBASE = 2 ^ 40
 M.EVBASE = EVBASE
 
 local READ_CHUNK = 65536
+-- How long a closing connection waits for the peer's FIN after its own
+-- (nginx's lingering_timeout has the same default).
+local LINGER_US = 5e6
 local EAGAIN = C.TL_EAGAIN
 local traceback = debug.traceback
-local errword, Conn, socket_setopt -- from socket.lua (M.setup)
+local errword, Conn, socket_setopt, child_opts -- from socket.lua (M.setup)
 
 -- States in which the peer's FIN has arrived: no more data will come.
 local FIN_STATES = {
@@ -38,9 +43,18 @@ local EvConn = {}
 EvConn.__index = EvConn
 M.EvConn = EvConn
 
-function M.setup(errword_fn, conn_class)
+-- A field the script stores pins the connection (rt.evpinned) until it
+-- ends, so conn.buf = ... is still there in the next callback although
+-- the cache is weak. Connections without such fields stay unpinned.
+function EvConn.__newindex(c, k, v)
+  rawset(c, k, v)
+  if rawget(c, "s") ~= nil and not rawget(c, "ending") then c.rt.evpinned[c.key] = c end
+end
+
+function M.setup(errword_fn, conn_class, child_opts_fn)
   errword = errword_fn
   Conn = conn_class
+  child_opts = child_opts_fn
   -- Introspection (peer, sockname, state, info, options) is shared with
   -- coroutine connections; reading, writing and closing are not.
   setmetatable(EvConn, { __index = Conn })
@@ -52,6 +66,7 @@ function M.init(rt)
   rt.evsrv = {}                                     -- server id -> server
   rt.evconn = setmetatable({}, { __mode = "v" })    -- socket address -> conn
   rt.evbusy = {}                                    -- socket address -> conn with pending work
+  rt.evpinned = {}                                  -- socket address -> conn with script fields
 end
 
 local uintptr_t, u8ptr = ffi.typeof("uintptr_t"), ffi.typeof("const uint8_t *")
@@ -81,8 +96,13 @@ end
 -- close, or RST when abort). why: nil for a graceful end, else an error word.
 function M.finish(c, why, abort)
   local rt, s, srv = c.rt, c.s, c.srv
-  c.ending = true
-  c.wq, c.wq_bytes = nil, nil
+  rawset(c, "ending", true)
+  rawset(c, "wq", nil)
+  rawset(c, "wq_bytes", nil)
+  if c.linger_t then
+    rt.timers:remove(c.linger_t)
+    rawset(c, "linger_t", nil)
+  end
   local on_close = srv.handlers.on_close
   if on_close then
     local ok, err = xpcall(on_close, traceback, c, why)
@@ -95,6 +115,7 @@ function M.finish(c, why, abort)
   c.s = nil
   rt.evconn[c.key] = nil
   rt.evbusy[c.key] = nil
+  rt.evpinned[c.key] = nil
   srv.nconn = srv.nconn - 1
   if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
 end
@@ -132,8 +153,66 @@ local function flush(c)
       return nil, errword(r)
     end
   end
-  c.wq, c.wq_bytes = nil, nil
+  rawset(c, "wq", nil)
+  rawset(c, "wq_bytes", nil)
   return true
+end
+
+-- Reads and drops whatever input is waiting (a closing connection).
+local function drop_input(rt, s)
+  while true do
+    local n = tonumber(C.tl_readable(s))
+    if n == 0 then return end
+    if n > READ_CHUNK then n = READ_CHUNK end
+    if tonumber(C.tl_recv(s, recv.buffer(rt, n), n, rt.now_us)) <= 0 then return end
+  end
+end
+
+local linger_expired
+
+-- The lingering close (EvConn:close), one step per event. RFC 9293 3.10.4
+-- / RFC 1122 4.2.2.13: closing a connection with unread input, or input
+-- arriving after the close, resets it; the RST throws away what the send
+-- buffer still holds, and the peer may drop what it has not yet read, so
+-- the reply is cut short. So a closing connection reads and drops its
+-- input, sends its queued bytes, then FIN (tl_shutdown), and releases the
+-- core handle (tl_close) only once the peer's FIN says no more input can
+-- come, or LINGER_US after its own FIN.
+local function linger(c)
+  local rt, s = c.rt, c.s
+  drop_input(rt, s)
+  local e = C.tl_sock_error(s)
+  if e ~= 0 then return M.finish(c, errword(e), true) end
+  if c.wq then
+    local done, err = flush(c)
+    if done == nil then return M.finish(c, err, true) end
+    if not done then return end
+  end
+  if not c.fin_sent then
+    rawset(c, "fin_sent", true)
+    local r = tonumber(C.tl_shutdown(s, rt.now_us))
+    if r < 0 then return M.finish(c, errword(r), true) end
+  end
+  if FIN_STATES[C.tl_sock_state(s)] then return M.finish(c, nil, false) end
+  if not c.linger_t then
+    rawset(c, "linger_t", rt.timers:push({ deadline = rt.now_us + LINGER_US, fn = linger_expired, arg = c }))
+  end
+end
+
+-- No FIN from the peer in time: hand the connection to the core (tl_close;
+-- input arriving later now resets it). on_close says nil if the peer has
+-- acknowledged everything (FIN-WAIT-2), else "timeout".
+function linger_expired(rt, c)
+  rawset(c, "linger_t", nil)
+  local s = c.s
+  if not s or c.ending then return end
+  drop_input(rt, s)
+  local e = C.tl_sock_error(s)
+  if e ~= 0 then return M.finish(c, errword(e), true) end
+  if FIN_STATES[C.tl_sock_state(s)] or C.tl_sock_state(s) == C.TL_FIN_WAIT_2 then
+    return M.finish(c, nil, false)
+  end
+  M.finish(c, "timeout", false)
 end
 
 -- A connection became readable, writable or ended: deliver what there is.
@@ -141,6 +220,7 @@ local function service(rt, srv, s)
   local key = addr_of(s)
   local c = rt.evbusy[key]
   local h = srv.handlers
+  if c and c.closing then return linger(c) end
   if c then
     -- Queued writes first: on_data stays paused until they have left.
     local done, err = flush(c)
@@ -154,13 +234,13 @@ local function service(rt, srv, s)
       return
     end
     rt.evbusy[key] = nil
-    if c.shut then
-      c.shut = nil
-      C.tl_shutdown(s, rt.now_us)
+    if c.shut_pending then
+      rawset(c, "shut_pending", nil)
+      local r = tonumber(C.tl_shutdown(s, rt.now_us))
+      if r < 0 then return M.finish(c, errword(r), true) end
     end
-    if c.closing then return M.finish(c, nil, false) end
     if h.on_drain and not call(c, "on_drain", h.on_drain) then return end
-    if not c.s or c.wq then return end
+    if not c.s or c.wq or c.closing then return end
   end
   local on_data = h.on_data
   while true do
@@ -170,9 +250,11 @@ local function service(rt, srv, s)
     local buf = recv.buffer(rt, n)
     local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
     if r <= 0 then break end
-    c = c or conn_for(rt, srv, s, key)
-    if on_data and not call(c, "on_data", on_data, ffi.string(buf, r)) then return end
-    if not c.s or c.wq then return end
+    if on_data then -- without it the bytes are discarded, and no conn is made
+      c = c or conn_for(rt, srv, s, key)
+      if not call(c, "on_data", on_data, ffi.string(buf, r)) then return end
+      if not c.s or c.wq or c.closing then return end
+    end
   end
   local e = C.tl_sock_error(s)
   if e ~= 0 then
@@ -188,15 +270,13 @@ M.service = service
 
 -- Accepts every queued connection of an event server.
 function M.accept_all(rt, srv)
-  local user, on_accept, opts = srv.evuser, srv.handlers.on_accept, srv.conn_opts
+  local user, on_accept = srv.evuser, srv.handlers.on_accept
   while srv.s do
     local s = C.tl_accept(srv.s)
     if s == nil then break end
     C.tl_sock_set_user(s, user)
     srv.nconn = srv.nconn + 1
-    if opts then
-      for i = 1, #opts, 2 do C.tl_setopt(s, opts[i], opts[i + 1]) end
-    end
+    if srv.conn_opts then child_opts(rt, srv, s) end
     if on_accept then
       local c = conn_for(rt, srv, s, addr_of(s))
       call(c, "on_accept", on_accept)
@@ -228,6 +308,13 @@ function M.server_closed(rt, srv)
   if srv.nconn == 0 then rt.evsrv[srv.id] = nil end
 end
 
+-- The Lua object of event connection s if one exists, without making one.
+function M.cached(rt, s)
+  local c = rt.evconn[addr_of(s)]
+  if c and c.s == s then return c end
+  return nil
+end
+
 -- The event connection behind core socket s, or nil (segment hooks).
 function M.conn_of(rt, s)
   local u = tonumber(C.tl_sock_user(s))
@@ -255,7 +342,8 @@ local function enqueue(c, p, off)
   local q = c.wq
   if not q then
     q = { head = 1, tail = 0, off = 0 }
-    c.wq, c.wq_bytes = q, 0
+    rawset(c, "wq", q)
+    rawset(c, "wq_bytes", 0)
     c.rt.evbusy[c.key] = c
   end
   if off > 0 then p = p:sub(off + 1) end
@@ -268,7 +356,7 @@ end
 -- buffer cannot take is queued (and on_data paused until it has left).
 -- Returns the number of bytes taken (all of them), or nil, err.
 function EvConn:send(data)
-  if not live(self) then return nil, "closed" end
+  if not live(self) or self.wshut then return nil, "closed" end
   if type(data) == "table" then
     local ok, joined = pcall(table.concat, data)
     if not ok then error("send: expected a string or an array of strings", 2) end
@@ -294,15 +382,16 @@ end
 -- Bytes queued in Lua, waiting for room in the send buffer.
 function EvConn:pending() return self.wq_bytes or 0 end
 
--- Graceful close: queued bytes (in Lua and in the core) are still
--- delivered, then FIN. on_close(conn, nil) runs once they have left Lua.
+-- Graceful close, lingering (see linger above): queued bytes are still
+-- delivered, then FIN; input is dropped from now on. on_close(conn, why)
+-- runs when the peer's FIN has come (why nil), the connection was reset
+-- ("reset"), or the peer sent no FIN within LINGER_US of ours (nil if it
+-- had acknowledged everything, else "timeout").
 function EvConn:close()
   if not live(self) then return nil, "closed" end
-  if self.wq then
-    self.closing = true
-    return true
-  end
-  M.finish(self, nil, false)
+  rawset(self, "closing", true)
+  self.rt.evbusy[self.key] = self
+  linger(self)
   return true
 end
 
@@ -321,8 +410,9 @@ function EvConn:shutdown(how)
   end
   if not live(self) then return nil, "closed" end
   if how == "receive" then return true end
+  rawset(self, "wshut", true) -- send() refuses from now on, queue or not
   if self.wq then
-    self.shut = true
+    rawset(self, "shut_pending", true)
     return true
   end
   local r = C.tl_shutdown(self.s, self.rt.now_us)

@@ -193,14 +193,17 @@ local function run_list(rt, list, acc, v, dir, conn, now)
   return acc, false
 end
 
+-- The connection a segment belongs to, its core socket, and whether it
+-- is an event connection. An event connection's object is only looked
+-- up here: process() makes one only for a hook or observer that sees it.
 local function lookup_conn(rt, seg)
   local s = C.tl_hook_sock(rt.st, seg)
-  if s == nil then return nil, nil end
+  if s == nil then return nil, nil, false end
   local u = tonumber(C.tl_sock_user(s))
-  if u >= evserver.EVBASE then return evserver.conn_of(rt, s), s end
+  if u >= evserver.EVBASE then return evserver.cached(rt, s), s, true end
   local obj = rt.socks[u]
-  if obj and obj.s == s then return obj, s end
-  return nil, s
+  if obj and obj.s == s then return obj, s, false end
+  return nil, s, false
 end
 
 local function state_of(s, listener)
@@ -303,9 +306,10 @@ local function process(rt, seg)
   end
   local dir = seg.dir == C.TL_PCAP_DIR_IN and "in" or "out"
   local now = rt.now_us / 1000
-  local conn, s = lookup_conn(rt, seg)
+  local conn, s, ev = lookup_conn(rt, seg)
   local lport = dir == "in" and v.dport or v.sport
   local srv = hk.listeners[lport]
+  local obs = hk.observers
   local nv, final
   -- Accept filter: a SYN to a listener, before the stack makes any state.
   if dir == "in" and srv and s == nil and band(v.bits, SYN + ACK) == SYN then
@@ -323,6 +327,9 @@ local function process(rt, seg)
       end
     end
   end
+  if ev and not conn and (#hk.global > 0 or #obs > 0 or (srv and srv.opts.on_segment)) then
+    conn = evserver.conn_of(rt, s)
+  end
   if not final and hk.mask ~= C.TL_HOOK_SYN_IN then
     nv, final = run_list(rt, hk.global, nv, v, dir, conn, now)
     if not final and srv and srv.opts.on_segment then
@@ -332,7 +339,6 @@ local function process(rt, seg)
       nv, final = run_list(rt, conn.seg_hooks, nv, v, dir, conn, now)
     end
   end
-  local obs = hk.observers
   if #obs > 0 then
     local state = conn and conn:state() or state_of(s, srv ~= nil)
     for i = 1, #obs do

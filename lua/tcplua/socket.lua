@@ -63,16 +63,23 @@ local function new_id(rt, obj)
   return rt.next_id
 end
 
-local function setopt(s, name, value)
-  local opt = OPTS[name]
-  if not opt then return nil, "unknown option: " .. tostring(name) end
-  if opt == C.TL_OPT_CONGESTION then
+-- The number tl_setopt takes for option name, or nil, err.
+local function optvalue(name, value)
+  if OPTS[name] == C.TL_OPT_CONGESTION then
     value = CC[value]
     if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
   end
   if value == true then value = 1 elseif value == false or value == nil then value = 0 end
   if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
-  local r = C.tl_setopt(s, opt, value)
+  return value
+end
+
+local function setopt(s, name, value)
+  local opt = OPTS[name]
+  if not opt then return nil, "unknown option: " .. tostring(name) end
+  local v, verr = optvalue(name, value)
+  if not v then return nil, verr end
+  local r = C.tl_setopt(s, opt, v)
   if r < 0 then return nil, errword(r) end
   return true
 end
@@ -138,7 +145,6 @@ local function wait_as(c, role, co, rec, deadline)
 end
 
 recv.setup(errword, wait_as)
-evserver.setup(errword, Conn)
 
 local function claim(c, role, name)
   local rt = c.rt
@@ -393,29 +399,51 @@ function Server:sockname()
   return self.rt.api.config().addr, self.port
 end
 
--- The per-connection options of a listener's opts as a flat list
--- { opt, value, ... } (false if none; nil, err for a bad one), checked
--- once here rather than on every accept.
-local function conn_opts(opts)
+-- Options a child does not inherit from its listener: tcp_listen.c copies
+-- the others into the child it makes from the SYN.
+local NOT_INHERITED = { linger = true }
+
+-- Sets a listener's opts on the listening socket itself: the core checks
+-- each value there (so a bad one fails listen, named), and children
+-- inherit them from the SYN on, so the handshake's MSS, window scale and
+-- congestion control follow them too. Returns what must still be set on
+-- each accepted connection as { name, opt, value, ... } (false if
+-- nothing), or nil, err.
+local function listener_opts(s, opts)
   local list = {}
   for name, value in pairs(opts) do
-    if OPTS[name] and name ~= "backlog" then
-      local opt = OPTS[name]
-      if opt == C.TL_OPT_CONGESTION then
-        value = CC[value]
-        if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+    if OPTS[name] then
+      local ok, err = setopt(s, name, value)
+      if not ok then
+        if err == "invalid" then err = "bad value for option " .. name .. ": " .. tostring(value) end
+        return nil, err
       end
-      if value == true then value = 1 elseif value == false then value = 0 end
-      if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
-      list[#list + 1] = opt
-      list[#list + 1] = value
+      if NOT_INHERITED[name] then
+        list[#list + 1] = name
+        list[#list + 1] = OPTS[name]
+        list[#list + 1] = optvalue(name, value)
+      end
     end
   end
   return #list > 0 and list or false
 end
 
+-- The options listener_opts left for accepted connection s; a failure is
+-- reported (the connection goes on with the stack's defaults).
+local function apply_child_opts(rt, srv, s)
+  local list = srv.conn_opts
+  if not list then return end
+  for i = 1, #list, 3 do
+    local r = C.tl_setopt(s, list[i + 1], list[i + 2])
+    if r < 0 then
+      rt:error("listen", ("port %d: option %s on an accepted connection: %s"):format(srv.port, list[i], errword(r)))
+    end
+  end
+end
+
+evserver.setup(errword, Conn, apply_child_opts)
+
 local function accept_all(rt, srv)
-  local opts = srv.conn_opts
   while srv.s do
     local s = C.tl_accept(srv.s)
     if s == nil then break end
@@ -423,9 +451,7 @@ local function accept_all(rt, srv)
     -- it is closed gracefully, when it raises it is aborted.
     local rec = { what = "connection handler" }
     local c = new_conn(rt, s, rec)
-    if opts then
-      for i = 1, #opts, 2 do C.tl_setopt(s, opts[i], opts[i + 1]) end
-    end
+    apply_child_opts(rt, srv, s)
     rt:_spawn(rec, srv.handler, c)
   end
 end
@@ -441,13 +467,16 @@ function M.listen(rt, port, handler, opts)
     error("listen: handler must be a function or a table of callbacks (on_data, ...)", 3)
   end
   opts = opts or {}
-  local copts, oerr = conn_opts(opts)
-  if copts == nil then return nil, oerr end
-  local backlog = opts.backlog or 0
   local err = rt.err_out
   err[0] = 0
-  local s = C.tl_listen(rt.st, port, backlog, err)
+  -- Backlog 0: the stack's default, unless opts.backlog sets it below.
+  local s = C.tl_listen(rt.st, port, 0, err)
   if s == nil then return nil, errword(err[0]) end
+  local copts, oerr = listener_opts(s, opts)
+  if copts == nil then
+    C.tl_close(s, rt.now_us)
+    return nil, oerr
+  end
   local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts,
     conn_opts = copts }, Server)
   new_id(rt, srv)

@@ -60,7 +60,7 @@ describe("event-style servers over the sim", function()
     assert.is_true(got == data)
   end)
 
-  it("back-pressure: a slow reader loses nothing, on_data pauses, Lua queues at most one chunk", function()
+  it("back-pressure: a slow reader loses nothing, on_data pauses, Lua queues less than one on_data call sent", function()
     local sim, a, b, log = setup { sndbuf = 16384, rcvbuf = 16384 }
     local max_pending, calls_while_pending, drains, chunks = 0, 0, 0, {}
     assert(a.listen(7, {
@@ -98,8 +98,8 @@ describe("event-style servers over the sim", function()
     assert.is_true(table.concat(want) == got)
     assert.are.equal(0, calls_while_pending)
     assert.is_true(drains > 0)
-    -- Bounded: one on_data chunk (at most 64 KB) times three, minus what
-    -- the send buffer took, however long the stream.
+    -- Bounded by what one on_data call sent (its chunk, at most 64 KB,
+    -- three times) minus what the send buffer took, however long the stream.
     local biggest = 0
     for i = 1, #chunks do biggest = math.max(biggest, #chunks[i]) end
     assert.is_true(biggest <= 65536)
@@ -306,6 +306,206 @@ describe("event-style servers over the sim", function()
     assert.are.same({ 1, "newreno" }, seen)
     assert.are.same({ nil, "congestion control must be one of cubic, newreno, reno" },
       { a.listen(8, echo, { congestion = "vegas" }) })
+  end)
+
+  it("fields stored on conn survive garbage collection and are released when it ends", function()
+    local sim, a, b, log = setup()
+    local counts, weak = {}, setmetatable({}, { __mode = "v" })
+    assert(a.listen(7, {
+      on_data = function(conn, data)
+        conn.n = (conn.n or 0) + 1
+        conn.buf = (conn.buf or "") .. data
+        counts[#counts + 1] = conn.n .. ":" .. conn.buf
+        weak[1] = conn
+      end,
+    }))
+    local closed = false
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7, { nodelay = true }))
+      for i = 1, 4 do
+        c:send(tostring(i))
+        b.sleep(10)
+        collectgarbage("collect")
+        collectgarbage("collect")
+      end
+      c:close()
+      closed = true
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.is_true(closed)
+    assert.are.same({ "1:1", "2:12", "3:123", "4:1234" }, counts)
+    -- Ended: the pin is gone, and so is the object once the script drops it.
+    assert.is_nil(next(a._runtime.evpinned))
+    collectgarbage("collect")
+    collectgarbage("collect")
+    assert.is_nil(weak[1])
+  end)
+
+  it("close with bytes queued and input still arriving sends the whole reply, then FIN", function()
+    -- The reviewer's scenario: the reply outgrows the send buffer, so close
+    -- lingers; the client's next line arrives meanwhile and is dropped
+    -- instead of turning the close into a RST (RFC 9293 3.10.4).
+    local sim, a, b, log = setup { sndbuf = 8192 }
+    local big = pattern_bytes(100000, 4)
+    local why = "not called"
+    assert(a.listen(7, {
+      on_data = function(conn)
+        conn:send(big)
+        assert(conn:pending() > 0)
+        conn:close()
+      end,
+      on_close = function(_, w) why = w end,
+    }))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("GET\n")
+      b.sleep(5)
+      c:send("more pipelined bytes\n")
+      got = { c:receive("*a") }
+    end)
+    assert.is_true(sim:run(20000))
+    assert.are.same({}, log)
+    assert.are.equal(1, #got, "receive *a failed: " .. tostring(got[2]))
+    assert.is_true(got[1] == big, "got " .. #got[1] .. " bytes")
+    assert.is_nil(why)
+    assert.are.equal(0, a.stats().tcp_rst_data_after_close)
+  end)
+
+  it("a closing connection reset by its peer reports \"reset\" to on_close", function()
+    local sim, a, b, log = setup { sndbuf = 8192, rcvbuf = 8192 }
+    local why = "not called"
+    assert(a.listen(7, {
+      on_accept = function(conn)
+        conn:send(pattern_bytes(100000, 5))
+        conn:close()
+      end,
+      on_close = function(_, w) why = w end,
+    }))
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:receive(1000)
+      c:abort()
+    end)
+    assert.is_true(sim:run_until(function() return why ~= "not called" end, 20000))
+    assert.are.same({}, log)
+    assert.are.equal("reset", why)
+  end)
+
+  it("a close lingers for the peer's FIN at most 5 s, then hands the connection to the stack", function()
+    local sim, a, b, log = setup()
+    local closed_at, on_close_at, why
+    assert(a.listen(7, {
+      on_accept = function(conn)
+        conn:send("bye\n")
+        conn:close()
+        closed_at = a.now()
+      end,
+      on_close = function(_, w) on_close_at, why = a.now(), w end,
+    }))
+    local got, c
+    b.spawn(function()
+      c = assert(b.connect("10.0.0.1", 7))
+      got = { c:receive("*a") }      -- the server's FIN; the client never closes
+      repeat b.sleep(100) until on_close_at
+    end)
+    assert.is_true(sim:run_until(function() return on_close_at ~= nil end, 20000))
+    assert.are.same({}, log)
+    assert.are.same({ "bye\n" }, got)
+    assert.is_nil(why)               -- every byte was acknowledged
+    local waited = on_close_at - closed_at
+    assert.is_true(waited >= 5000 and waited < 5100, "lingered " .. waited .. " ms")
+  end)
+
+  it("after shutdown, send returns nil, \"closed\" with or without bytes queued", function()
+    local sim, a, b, log = setup { sndbuf = 8192 }
+    local r = {}
+    assert(a.listen(7, {
+      on_accept = function(conn)
+        conn:send(pattern_bytes(50000, 6))
+        assert(conn:pending() > 0)
+        assert(conn:shutdown())
+        r.queued = { conn:send("late") }
+      end,
+    }, { sndbuf = 8192 }))
+    assert(a.listen(8, {
+      on_accept = function(conn)
+        assert(conn:shutdown())
+        assert.are.equal(0, conn:pending())
+        r.empty = { conn:send("late") }
+      end,
+    }))
+    local got = {}
+    b.spawn(function()
+      got[7] = assert(b.connect("10.0.0.1", 7)):receive("*a")
+      got[8] = assert(b.connect("10.0.0.1", 8)):receive("*a")
+    end)
+    assert.is_true(sim:run(20000))
+    assert.are.same({}, log)
+    assert.are.same({ nil, "closed" }, r.queued)
+    assert.are.same({ nil, "closed" }, r.empty)
+    assert.are.equal(50000, #got[7])
+    assert.are.equal("", got[8])
+  end)
+
+  it("a bad listener option fails listen, naming the option, and applies from the handshake", function()
+    local sim, a, b, log = setup()
+    for _, case in ipairs({ { mss = 10 }, { keepidle = 0 }, { keepcnt = 1000 }, { sndbuf = 0 },
+      { backlog = 100000 } }) do
+      local name = next(case)
+      local srv, err = a.listen(7, echo, case)
+      assert.is_nil(srv, name)
+      assert.matches(name, err, 1, true)
+    end
+    -- Nothing left behind: the port is free; good values are taken, and the
+    -- MSS reaches the SYN-ACK rather than only the accepted connection.
+    assert(a.listen(7, echo, { mss = 536, keepidle = 1000, linger = 2000 }))
+    local mss, linger
+    assert(a.listen(9, { on_accept = function(conn) linger = conn:getoption("linger"); conn:close() end },
+      { linger = 2000 }))
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      mss = c:info().snd_mss
+      c:close()
+      assert(b.connect("10.0.0.1", 9)):receive("*a")
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.is_true(mss <= 536, "client's MSS toward the server is " .. tostring(mss))
+    assert.are.equal(2000, linger)
+  end)
+
+  it("segment hooks make no conn object for event connections they do not pass one to", function()
+    local sim, a, b, log = setup()
+    assert(a.listen(9, {}))          -- discard: no callback ever needs a conn
+    assert(b.listen(7, echo))
+    local hooked, sent, done = 0, false, false
+    a.spawn(function()
+      -- A connection hook on a (coroutine side) turns a's segment hooks on.
+      local c = assert(a.connect("10.0.0.2", 7))
+      c:on_segment(function() hooked = hooked + 1 end)
+      repeat c:send("x"); c:receive(1); a.sleep(10) until done
+      c:close()
+    end)
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 9))
+      for i = 1, 20 do c:send("discard me " .. i); b.sleep(1) end
+      b.sleep(50)
+      sent = true
+      repeat b.sleep(10) until done
+      c:close()
+    end)
+    collectgarbage("stop")           -- so the weak cache shows what was made
+    local ok = sim:run_until(function() return sent end, 10000)
+    local made = next(a._runtime.evconn)
+    collectgarbage("restart")
+    done = true
+    assert.is_true(ok)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.is_true(hooked > 0)
+    assert.is_nil(made)
   end)
 
   it("rejects bad handler tables", function()

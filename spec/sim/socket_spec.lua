@@ -446,6 +446,41 @@ describe("sockets over the sim", function()
     assert.are.same({ nodelay = 1, keepalive = 1, sndbuf = 32768 }, seen)
   end)
 
+  it("a bad listen option fails listen, naming the option; good ones apply from the handshake", function()
+    local sim, a, b, log = setup()
+    for _, case in ipairs({ { mss = 10 }, { keepidle = 0 }, { keepintvl = 0 }, { rcvbuf = 0 },
+      { backlog = 0 }, { congestion = "vegas" }, { nodelay = "yes" } }) do
+      local name = next(case)
+      local srv, err = a.listen(7, echo_handler, case)
+      assert.is_nil(srv, name)
+      assert.matches(name, err, 1, true)
+    end
+    -- The port is still free, and the listener's MSS is the one its SYN-ACK
+    -- announced: the client's segments toward it are no larger.
+    assert(a.listen(7, function(conn) conn:receive("*a") end, { mss = 536, user_timeout = 30000 }))
+    local mss
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      mss = c:info().snd_mss
+      c:close()
+    end)
+    run(sim, log, 10000)
+    assert.is_true(mss <= 536, "client's MSS toward the server is " .. tostring(mss))
+  end)
+
+  it("send after shutdown returns nil, \"closed\"", function()
+    local sim, a, b, log = setup()
+    local r
+    a.listen(7, function(conn)
+      conn:send("x")
+      assert(conn:shutdown())
+      r = { conn:send("late") }
+    end)
+    b.spawn(function() assert(b.connect("10.0.0.1", 7)):receive("*a") end)
+    run(sim, log, 10000)
+    assert.are.same({ nil, "closed", 0 }, r)
+  end)
+
   it("a second concurrent writer gets busy", function()
     local sim, a, b, log = setup { sndbuf = 16384, rcvbuf = 16384 }
     a.listen(7, function(conn) a.sleep(200); conn:receive("*a") end)
