@@ -16,3 +16,8 @@ const char *tl_tcp_cc_name(const tl_sock *s);
 /* The next socket the application holds after prev (NULL: the first), not
  * counting listeners; NULL when there are no more. For teardown. */
 tl_sock *tl_next_user_sock(tl_stack *st, tl_sock *prev);
+/* Which options a passive open takes up when a peer's SYN offers them:
+ * RFC 7323 timestamps, RFC 2018 SACK-permitted (1 take up, the default; 0
+ * decline, as a peer without them would). Active opens still offer both.
+ * For specs of paths without timestamps or SACK. */
+void tl_tcp_accept_options(tl_stack *st, int timestamps, int sack);

@@ -173,7 +173,9 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (!s->sack_ok) s->cc->on_dupack(s); /* with SACK: PRR in tcp_process_ack */
     return;
   }
-  if (s->sack_ok ? !tcp_sack_loss_detected(s) : s->dupacks != 3) return;
+  /* Without SACK, DupThresh duplicates (RFC 5681 3.2 step 2: 3, or more on
+   * a path seen to reorder; dupacks climbs past it one at a time). */
+  if (s->sack_ok ? !tcp_sack_loss_detected(s) : s->dupacks != tcp_dupthresh(s)) return;
   /* RFC 6582 3.2 step 2: no new recovery for losses from the window that
    * the last one (or a timeout) already handled. */
   if (s->cc->on_partial_ack && tl_seq_leq(s->snd_una, s->recover) && s->recover != s->iss) return;

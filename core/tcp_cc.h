@@ -45,7 +45,7 @@ void tl_cc_reno_dupack(struct tl_sock *s);
 void tl_cc_newreno_partial_ack(struct tl_sock *s, uint32_t acked);
 void tl_cc_newreno_recovery_exit(struct tl_sock *s);
 
-/* Spurious fast retransmit undo (tcp_cc_undo.c, RFC 3522, RFC 9438 4.9). */
+/* Spurious retransmission undo (tcp_cc_undo.c: RFC 3522, RFC 3708, RFC 9438 4.9). */
 /* Before the window is reduced for a fast retransmit sent at `now`. */
 void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 /* Before the window is reduced for a retransmission timeout (from the
@@ -53,6 +53,9 @@ void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_undo_arm_timeout(struct tl_sock *s);
 /* On each ACK of new data, before recovery and the window react to it. */
 void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr);
+/* A D-SACK block [start, end) arrived (RFC 2883 4, tcp_sack.c): one more
+ * retransmission reported as a duplicate (RFC 3708). */
+void tcp_undo_dsack(tl_stack *st, struct tl_sock *s, uint32_t start, uint32_t end);
 
 /* Idle and application-limited periods (tcp_cc_idle.c). */
 /* The application queues data: if nothing was outstanding, the window

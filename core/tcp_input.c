@@ -14,10 +14,14 @@ static uint32_t seg_len(const struct tl_tcp_hdr *h) {
  * window scale (RFC 7323 2.2: both sides must send it, shift capped at 14),
  * timestamps (RFC 7323 3.2) and SACK-permitted (RFC 2018 2). */
 void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h) {
+  int passive = s->state == TL_LISTEN || s->state == TL_CLOSED;
   s->peer_mss = h->opt.has_mss ? h->opt.mss : 536;
-  s->ts_ok = h->opt.has_ts;
+  /* RFC 7323 3.2, RFC 2018 2: the passive side may decline timestamps or
+   * SACK by leaving the option out of its SYN-ACK (an active opener has
+   * offered both already). */
+  s->ts_ok = h->opt.has_ts && !(passive && tl_tcp_of(st)->no_ts);
   if (s->ts_ok) s->ts_recent = h->opt.ts_val;
-  s->sack_ok = h->opt.sack_ok;
+  s->sack_ok = h->opt.sack_ok && !(passive && tl_tcp_of(st)->no_sack);
   if (h->opt.has_wscale) {
     s->ws_ok = 1;
     s->snd_wscale = h->opt.wscale > 14 ? 14 : h->opt.wscale;
@@ -25,9 +29,14 @@ void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_h
     s->ws_ok = 0;
     s->snd_wscale = s->rcv_wscale = 0;
   }
-  if (s->state == TL_LISTEN || s->state == TL_CLOSED)
-    s->rcv_wscale = s->ws_ok ? tcp_wscale_for(tcp_rcvbuf_ceiling(st, s)) : 0;
+  if (passive) s->rcv_wscale = s->ws_ok ? tcp_wscale_for(tcp_rcvbuf_ceiling(st, s)) : 0;
   tcp_mss_update(st, s);
+}
+
+void tl_tcp_accept_options(tl_stack *st, int timestamps, int sack) {
+  if (!st || !st->tcp) return;
+  tl_tcp_of(st)->no_ts = timestamps == 0;
+  tl_tcp_of(st)->no_sack = sack == 0;
 }
 
 /* ---- RFC 9293 3.10.7.3: SYN-SENT ---------------------------------------------- */

@@ -4,7 +4,7 @@
  * structure the receiver uses for out-of-order data), so it is bounded and
  * allocation-free. Used only when both ends sent SACK-permitted (RFC 2018);
  * without it, recovery is plain Reno/NewReno (tcp_ack.c). */
-#include "tcp_tcb.h"
+#include "tcp_cc.h"
 
 #define TL_DUPTHRESH 3 /* RFC 6675 2: DupThresh */
 
@@ -12,20 +12,39 @@
  * path known to reorder (RFC 4653 adapts it the same way): once a fast
  * retransmit proved spurious, the undo (tcp_cc_undo.c) raises it to the
  * depth of reordering seen. Bounded by half the flight, so a loss in a
- * small window is still found without waiting for the RTO. */
-static uint32_t dupthresh(const struct tl_sock *s) {
+ * small window is still found without waiting for the RTO. Without SACK
+ * it is the duplicate ACK count of RFC 5681 3.2 (tcp_ack.c). */
+uint32_t tcp_dupthresh(const struct tl_sock *s) {
   uint32_t t = s->reordering > TL_DUPTHRESH ? s->reordering : TL_DUPTHRESH;
   uint32_t half = (s->snd_max - s->snd_una) / s->snd_mss / 2;
   if (t > half) t = half > TL_DUPTHRESH ? half : TL_DUPTHRESH;
   return t;
 }
 
+/* RFC 2883 4: only the first block can be a D-SACK, and it is one if it
+ * lies below the cumulative ACK the segment carries, or inside the second
+ * block. Either way it reports data that arrived twice, not data newly
+ * received: it is handed to the spurious retransmission check (RFC 3708,
+ * tcp_cc_undo.c) and never marked on the scoreboard. */
+static int is_dsack(const struct tl_tcp_hdr *h) {
+  uint32_t start = h->opt.sack[0][0], end = h->opt.sack[0][1];
+  if (!tl_seq_lt(start, end)) return 0;
+  if (tl_seq_leq(end, h->ack)) return 1;
+  return h->opt.sack_n > 1 && tl_seq_geq(start, h->opt.sack[1][0]) && tl_seq_leq(end, h->opt.sack[1][1]);
+}
+
 uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
   uint32_t before = tl_asm_bytes(&s->sacked);
-  for (int i = 0; i < h->opt.sack_n; i++) {
+  int i = 0;
+  if (h->opt.sack_n && is_dsack(h)) {
+    TL_COUNT(s->st, tcp_dsack_recv);
+    tcp_undo_dsack(s->st, s, h->opt.sack[0][0], h->opt.sack[0][1]);
+    i = 1;
+  }
+  for (; i < h->opt.sack_n; i++) {
     uint32_t start = h->opt.sack[i][0], end = h->opt.sack[i][1];
-    /* RFC 2883 D-SACKs (below SND.UNA) and blocks beyond SND.MAX say
-     * nothing about what is in flight. */
+    /* Blocks at or below SND.UNA (stale) and beyond SND.MAX say nothing
+     * about what is in flight. */
     if (!tl_seq_gt(end, s->snd_una) || tl_seq_gt(end, s->snd_max)) continue;
     if (tl_seq_lt(start, s->snd_una)) start = s->snd_una;
     if (!tl_seq_lt(start, end)) continue;
@@ -95,7 +114,7 @@ static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
 
 /* RFC 6675 4 IsLost(), by bytes: DupThresh segments' worth SACKed above. */
 static int is_lost(const struct tl_sock *s, uint32_t off) {
-  return sacked_above(&s->sacked, off) >= dupthresh(s) * s->snd_mss;
+  return sacked_above(&s->sacked, off) >= tcp_dupthresh(s) * s->snd_mss;
 }
 
 /* The first un-SACKed range at or after offset `from` (RFC 6675 4
@@ -186,7 +205,9 @@ void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
 
 /* RFC 6675 5: enter recovery on DupThresh duplicates, or as soon as the
  * scoreboard shows the first segment lost (ACKs themselves may be lost). */
-int tcp_sack_loss_detected(const struct tl_sock *s) { return s->dupacks >= dupthresh(s) || is_lost(s, 0); }
+int tcp_sack_loss_detected(const struct tl_sock *s) {
+  return s->dupacks >= tcp_dupthresh(s) || is_lost(s, 0);
+}
 
 /* RFC 6937 3: spread the window reduction over the recovery round trip
  * instead of stopping to send until the pipe drains to ssthresh (RFC

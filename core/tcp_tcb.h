@@ -134,11 +134,15 @@ struct tl_sock {
   struct tl_cc_undo {
     uint32_t cwnd, ssthresh, cc_acc;
     struct tl_cubic cubic;
-    uint32_t ts;      /* RetransmitTS: our TSval on the first retransmission */
+    union {
+      uint32_t ts;          /* RetransmitTS: our TSval on the first retransmission */
+      uint32_t dsack_until; /* D-SACK mode after recovery: SND.MAX when it ended */
+    };
     uint32_t seq;     /* its sequence number (SND.UNA then) */
     uint64_t rexmit0; /* total_retrans before the episode */
-    uint8_t armed;    /* 1: wait for the ACK of seq; 2: decide at recovery exit */
+    uint8_t armed;    /* enum tl_undo_armed (tcp_cc_undo.c) */
     uint8_t rto;      /* armed by a timeout */
+    uint8_t dsacked;  /* RFC 3708: retransmissions of the episode reported by D-SACK */
   } undo;
 
   /* options */
@@ -165,6 +169,7 @@ struct tl_tcp {
   struct tl_isn_key isn_key;
   uint8_t rx_batch; /* the host is feeding a batch: coalesce ACKs (tcp_rcv.c) */
   uint8_t rx_csum_partial; /* the datagram being fed has a link-offloaded checksum */
+  uint8_t no_ts, no_sack;  /* decline timestamps or SACK offered in a SYN (tl_tcp_accept_options) */
   /* RFC 5961 10: challenge ACK token bucket */
   uint32_t chack_tokens;
   int64_t chack_refill;
@@ -260,6 +265,9 @@ void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end);
 void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len);
 void tcp_sack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now);
 int tcp_sack_loss_detected(const struct tl_sock *s);
+/* DupThresh for this connection, with or without SACK: 3, or the
+ * reordering depth learnt from undone fast retransmits (RFC 6675 2). */
+uint32_t tcp_dupthresh(const struct tl_sock *s);
 /* RFC 6937 (PRR-SSRB): cwnd for this ACK of SACK recovery, from the bytes
  * it delivered. */
 void tcp_prr_ack(struct tl_sock *s, uint32_t delivered);

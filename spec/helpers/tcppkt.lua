@@ -254,6 +254,26 @@ function Peer:listen(port, backlog)
 end
 
 -- A socket's state name and its tl_tcp_info.
+-- A peer-initiated handshake to listener l (RFC 9293 3.5): SYN with the
+-- fields of `syn` (sport, dport, seq = the peer's ISS, options; flags "S"
+-- and win 65535 unless given), the SYN-ACK, the final ACK (with a
+-- timestamp if both SYNs had one, RFC 7323 3.2). Returns the accepted
+-- socket and the parsed SYN-ACK; fails the spec at the step that does not
+-- happen.
+function Peer:handshake(l, syn)
+  local t = { flags = "S", win = 65535 }
+  for k, v in pairs(syn) do t[k] = v end
+  self:send(t)
+  local sa = assert(self:expect(100000), "no SYN-ACK")
+  assert(sa.flags == "S.", "expected a SYN-ACK, got " .. M.describe(sa))
+  local ts = t.ts and sa.ts and { t.ts[1] + 1, sa.ts[1] } or nil
+  self:send { sport = t.sport, dport = t.dport, seq = t.seq + 1, ack = sa.seq + 1, flags = ".", win = t.win, ts = ts }
+  self:collect(1000)
+  local s = C.tl_accept(l)
+  assert(s ~= nil, "nothing to accept")
+  return s, sa
+end
+
 function M.state(s) return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
 
 function M.info(s)

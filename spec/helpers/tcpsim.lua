@@ -128,6 +128,18 @@ function W:establish(port)
   return c, srv, l
 end
 
+-- Accept every connection waiting on listener l, appending them to the
+-- list `into` (a new one if nil); returns the list.
+function W:accept_all(l, into)
+  into = into or {}
+  for _ = 1, 1e6 do
+    local s = C.tl_accept(l)
+    if s == nil then break end
+    into[#into + 1] = s
+  end
+  return into
+end
+
 -- Everything readable now, as a string ("" if none); also returns the last
 -- tl_recv code (<0) when it stopped on one.
 local rbuf = ffi.new("uint8_t[65536]")
@@ -183,6 +195,63 @@ function W:stream(from, to, data, limit_us)
     return fin or (code ~= C.TL_EAGAIN and code < 0)
   end, limit_us or 60e6)
   return table.concat(got), fin
+end
+
+-- One bulk transfer of `data` from a new pair's a to b, checked
+-- byte-exact with its FIN. opts: seed, latency_us, impair_a (as for pair),
+-- no_undo (cfg.tcp_no_undo on both), cc (the sender's TL_OPT_CONGESTION),
+-- timestamps / sack = false (b declines them when a offers them,
+-- tl_tcp_accept_options), limit_us. Returns the seconds of virtual time it
+-- took, a's counters and the sender's final tl_tcp_info.
+function M.bulk(data, opts)
+  local w = M.pair { seed = opts.seed, latency_us = opts.latency_us, impair_a = opts.impair_a,
+    config = function(cfg) cfg.tcp_no_undo = opts.no_undo and 1 or 0 end }
+  if opts.timestamps == false or opts.sack == false then
+    C.tl_tcp_accept_options(w.b, opts.timestamps == false and 0 or 1, opts.sack == false and 0 or 1)
+  end
+  local c, s = w:establish(80)
+  if opts.cc then C.tl_setopt(c, C.TL_OPT_CONGESTION, opts.cc) end
+  local t0 = w:now()
+  local got, fin = w:stream(c, s, data, opts.limit_us or 600e6)
+  assert(fin, "seed " .. w.seed .. ": no FIN")
+  assert(got == data, "seed " .. w.seed .. ": bytes differ")
+  return (w:now() - t0) / 1e6, core.stats(w.a), w:info(c)
+end
+
+-- `from` sends `data` and half-closes while `to` echoes everything back
+-- and half-closes after the FIN; both directions at once, as an echo
+-- server does. Returns whether `from` saw the echo's FIN within `limit_us`
+-- of virtual time, and what came back by then.
+local ebuf = ffi.new("uint8_t[65536]")
+function W:echo(from, to, data, limit_us)
+  local ptr = ffi.cast("const uint8_t *", data)
+  local sent, got, pend, shut, eshut = 0, {}, "", false, false
+  local done = self:run_until(function()
+    while sent < #data do
+      local n = tonumber(C.tl_send(from, ptr + sent, #data - sent, self:now()))
+      if n <= 0 then break end
+      sent = sent + n
+    end
+    if sent == #data and not shut then shut = C.tl_shutdown(from, self:now()) == 0 end
+    while true do -- the echo side: what it could not send waits in pend
+      if #pend > 0 then
+        local n = tonumber(C.tl_send(to, pend, #pend, self:now()))
+        if n > 0 then pend = pend:sub(n + 1) end
+        if #pend > 0 then break end
+      end
+      local n = tonumber(C.tl_recv(to, ebuf, 65536, self:now()))
+      if n > 0 then
+        pend = ffi.string(ebuf, n)
+      else
+        if n == C.TL_ECLOSED and not eshut then eshut = C.tl_shutdown(to, self:now()) == 0 end
+        break
+      end
+    end
+    local r, code = self:read(from)
+    if #r > 0 then got[#got + 1] = r end
+    return code == C.TL_ECLOSED
+  end, limit_us or 60e6)
+  return done, table.concat(got)
 end
 
 return M

@@ -1,8 +1,6 @@
 -- RFC 2883 D-SACK generation: a scripted peer (spec/helpers/tcppkt.lua)
 -- sends data twice; the ACK for the repeat names the duplicate range in its
 -- first SACK block, once.
-local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
 local pkt = require "helpers.tcppkt"
 
 local PORT, ISS = 80, 7000
@@ -11,15 +9,8 @@ local PORT, ISS = 80, 7000
 -- returns the peer, the first data sequence number and our ISS + 1.
 local function open(seed, sport, sack)
   local p = pkt.peer { seed = seed }
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 16, err)
-  assert(l ~= nil, "tl_listen failed: " .. core.strerror(err[0]))
-  p:send { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460, sackok = sack ~= false }
-  local sa = p:expect(100000)
-  assert(sa and sa.flags == "S.", "no SYN-ACK")
-  p:send { sport = sport, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = 65535 }
-  p:collect(10000)
-  assert(C.tl_accept(l) ~= nil, "nothing to accept")
+  local _, sa = p:handshake(p:listen(PORT), { sport = sport, dport = PORT, seq = ISS, mss = 1460,
+    sackok = sack ~= false })
   return p, ISS + 1, sa.seq + 1
 end
 

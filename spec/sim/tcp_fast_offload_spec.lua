@@ -18,13 +18,9 @@ end
 
 local function accepted(tso, mss)
   local p = pkt.peer { seed = 41, latency_us = 100, config = function(cfg) cfg.tso_max = tso end }
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 4, err)
-  p:send { sport = 5000, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = mss or 1460, wscale = 7, sackok = true }
-  local sa = assert(p:expect(10000))
-  p:send { sport = 5000, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = 65535 }
-  p:collect(1000)
-  return p, assert(C.tl_accept(l)), sa.seq + 1
+  local s, sa = p:handshake(p:listen(PORT, 4),
+    { sport = 5000, dport = PORT, seq = ISS, mss = mss or 1460, wscale = 7, sackok = true })
+  return p, s, sa.seq + 1
 end
 
 describe("TSO super-segments (tl_config.tso_max)", function()

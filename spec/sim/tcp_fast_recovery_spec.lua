@@ -99,14 +99,21 @@ describe("proportional rate reduction (RFC 6937)", function()
   end)
 end)
 
+-- A SACK peer that received the stack's first window of ten segments and
+-- acknowledges the first `acked` of them. Returns the bulk peer.
+local function ten_sent(seed, acked)
+  local b = bulkpeer.new { seed = seed, latency_us = LAT, sack = true, total = 1460 * 10 }
+  b:fill()
+  assert.are.equal(10, #b.p:collect(2 * LAT))
+  b.rcv_nxt = acked * b.mss
+  b:ack()
+  return b
+end
+
 describe("D-SACK reception (RFC 2883)", function()
   it("takes D-SACK blocks without retransmitting or entering recovery", function()
-    local b = bulkpeer.new { seed = 22, latency_us = LAT, sack = true, total = 1460 * 10 }
+    local b = ten_sent(22, 5)
     local M, p = b.mss, b.p
-    b:fill()
-    assert.are.equal(10, #p:collect(2 * LAT))
-    b.rcv_nxt = 5 * M
-    b:ack()
     p:collect(2 * LAT)
     local cwnd = b:info().cwnd
     local base = b.base
@@ -130,12 +137,8 @@ describe("D-SACK reception (RFC 2883)", function()
   end)
 
   it("still counts plain duplicate ACKs (no SACK blocks) toward fast retransmit", function()
-    local b = bulkpeer.new { seed = 23, latency_us = LAT, sack = true, total = 1460 * 10 }
+    local b = ten_sent(23, 2)
     local M, p = b.mss, b.p
-    b:fill()
-    assert.are.equal(10, #p:collect(2 * LAT))
-    b.rcv_nxt = 2 * M
-    b:ack()
     for _ = 1, 3 do b:ack() end
     local r = assert(p:expect(2 * LAT), "no fast retransmit")
     assert.are.equal((b.base + 2 * M) % 4294967296, r.seq)
@@ -149,13 +152,7 @@ describe("liveness under loss", function()
     -- SEQ of its ACKs) is past our RCV.NXT while our window is zero.
     local PORT = 9
     local p = pkt.peer { seed = 24, latency_us = 100, config = function(cfg) cfg.tcp_rcvbuf = 4096 end }
-    local err = ffi.new("int[1]")
-    local l = C.tl_listen(p.st, PORT, 4, err)
-    p:send { sport = 3000, dport = PORT, seq = 100, flags = "S", win = 65535, mss = 1460 }
-    local sa = assert(p:expect(10000))
-    p:send { sport = 3000, dport = PORT, seq = 101, ack = sa.seq + 1, flags = ".", win = 65535 }
-    p:collect(1000)
-    local s = assert(C.tl_accept(l))
+    local s, sa = p:handshake(p:listen(PORT, 4), { sport = 3000, dport = PORT, seq = 100, mss = 1460 })
     -- fill its receive buffer (the application does not read)
     local seq = 101
     for _ = 1, 4 do
@@ -204,41 +201,14 @@ describe("liveness under loss", function()
     local seeds = { 11, 23, 48, 49, 52, 58 }
     for sd = 70, 93 do seeds[#seeds + 1] = sd end
     local data = tcpsim.bytes(1024 * 1024, 7)
-    local buf = ffi.new("uint8_t[65536]")
     local t0 = os.clock()
     for _, seed in ipairs(seeds) do
       local imp = { loss = 0.1, reorder = 0.05, duplicate = 0.01, jitter_us = 1000 }
       local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
       local c, s = w:establish(7)
-      local ptr = ffi.cast("const uint8_t *", data)
-      local sent, got, pend, shut, sshut = 0, 0, "", false, false
-      local done = w:run_until(function()
-        while sent < #data do
-          local n = tonumber(C.tl_send(c, ptr + sent, #data - sent, w:now()))
-          if n <= 0 then break end
-          sent = sent + n
-        end
-        if sent == #data and not shut then shut = C.tl_shutdown(c, w:now()) == 0 end
-        while true do
-          if #pend > 0 then
-            local n = tonumber(C.tl_send(s, pend, #pend, w:now()))
-            if n > 0 then pend = pend:sub(n + 1) end
-            if #pend > 0 then break end
-          end
-          local n = tonumber(C.tl_recv(s, buf, 65536, w:now()))
-          if n > 0 then
-            pend = ffi.string(buf, n)
-          else
-            if n == C.TL_ECLOSED and not sshut then sshut = C.tl_shutdown(s, w:now()) == 0 end
-            break
-          end
-        end
-        local r, code = w:read(c)
-        got = got + #r
-        return code == C.TL_ECLOSED
-      end, 60e6)
-      assert(done, ("seed %d: echo stalled at %d of %d bytes"):format(seed, got, #data))
-      assert.are.equal(#data, got)
+      local done, got = w:echo(c, s, data, 60e6)
+      assert(done, ("seed %d: echo stalled at %d of %d bytes"):format(seed, #got, #data))
+      assert.is_true(got == data, ("seed %d: echoed bytes differ"):format(seed))
     end
     assert.is_true(os.clock() - t0 < 60, "took " .. (os.clock() - t0) .. " s")
   end)

@@ -7,13 +7,7 @@ local pkt = require "helpers.tcppkt"
 local PORT, ISS, LAT = 7, 7000, 100
 
 local function establish(p, sport)
-  local l = p:listen(PORT)
-  p:send { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460, sackok = true }
-  local sa = assert(p:expect(100000), "no SYN-ACK")
-  p:send { sport = sport, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = 65535 }
-  p:collect(1000)
-  local s = C.tl_accept(l)
-  assert(s ~= nil, "nothing to accept")
+  local s, sa = p:handshake(p:listen(PORT), { sport = sport, dport = PORT, seq = ISS, mss = 1460, sackok = true })
   return s, sa.seq
 end
 

@@ -6,18 +6,11 @@ local core = require "tcplua.core"
 local C = core.C
 local tcpsim = require "helpers.tcpsim"
 
--- One bulk transfer a -> b; returns seconds of virtual time, a's stats and
--- the client's final tl_tcp_info.
-local function transfer(seed, data, impair, no_undo, cc)
-  local w = tcpsim.pair { seed = seed, latency_us = 10000, impair_a = impair,
-    config = function(cfg) cfg.tcp_no_undo = no_undo and 1 or 0 end }
-  local c, s = w:establish(80)
-  if cc then C.tl_setopt(c, C.TL_OPT_CONGESTION, cc) end
-  local t0 = w:now()
-  local got, fin = w:stream(c, s, data, 600e6)
-  assert.is_true(fin, "seed " .. seed .. ": no FIN")
-  assert.is_true(got == data, "seed " .. seed .. ": bytes differ")
-  return (w:now() - t0) / 1e6, core.stats(w.a), w:info(c)
+-- One bulk transfer a -> b (b declining SACK if no_sack); returns seconds
+-- of virtual time, a's stats and the client's final tl_tcp_info.
+local function transfer(seed, data, impair, no_undo, cc, no_sack)
+  return tcpsim.bulk(data, { seed = seed, latency_us = 10000, impair_a = impair, no_undo = no_undo, cc = cc,
+    sack = not no_sack })
 end
 
 describe("spurious retransmission undo (RFC 3522, RFC 9438 4.9)", function()
@@ -50,6 +43,26 @@ describe("spurious retransmission undo (RFC 3522, RFC 9438 4.9)", function()
     -- longer looks like loss
     assert.is_true(st.tcp_fast_retrans <= 3, st.tcp_fast_retrans .. " fast retransmits")
     assert.are.equal(st.tcp_fast_retrans, st.tcp_spurious_undo)
+  end)
+
+  it("raises DupThresh without SACK too, from the duplicate ACKs an undone fast retransmit saw", function()
+    local deep = { reorder = 0.05, reorder_gap = 6, rate_bps = 100e6 }
+    for _, cc in ipairs { 2, 1, 0 } do -- CUBIC, NewReno (RFC 6582), Reno
+      local _, st = transfer(5, data, deep, false, cc, true)
+      local _, st_cut = transfer(5, data, deep, true, cc, true)
+      assert.is_true(st_cut.tcp_fast_retrans >= 20, cc .. ": reordering too rare to tell: " .. st_cut.tcp_fast_retrans)
+      assert.is_true(st.tcp_reordering_raised >= 1, cc .. ": DupThresh never raised")
+      assert.is_true(st.tcp_fast_retrans <= 3, cc .. ": " .. st.tcp_fast_retrans .. " fast retransmits")
+      assert.are.equal(st.tcp_fast_retrans, st.tcp_spurious_undo, cc)
+    end
+    -- a raised DupThresh still lets real losses through: with loss alone
+    -- nothing is undone, nothing raised, and nothing changes
+    local lossy = { loss = 0.01, rate_bps = 100e6 }
+    local t, st = transfer(2, data, lossy, false, 1, true)
+    local t_cut = transfer(2, data, lossy, true, 1, true)
+    assert.is_true(st.tcp_fast_retrans > 0)
+    assert.are.equal(0, st.tcp_spurious_undo + st.tcp_reordering_raised)
+    assert.are.equal(t_cut, t)
   end)
 
   it("does not undo the response to real losses", function()

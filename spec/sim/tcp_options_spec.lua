@@ -16,17 +16,9 @@ local state = pkt.state
 local info = pkt.info
 
 local function establish(p, l, sport, opts)
-  local syn = { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460 }
+  local syn = { sport = sport, dport = PORT, seq = ISS, mss = 1460 }
   for k, v in pairs(opts or {}) do syn[k] = v end
-  p:send(syn)
-  local sa = assert(p:expect(100000), "no SYN-ACK")
-  local ack = { sport = sport, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = syn.win }
-  if syn.ts then ack.ts = { syn.ts[1] + 1, sa.ts[1] } end
-  p:send(ack)
-  p:collect(1000)
-  local s = C.tl_accept(l)
-  assert(s ~= nil, "nothing to accept")
-  return s, sa
+  return p:handshake(l, syn)
 end
 
 describe("tcp options", function()

@@ -20,16 +20,18 @@ local function counter(p, name) return core.stats(p.st)[name] end
 
 -- Peer-initiated handshake; returns the accepted socket and the stack's ISS.
 local function establish(p, l, sport, syn_extra, win)
-  local syn = { sport = sport, dport = PORT, seq = ISS, flags = "S", win = win or 65535, mss = 1460 }
+  local syn = { sport = sport, dport = PORT, seq = ISS, win = win or 65535, mss = 1460 }
   for k, v in pairs(syn_extra or {}) do syn[k] = v end
-  p:send(syn)
-  local sa = assert(p:expect(100000), "no SYN-ACK")
-  assert.are.equal("S.", sa.flags)
-  p:send { sport = sport, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = win or 65535 }
-  p:collect(1000)
-  local s = C.tl_accept(l)
-  assert(s ~= nil, "nothing to accept")
+  local s, sa = p:handshake(l, syn)
   return s, sa.seq
+end
+
+-- A peer (seed, config as for peer) with a connection open from its port
+-- sport: returns the peer, the accepted socket and the stack's ISS.
+local function connected(seed, sport, config)
+  local p = peer(seed, config)
+  local s, iss = establish(p, listen(p), sport)
+  return p, s, iss
 end
 
 local function send_data(s, p, str) return tonumber(C.tl_send(s, str, #str, p:now())) end
@@ -55,13 +57,8 @@ end)
 describe("tcp vs scripted peer: passive open", function()
   it("advertises MSS = MTU - 40 and uses 536 when the SYN has none (RFC 9293 3.7.1)", function()
     local p = peer(2)
-    local l = listen(p)
-    p:send { sport = 1001, dport = PORT, seq = ISS, flags = "S", win = 65535 }
-    local sa = assert(p:expect(10000))
+    local s, sa = p:handshake(listen(p), { sport = 1001, dport = PORT, seq = ISS }) -- no MSS option
     assert.are.equal(1460, sa.mss)
-    p:send { sport = 1001, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = ".", win = 65535 }
-    p:collect(1000)
-    local s = C.tl_accept(l)
     assert.are.equal(536, info(s).snd_mss)
     C.tl_setopt(s, C.TL_OPT_NODELAY, 1)
     send_data(s, p, string.rep("x", 2000))
@@ -106,8 +103,7 @@ end)
 
 describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", function()
   it("accepts an exact RST and reports the reset", function()
-    local p = peer(6)
-    local s = establish(p, listen(p), 1010)
+    local p, s = connected(6, 1010)
     p:send { sport = 1010, dport = PORT, seq = ISS + 1, flags = "R" }
     p:collect(1000)
     assert.are.equal("CLOSED", state(s))
@@ -144,8 +140,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   }
   for _, name in ipairs({ "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING", "LAST-ACK" }) do
     it("goes from " .. name .. " to CLOSED on an exact RST", function()
-      local p = peer(30)
-      local s, iss = establish(p, listen(p), 1060)
+      local p, s, iss = connected(30, 1060)
       local rcv_nxt = to_state[name](p, s, iss, 1060)
       assert.are.equal(name, state(s))
       p:send { sport = 1060, dport = PORT, seq = rcv_nxt, flags = "R" }
@@ -170,8 +165,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   end)
 
   it("challenges an in-window inexact RST and a SYN (RFC 5961 3.2, 4.2)", function()
-    local p = peer(7)
-    local s, iss = establish(p, listen(p), 1011)
+    local p, s, iss = connected(7, 1011)
     p:send { sport = 1011, dport = PORT, seq = ISS + 100, flags = "R" }
     local a = assert(p:expect(10000), "no challenge ACK for the RST")
     assert.are.equal(".", a.flags)
@@ -186,8 +180,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   end)
 
   it("rate-limits challenge ACKs to about tcp_challenge_ack_per_s, randomized (RFC 5961 10)", function()
-    local p = peer(8, function(cfg) cfg.tcp_challenge_ack_per_s = 4 end)
-    local s = establish(p, listen(p), 1015)
+    local p, s = connected(8, 1015, function(cfg) cfg.tcp_challenge_ack_per_s = 4 end)
     for k = 1, 20 do p:send { sport = 1015, dport = PORT, seq = ISS + 100 + k, flags = "R" } end
     local sent = #p:collect(10000)
     assert.are.equal(sent, counter(p, "tcp_challenge_ack"))
@@ -201,8 +194,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   end)
 
   it("ACKs and drops an ACK for data never sent (RFC 5961 5.2)", function()
-    local p = peer(8)
-    local s, iss = establish(p, listen(p), 1012)
+    local p, s, iss = connected(8, 1012)
     p:send { sport = 1012, dport = PORT, seq = ISS + 1, ack = iss + 1000, flags = ".", data = "abc" }
     local a = assert(p:expect(10000))
     assert.are.equal(ISS + 1, a.ack)
@@ -210,8 +202,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   end)
 
   it("ignores a RST in TIME-WAIT (RFC 1337)", function()
-    local p = peer(9)
-    local s, iss = establish(p, listen(p), 1013)
+    local p, s, iss = connected(9, 1013)
     C.tl_shutdown(s, p:now())
     local fin = assert(p:expect(10000))
     assert.are.equal("F.", fin.flags)
@@ -226,8 +217,7 @@ describe("tcp vs scripted peer: RST and SYN in synchronized states (RFC 5961)", 
   end)
 
   it("sends RST, not FIN, when closed with unread data (RFC 9293 3.10.4)", function()
-    local p = peer(10)
-    local s, iss = establish(p, listen(p), 1014)
+    local p, s, iss = connected(10, 1014)
     p:send { sport = 1014, dport = PORT, seq = ISS + 1, ack = iss + 1, flags = "P.", data = "unread" }
     p:collect(1000)
     C.tl_close(s, p:now())
@@ -239,8 +229,7 @@ end)
 
 describe("tcp vs scripted peer: receiving", function()
   it("delays a lone ACK by tcp_delack_us and ACKs every second segment at once", function()
-    local p = peer(11)
-    local s, iss = establish(p, listen(p), 1020)
+    local p, s, iss = connected(11, 1020)
     local t0 = p:now()
     p:send { sport = 1020, dport = PORT, seq = ISS + 1, ack = iss + 1, flags = "P.", data = "one" }
     local a = assert(p:expect(1e6))
@@ -258,8 +247,7 @@ describe("tcp vs scripted peer: receiving", function()
   end)
 
   it("ACKs out-of-order data at once and again when the hole fills", function()
-    local p = peer(12)
-    local s, iss = establish(p, listen(p), 1021)
+    local p, s, iss = connected(12, 1021)
     p:send { sport = 1021, dport = PORT, seq = ISS + 11, ack = iss + 1, flags = ".", data = "0123456789" }
     local a = assert(p:expect(2 * LAT + 10), "no immediate duplicate ACK")
     assert.are.equal(ISS + 1, a.ack)
@@ -273,8 +261,7 @@ describe("tcp vs scripted peer: receiving", function()
   end)
 
   it("bounds the out-of-order queue, and still takes in-order data when it is full", function()
-    local p = peer(21, function(cfg) cfg.tcp_ooo_max_bytes = 1000 end)
-    local s, iss = establish(p, listen(p), 1023)
+    local p, s, iss = connected(21, 1023, function(cfg) cfg.tcp_ooo_max_bytes = 1000 end)
     -- nine separate holes: the range set holds eight (core/assembler.h)
     for k = 1, 9 do
       p:send { sport = 1023, dport = PORT, seq = ISS + 1 + 20 * k, ack = iss + 1, flags = ".", data = "0123456789" }
@@ -294,8 +281,7 @@ describe("tcp vs scripted peer: receiving", function()
   end)
 
   it("takes a FIN that arrives beyond a hole once the hole fills", function()
-    local p = peer(13)
-    local s, iss = establish(p, listen(p), 1022)
+    local p, s, iss = connected(13, 1022)
     p:send { sport = 1022, dport = PORT, seq = ISS + 4, ack = iss + 1, flags = "F.", data = "def" }
     p:collect(1000)
     assert.are.equal("ESTABLISHED", state(s))
@@ -308,8 +294,7 @@ end)
 
 describe("tcp vs scripted peer: sending", function()
   it("holds a second small segment while the first is unacknowledged (Nagle), unless NODELAY", function()
-    local p = peer(14)
-    local s, iss = establish(p, listen(p), 1030)
+    local p, s, iss = connected(14, 1030)
     send_data(s, p, "a")
     local a = assert(p:expect(1000))
     assert.are.equal("a", a.data)
@@ -397,8 +382,7 @@ describe("tcp vs scripted peer: sending", function()
   end)
 
   it("sends one new segment on each of the first two duplicate ACKs (RFC 3042)", function()
-    local p = peer(27)
-    local s, iss = establish(p, listen(p), 1034)
+    local p, s, iss = connected(27, 1034)
     C.tl_send(s, string.rep("l", 1460 * 14), 1460 * 14, p:now())
     assert.are.equal(10, #p:collect(1000))   -- the initial window (RFC 6928)
     for k = 1, 2 do
@@ -409,8 +393,7 @@ describe("tcp vs scripted peer: sending", function()
   end)
 
   it("fast-retransmits on the third duplicate ACK (RFC 5681 3.2)", function()
-    local p = peer(17)
-    local s, iss = establish(p, listen(p), 1033)
+    local p, s, iss = connected(17, 1033)
     C.tl_setopt(s, C.TL_OPT_CONGESTION, 0)   -- Reno's numbers; CUBIC's are in tcp_fast_cc_spec
     send_data(s, p, string.rep("m", 1460 * 5))
     local segs = p:collect(1000)
@@ -431,8 +414,7 @@ end)
 describe("tcp vs scripted peer: NewReno (RFC 6582)", function()
   for _, cc in ipairs({ { 0, "reno" }, { 1, "newreno" } }) do
     it(cc[2] .. ": a partial ACK in recovery " .. (cc[1] == 1 and "resends the next hole at once" or "ends recovery"), function()
-      local p = peer(25)
-      local s, iss = establish(p, listen(p), 1070)
+      local p, s, iss = connected(25, 1070)
       assert.are.equal(0, C.tl_setopt(s, C.TL_OPT_CONGESTION, cc[1]))
       assert.are.equal(cc[2], ffi.string(C.tl_tcp_cc_name(s)))
       C.tl_send(s, string.rep("n", 1460 * 5), 1460 * 5, p:now())
@@ -491,8 +473,7 @@ describe("tcp vs scripted peer: timers", function()
   end)
 
   it("restarts TIME-WAIT when the peer's FIN comes again (RFC 9293 3.10.7.4)", function()
-    local p = peer(23, function(cfg) cfg.tcp_msl_us = 1e6 end)
-    local s, iss = establish(p, listen(p), 1041)
+    local p, s, iss = connected(23, 1041, function(cfg) cfg.tcp_msl_us = 1e6 end)
     C.tl_shutdown(s, p:now())
     assert(p:expect(1000))
     p:send { sport = 1041, dport = PORT, seq = ISS + 1, ack = iss + 2, flags = "F." }

@@ -203,13 +203,7 @@ describe("tcp and ICMP errors (RFC 1122 4.2.3.9, RFC 5927)", function()
 
   it("records a host unreachable on an established connection as a soft error only", function()
     local p = pkt.peer { seed = 33, latency_us = 100 }
-    local err = ffi.new("int[1]")
-    local l = C.tl_listen(p.st, 7, 4, err)
-    p:send { sport = 1001, dport = 7, seq = 100, flags = "S", mss = 1460, win = 65535 }
-    local sa = assert(p:expect(1000))
-    p:send { sport = 1001, dport = 7, seq = 101, ack = sa.seq + 1, flags = ".", win = 65535 }
-    p:collect(1000)
-    local s = C.tl_accept(l)
+    local s = p:handshake(p:listen(7, 4), { sport = 1001, dport = 7, seq = 100, mss = 1460 })
     C.tl_send(s, "data", 4, p:now())
     local seg = assert(p:expect(1000))
     icmp(p, 3, 1, 0, seg.raw)
@@ -224,13 +218,7 @@ describe("tcp and ICMP errors (RFC 1122 4.2.3.9, RFC 5927)", function()
 
   it("lowers the MSS on fragmentation-needed and resends in smaller segments", function()
     local p = pkt.peer { seed = 32, latency_us = 100 }
-    local err = ffi.new("int[1]")
-    local l = C.tl_listen(p.st, 7, 4, err)
-    p:send { sport = 1000, dport = 7, seq = 100, flags = "S", mss = 1460, win = 65535 }
-    local sa = assert(p:expect(1000))
-    p:send { sport = 1000, dport = 7, seq = 101, ack = sa.seq + 1, flags = ".", win = 65535 }
-    p:collect(1000)
-    local s = C.tl_accept(l)
+    local s = p:handshake(p:listen(7, 4), { sport = 1000, dport = 7, seq = 100, mss = 1460 })
     local data = string.rep("d", 1460)
     C.tl_send(s, data, #data, p:now())
     local seg = assert(p:expect(1000))

@@ -1,7 +1,7 @@
 -- Byte-exact bulk transfer between two stacks under seeded loss,
 -- reordering and duplication (virtual time; the seed is in every message).
 local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
+local C = core.C
 local tcpsim = require "helpers.tcpsim"
 
 local cache = {}
@@ -10,17 +10,22 @@ local function payload(size)
   return cache[size]
 end
 
-local function run(seed, size, imp, limit_us)
+-- cc: TL_OPT_CONGESTION for both ends (nil: the default, CUBIC).
+local function run(seed, size, imp, limit_us, cc)
   local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
   local c, s = w:establish(80)
+  if cc then
+    C.tl_setopt(c, C.TL_OPT_CONGESTION, cc)
+    C.tl_setopt(s, C.TL_OPT_CONGESTION, cc)
+  end
   local data = payload(size)
   local got, fin = w:stream(c, s, data, limit_us)
   local back, fin2 = w:stream(s, c, data:reverse(), limit_us)
   return w, data, got, fin, back, fin2, c, s
 end
 
-local function check(seed, size, imp, limit_us)
-  local w, data, got, fin, back, fin2, c, s = run(seed, size, imp, limit_us)
+local function check(seed, size, imp, limit_us, cc)
+  local w, data, got, fin, back, fin2, c, s = run(seed, size, imp, limit_us, cc)
   local tag = ("seed %d, loss %s, %d bytes"):format(seed, tostring(imp and imp.loss or 0), size)
   assert(#got == #data, tag .. ": a->b received " .. #got .. " bytes")
   assert(got == data, tag .. ": a->b bytes differ")
@@ -65,15 +70,7 @@ describe("tcp transfer", function()
   it("moves 1 MB each way byte-exact with NewReno under 5% loss for 20 seeds", function()
     for seed = 400, 419 do
       local imp = { loss = 0.05, reorder = 0.05, duplicate = 0.02, jitter_us = 500 }
-      local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
-      local c, s = w:establish(80)
-      C.tl_setopt(c, C.TL_OPT_CONGESTION, 1)
-      C.tl_setopt(s, C.TL_OPT_CONGESTION, 1)
-      local data = payload(1024 * 1024)
-      local got, fin = w:stream(c, s, data, 3000e6)
-      assert(got == data and fin, "seed " .. seed .. ": a->b differs")
-      local back, fin2 = w:stream(s, c, data, 3000e6)
-      assert(back == data and fin2, "seed " .. seed .. ": b->a differs")
+      check(seed, 1024 * 1024, imp, 3000e6, 1)
     end
   end)
 
@@ -83,36 +80,9 @@ describe("tcp transfer", function()
       local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
       local c, s = w:establish(7)
       local data = payload(1024 * 1024)
-      local ptr = ffi.cast("const uint8_t *", data)
-      local sent, got, pend, shut, sshut = 0, {}, "", false, false
-      local buf = ffi.new("uint8_t[65536]")
-      local done = w:run_until(function()
-        while sent < #data do
-          local n = tonumber(C.tl_send(c, ptr + sent, #data - sent, w:now()))
-          if n <= 0 then break end
-          sent = sent + n
-        end
-        if sent == #data and not shut then shut = C.tl_shutdown(c, w:now()) == 0 end
-        while true do   -- the echo side
-          if #pend > 0 then
-            local n = tonumber(C.tl_send(s, pend, #pend, w:now()))
-            if n > 0 then pend = pend:sub(n + 1) end
-            if #pend > 0 then break end
-          end
-          local n = tonumber(C.tl_recv(s, buf, 65536, w:now()))
-          if n > 0 then
-            pend = ffi.string(buf, n)
-          else
-            if n == C.TL_ECLOSED and not sshut then sshut = C.tl_shutdown(s, w:now()) == 0 end
-            break
-          end
-        end
-        local r, code = w:read(c)
-        if #r > 0 then got[#got + 1] = r end
-        return code == C.TL_ECLOSED
-      end, 600e6)
+      local done, got = w:echo(c, s, data, 600e6)
       assert(done, "seed " .. seed .. ": echo did not finish")
-      assert(table.concat(got) == data, "seed " .. seed .. ": echoed bytes differ")
+      assert(got == data, "seed " .. seed .. ": echoed bytes differ")
     end
   end)
 end)
