@@ -4,6 +4,23 @@
  * steps in tcp_rcv.c. */
 #include "tcp_tcb.h"
 
+/* RFC 7323 5.5: TS.Recent is trusted for 24 days (2^31 ms, half the space
+ * of a 1 ms timestamp clock); after that a peer's clock may have moved by
+ * more than half its range, so an "older" TSval proves nothing and PAWS
+ * must let the segment through (it then sets TS.Recent anew). */
+#define TL_PAWS_IDLE_S (24u * 24 * 3600)
+
+static void ts_recent_set(struct tl_sock *s, uint32_t val, int64_t now) {
+  s->ts_recent = val;
+  s->ts_recent_age_s = (uint32_t)(now / 1000000);
+}
+
+static int ts_recent_stale(tl_stack *st, const struct tl_sock *s, int64_t now) {
+  if ((uint32_t)(now / 1000000) - s->ts_recent_age_s <= TL_PAWS_IDLE_S) return 0;
+  TL_COUNT(st, tcp_paws_stale);
+  return 1;
+}
+
 #define TL_OOW_ACK_US 500000
 
 static uint32_t seg_len(const struct tl_tcp_hdr *h) {
@@ -20,7 +37,7 @@ void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_h
    * SACK by leaving the option out of its SYN-ACK (an active opener has
    * offered both already). */
   s->ts_ok = h->opt.has_ts && !(passive && tl_tcp_of(st)->no_ts);
-  if (s->ts_ok) s->ts_recent = h->opt.ts_val;
+  if (s->ts_ok) ts_recent_set(s, h->opt.ts_val, st->now);
   s->sack_ok = h->opt.sack_ok && !(passive && tl_tcp_of(st)->no_sack);
   if (h->opt.has_wscale) {
     s->ws_ok = 1;
@@ -149,7 +166,8 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
 
   /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent
    * is a duplicate from an earlier wrap of the sequence space. */
-  if (s->ts_ok && h->opt.has_ts && !(h->flags & TL_TH_RST) && tl_seq_lt(h->opt.ts_val, s->ts_recent)) {
+  if (s->ts_ok && h->opt.has_ts && !(h->flags & TL_TH_RST) && tl_seq_lt(h->opt.ts_val, s->ts_recent) &&
+      !ts_recent_stale(st, s, now)) {
     TL_COUNT(st, drop_tcp_paws);
     if (now - s->last_oow_ack >= TL_OOW_ACK_US || !s->last_oow_ack) {
       s->last_oow_ack = now ? now : 1;
@@ -210,7 +228,7 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
   }
 
   /* RFC 7323 4.3: remember the timestamp to echo. */
-  if (s->ts_ok && h->opt.has_ts && tl_seq_leq(h->seq, s->last_ack_sent)) s->ts_recent = h->opt.ts_val;
+  if (s->ts_ok && h->opt.has_ts && tl_seq_leq(h->seq, s->last_ack_sent)) ts_recent_set(s, h->opt.ts_val, now);
 
   /* second: check the RST bit (RFC 5961 3.2) */
   if (h->flags & TL_TH_RST) {

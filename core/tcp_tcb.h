@@ -115,6 +115,7 @@ struct tl_sock {
   uint32_t irs, rcv_nxt, rcv_adv, rcv_up, rcv_fin_seq;
   /* RFC 7323 timestamps, RFC 2018 SACK */
   uint32_t ts_recent, ts_offset, last_ack_sent;
+  uint32_t ts_recent_age_s;   /* when TS.Recent was last set, stack clock in s (RFC 7323 5.5) */
   uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
   uint32_t sack_high;         /* highest sequence the peer SACKed */
   uint32_t high_rxt;          /* RFC 6675 HighRxt: end of the last hole resent */

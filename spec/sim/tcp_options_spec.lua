@@ -56,6 +56,29 @@ describe("tcp options", function()
     assert.are.equal(3, tonumber(C.tl_readable(s)))
   end)
 
+  it("stops trusting TS.Recent after 24 idle days (RFC 7323 5.5)", function()
+    local p = peer(49)
+    local s, sa = establish(p, listen(p), 2009, { ts = { 1000, 0 } })
+    p:send { sport = 2009, dport = PORT, seq = ISS + 1, ack = sa.seq + 1, flags = "P.", data = "abc", ts = { 5000, sa.ts[1] } }
+    p:collect(1000)
+    local paws = core.stats(p.st).drop_tcp_paws
+    -- a day later, an older TSval is still a PAWS drop
+    p:collect(86400e6)
+    p:send { sport = 2009, dport = PORT, seq = ISS + 4, ack = sa.seq + 1, flags = "P.", data = "def", ts = { 4000, sa.ts[1] } }
+    p:collect(1000)
+    assert.are.equal(paws + 1, core.stats(p.st).drop_tcp_paws)
+    assert.are.equal(3, tonumber(C.tl_readable(s)))
+    -- 25 days after TS.Recent was set, the peer's clock may have wrapped: taken
+    p:collect(24 * 86400e6)
+    p:send { sport = 2009, dport = PORT, seq = ISS + 4, ack = sa.seq + 1, flags = "P.", data = "def", ts = { 4000, sa.ts[1] } }
+    local a = assert(p:expect(500e3))
+    assert.are.equal(ISS + 7, a.ack)
+    assert.are.equal(4000, a.ts[2], "TS.Recent set anew from the accepted segment")
+    assert.are.equal(paws + 1, core.stats(p.st).drop_tcp_paws)
+    assert.are.equal(1, core.stats(p.st).tcp_paws_stale)
+    assert.are.equal(6, tonumber(C.tl_readable(s)))
+  end)
+
   it("reports out-of-order data in SACK blocks, the latest first (RFC 2018 4)", function()
     local p = peer(43)
     local s, sa = establish(p, listen(p), 2003, { sackok = true })
