@@ -85,6 +85,7 @@ static void ts_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us, uint3
 void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, int64_t now) {
   uint32_t flight_before = s->snd_max - s->snd_una;
   uint32_t acked = ack - s->snd_una;
+  if (s->pmtu_lowered_s) tcp_pmtu_age(st, s, now);
   uint32_t fin_seq = tcp_data_seq0(s) + s->snd.len;
   if (!s->syn_acked) {
     s->syn_acked = 1;

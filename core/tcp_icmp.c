@@ -42,6 +42,7 @@ void tl_tcp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, c
     if (mtu < TL_MIN_PMTU || mtu >= s->pmtu) return;
     TL_COUNT(st, tcp_icmp_frag_needed);
     s->pmtu = mtu;
+    s->pmtu_lowered_s = (uint32_t)(now / 1000000) + 1;
     tcp_mss_update(st, s);
     /* RFC 1191 6.4 / RFC 5927 7: resend what was too big, in smaller
      * segments; not a congestion signal. */
@@ -60,4 +61,18 @@ void tl_tcp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, c
   }
   TL_COUNT(st, tcp_icmp_soft);
   s->soft_err = TL_EUNREACH;
+}
+
+/* RFC 1191 6.3: a path MTU estimate that went down is tried at the
+ * first-hop MTU again after ten minutes (the RFC's recommended timer);
+ * if the path still can't carry it, the next fragmentation-needed lowers
+ * it once more. Checked when an ACK moves SND.UNA: only a sender cares. */
+#define TL_PMTU_RAISE_S 600
+
+void tcp_pmtu_age(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (!s->pmtu_lowered_s || (uint32_t)(now / 1000000) + 1 - s->pmtu_lowered_s < TL_PMTU_RAISE_S) return;
+  s->pmtu_lowered_s = 0;
+  s->pmtu = st->cfg.mtu;
+  tcp_mss_update(st, s);
+  TL_COUNT(st, tcp_pmtu_raise);
 }

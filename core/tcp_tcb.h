@@ -116,6 +116,7 @@ struct tl_sock {
   /* RFC 7323 timestamps, RFC 2018 SACK */
   uint32_t ts_recent, ts_offset, last_ack_sent;
   uint32_t ts_recent_age_s;   /* when TS.Recent was last set, stack clock in s (RFC 7323 5.5) */
+  uint32_t pmtu_lowered_s;    /* 1 + the second the path MTU last went down, 0 never (RFC 1191 6.3) */
   uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
   uint32_t sack_high;         /* highest sequence the peer SACKed */
   uint32_t high_rxt;          /* RFC 6675 HighRxt: end of the last hole resent */
@@ -200,6 +201,7 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err);
 void tcp_set_state(tl_stack *st, struct tl_sock *s, int state);
 void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_mss_update(tl_stack *st, struct tl_sock *s);
+void tcp_pmtu_age(tl_stack *st, struct tl_sock *s, int64_t now); /* tcp_icmp.c */
 uint32_t tcp_data_seq0(const struct tl_sock *s);
 /* RFC 7323 2.3: the smallest shift that lets the window cover the buffer. */
 uint8_t tcp_wscale_for(uint32_t rcvbuf);

@@ -236,4 +236,37 @@ describe("tcp and ICMP errors (RFC 1122 4.2.3.9, RFC 5927)", function()
     assert.are.equal(960, i.snd_mss)
     assert.are.equal(1000, i.pmtu)
   end)
+
+  it("tries the first-hop MTU again ten minutes after a decrease (RFC 1191 6.3)", function()
+    local p = pkt.peer { seed = 33, latency_us = 100 }
+    local s = p:handshake(p:listen(7, 4), { sport = 1001, dport = 7, seq = 100, mss = 1460 })
+    C.tl_setopt(s, C.TL_OPT_NODELAY, 1)
+    local data = string.rep("d", 1460)
+    -- sends one 1460-byte message; returns its segments' sizes once acknowledged
+    local function round()
+      C.tl_send(s, data, #data, p:now())
+      local sizes = {}
+      for _, seg in ipairs(p:collect(1000)) do sizes[#sizes + 1] = #seg.data end
+      p:send { sport = 1001, dport = 7, seq = 101, ack = tonumber(pkt.info(s).snd_nxt), flags = ".", win = 65535 }
+      p:collect(1000)
+      return sizes
+    end
+    C.tl_send(s, data, #data, p:now())
+    icmp(p, 3, 4, 1000, assert(p:expect(1000)).raw)
+    p:collect(1000)
+    p:send { sport = 1001, dport = 7, seq = 101, ack = tonumber(pkt.info(s).snd_nxt), flags = ".", win = 65535 }
+    p:collect(1000)
+    assert.are.equal(1000, pkt.info(s).pmtu)
+    -- nine minutes on, an ACK leaves the estimate alone
+    p:collect(540e6)
+    assert.are.same({ 960, 500 }, round())
+    assert.are.equal(1000, pkt.info(s).pmtu)
+    -- past ten minutes, the next ACK restores the first-hop MTU and full segments
+    p:collect(61e6)
+    assert.are.same({ 960, 500 }, round())
+    assert.are.equal(1500, pkt.info(s).pmtu)
+    assert.are.equal(1460, pkt.info(s).snd_mss)
+    assert.are.equal(1, core.stats(p.st).tcp_pmtu_raise)
+    assert.are.same({ 1460 }, round())
+  end)
 end)
