@@ -10,14 +10,17 @@
 #include "tcp_cc.h"
 
 void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
-  struct tl_cc_undo *u = &s->undo;
-  u->armed = 0;
-  u->rto = 0;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if (u) u->armed = u->rto = 0;
   if (!s->ts_ok || st->cfg.tcp_no_undo) return;
   /* The segment at SND.UNA was already resent by the last SACK recovery
    * (a hole beyond its `recover`): an ACK for that earlier copy would echo
    * a TSval older than this one although the original was lost. */
   if (tl_seq_gt(s->high_rxt, s->snd_una) && tl_seq_leq(s->high_rxt, s->snd_max)) return;
+  /* The snapshot lives in the loss state (tcp_loss.c), one allocation per
+   * episode; without memory there is simply no undo this time. */
+  if (!tcp_loss_get(s)) return;
+  u = tcp_undo_of(s);
   u->cwnd = s->cwnd;
   u->ssthresh = s->ssthresh;
   u->cc_acc = s->cc_acc;
@@ -38,11 +41,14 @@ void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
 void tcp_undo_arm_timeout(struct tl_sock *s) {
   /* A timeout outside recovery with DupThresh segments SACKed: a raised
    * DupThresh hid a loss, so it goes back to the RFC's 3 (as Linux does). */
-  if (!s->in_recovery && tl_asm_bytes(&s->sacked) >= 3u * s->snd_mss) s->reordering = 0;
-  if (s->undo.armed || s->retries > 1) return;
+  if (!s->in_recovery && tl_asm_bytes(tcp_sacked(s)) >= 3u * s->snd_mss) s->reordering = 0;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if ((u && u->armed) || s->retries > 1) return;
   tcp_undo_arm(s->st, s, s->st->now);
-  s->undo.rexmit0--;
-  s->undo.rto = 1;
+  u = tcp_undo_of(s);
+  if (!u) return;
+  u->rexmit0--;
+  u->rto = 1;
 }
 
 /* RFC 9438 4.9: cwnd, ssthresh, cwnd_prior, W_max, K, the epoch and W_est
@@ -51,7 +57,7 @@ void tcp_undo_arm_timeout(struct tl_sock *s) {
 #define TL_REORDERING_MAX 64
 
 static void undo(tl_stack *st, struct tl_sock *s) {
-  struct tl_cc_undo *u = &s->undo;
+  struct tl_cc_undo *u = tcp_undo_of(s); /* armed: the loss state exists */
   if (!u->rto && s->sack_ok && tl_seq_gt(s->sack_high, u->seq)) {
     /* The original arrived after this many later segments: the path
      * reorders that deep, so DupThresh follows (tcp_sack.c:dupthresh). */
@@ -85,8 +91,8 @@ static void undo(tl_stack *st, struct tl_sock *s) {
  * segment that filled the last hole: a retransmission if any hole was a
  * real loss). */
 void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr) {
-  struct tl_cc_undo *u = &s->undo;
-  if (!u->armed) return;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if (!u || !u->armed) return;
   int old_echo = tsecr && tl_seq_lt(tsecr, u->ts);
   if (u->armed == 1) {
     if (!tl_seq_gt(ack, u->seq)) return;
