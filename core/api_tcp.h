@@ -5,6 +5,18 @@
 /* Bytes of one connection's control block (buffers are extra, allocated
  * only while they hold data). */
 size_t tl_tcp_sock_size(void);
+/* Bytes of memory the stack's TCP holds for its sockets: control blocks,
+ * loss states (scoreboard, out-of-order set, undo), ring storage and the
+ * 4-tuple table, as allocated (malloc's own headers not counted). */
+size_t tl_tcp_mem_bytes(const tl_stack *st);
+/* Of those, the send and receive rings' storage alone. */
+size_t tl_tcp_ring_bytes(const tl_stack *st);
+/* Connections holding a loss state (SACK scoreboard, out-of-order set,
+ * undo snapshot) now. */
+uint32_t tl_tcp_loss_count(const tl_stack *st);
+/* At most max loss states at once (default: no limit); beyond it a
+ * connection behaves as when out of memory. For specs. */
+void tl_tcp_set_loss_limit(tl_stack *st, uint32_t max);
 /* Sockets the stack holds: every connection, listener and closed handle. */
 uint32_t tl_tcp_sock_count(const tl_stack *st);
 /* Connections in the 4-tuple table (SYN-SENT .. TIME-WAIT). */

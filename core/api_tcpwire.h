@@ -70,8 +70,9 @@ const char *tl_tcp_strerror(int err);
 /* ---- byte ring (ring.h) -------------------------------------------------- */
 struct tl_ring {
   uint8_t *buf;      /* NULL while empty */
-  uint32_t cap;      /* configured capacity (bytes), allocation size */
-  uint32_t head;     /* offset of the first byte */
+  uint32_t cap;      /* capacity (bytes): what the ring may hold, the window */
+  uint32_t size;     /* bytes of storage allocated (<= cap), 0 without */
+  uint32_t head;     /* offset of the first byte in the storage */
   uint32_t len;      /* bytes held */
   uint32_t ahead;    /* bytes past the end touched by write_at, not yet
                         committed: storage is kept while this is nonzero */
@@ -96,6 +97,9 @@ int tl_ring_spans(const struct tl_ring *r, uint32_t off, uint32_t n, const uint8
                   const uint8_t **p2, uint32_t *n2);
 /* Non-inline tl_ring_space for the FFI. */
 uint32_t tl_ring_space_x(const struct tl_ring *r);
+/* Storage starts at TL_RING_MIN_ALLOC bytes (or the capacity, if smaller)
+ * and doubles, up to the capacity, when more must be held. */
+enum { TL_RING_MIN_ALLOC = 4096 };
 
 /* ---- out-of-order range set (assembler.h) -------------------------------- */
 enum { TL_ASM_MAX = 8 };

@@ -1,6 +1,8 @@
 /* A byte ring buffer for socket send/receive data. Its storage is allocated
- * on first write and released when it drains, so an idle connection costs
- * no buffer memory (fast-path issue: < 1 KB per idle connection).
+ * on first write, small (TL_RING_MIN_ALLOC), doubles up to the capacity as
+ * more must be held, and is released when the ring drains, so an idle
+ * connection costs no buffer memory and a short exchange little
+ * (issue 5: < 1 KB per idle connection).
  * struct tl_ring and the prototypes are in api_tcpwire.h (shared with the
  * FFI); this header documents them and adds the inline helpers. */
 #ifndef TL_RING_H
@@ -10,7 +12,9 @@
 /* tl_ring_init(r, cap)      empty ring of capacity cap, no storage yet
  * tl_ring_free(r)           release storage (the ring stays usable)
  * tl_ring_resize(r, cap)    change capacity; -1 if more bytes are held (or
- *                           written ahead) than cap, or allocation fails
+ *                           written ahead) than cap, or allocation fails.
+ *                           Growing allocates nothing (storage follows the
+ *                           data); shrinking below the storage relocates
  * tl_ring_write(r, p, n)    append up to n bytes; returns bytes taken (0 on
  *                           allocation failure)
  * tl_ring_write_at(r, off, p, n)

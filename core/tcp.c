@@ -19,6 +19,7 @@ int tl_tcp_init(tl_stack *st) {
   tl_isn_key_init(&t->isn_key, st->cfg.seed, st->cfg.isn_key_random);
   t->chack_refill = INT64_MIN / 2; /* refill on first use */
   tl_tw_init(&t->wheel, 0);
+  t->loss_limit = UINT32_MAX;
   return 0;
 }
 
@@ -55,7 +56,6 @@ struct tl_sock *tcp_sock_new(tl_stack *st) {
   tl_ring_init(&s->snd, c->tcp_sndbuf);
   tl_ring_init(&s->rcv, c->tcp_rcvbuf);
   tcp_buf_init(st, s);
-  tl_asm_init(&s->ooo);
   s->cc = &tl_cc_cubic; /* RFC 9438 */
   s->cubic.epoch = -1;
   s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */
@@ -87,6 +87,7 @@ void tcp_sock_free(tl_stack *st, struct tl_sock *s) {
   if (s->all_next) s->all_next->all_prev = s->all_prev;
   tl_ring_free(&s->snd);
   tl_ring_free(&s->rcv);
+  tcp_loss_free(s);
   free(s);
 }
 
@@ -120,6 +121,7 @@ void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->t_release = TL_T_OFF;
   tcp_timer_update(st, s);
   tl_ring_free(&s->snd);
+  tcp_loss_free(s); /* both halves are done: nothing left to recover */
   tcp_buf_closed(s);
   tcp_event(st, s, TL_EV_CLOSED | TL_EV_READABLE);
 }
@@ -131,7 +133,7 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err) {
   s->t_rtx = s->t_delack = s->t_keep = s->t_release = TL_T_OFF;
   tcp_timer_remove(st, s);
   tl_ring_free(&s->snd);
-  tl_asm_init(&s->ooo);
+  tcp_loss_free(s);
   tcp_buf_closed(s);
   tl_ring_forget_ahead(&s->rcv);
   if (s->parent || !s->user_owned) {
@@ -555,7 +557,7 @@ int tl_sock_info(const tl_sock *s, tl_tcp_info *i) {
   i->sndbuf_used = s->snd.len;
   i->rcvbuf = s->rcv.cap;
   i->rcvbuf_used = s->rcv.len;
-  i->ooo_bytes = tl_asm_bytes(&s->ooo);
+  i->ooo_bytes = tl_asm_bytes(tcp_ooo(s));
   i->dupacks = s->dupacks;
   i->fast_retrans = s->fast_retrans;
   i->probes = s->probes;
@@ -577,6 +579,23 @@ uint32_t tl_tcp_sock_count(const tl_stack *st) {
   return n;
 }
 
+size_t tl_tcp_ring_bytes(const tl_stack *st) {
+  size_t n = 0;
+  for (const struct tl_sock *s = tl_tcp_of(st)->all; s; s = s->all_next)
+    n += (size_t)s->snd.size + s->rcv.size;
+  return n;
+}
+
+size_t tl_tcp_mem_bytes(const tl_stack *st) {
+  const struct tl_tcp *t = tl_tcp_of(st);
+  size_t n = (size_t)t->nbuckets * sizeof *t->buckets + tl_tcp_ring_bytes(st);
+  for (const struct tl_sock *s = t->all; s; s = s->all_next)
+    n += sizeof *s + (s->loss ? sizeof *s->loss : 0);
+  return n;
+}
+
+uint32_t tl_tcp_loss_count(const tl_stack *st) { return tl_tcp_of(st)->loss_live; }
+void tl_tcp_set_loss_limit(tl_stack *st, uint32_t max) { tl_tcp_of(st)->loss_limit = max; }
 uint32_t tl_tcp_conn_count(const tl_stack *st) { return tl_tcp_of(st)->nconns; }
 uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->wheel.count; }
 const char *tl_tcp_cc_name(const tl_sock *s) { return s->cc->name; }

@@ -98,7 +98,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
   uint32_t data = min_u32(acked, s->snd.len);
   tl_ring_drop(&s->snd, data);
   s->bytes_acked += data;
-  tl_asm_advance(&s->sacked, ack - s->snd_una);
+  tcp_sacked_advance(s, ack - s->snd_una);
   s->snd_una = ack;
   s->una_since = now;
   if (tl_seq_lt(s->snd_nxt, s->snd_una)) s->snd_nxt = s->snd_una;
@@ -154,6 +154,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
     tcp_cc_app_limited(s, now);
   }
   s->dupacks = 0;
+  tcp_loss_trim(s); /* the episode may be over */
 
   if (s->snd_una == s->snd_max) {
     s->t_rtx = TL_T_OFF; /* RFC 6298 5.2 */
@@ -198,7 +199,8 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
     s->prr_delivered = s->prr_out = 0;
     s->rescue_sent = 0;
     s->recover_fs = s->snd_max - s->snd_una;
-    if (s->sacked.n && s->sacked.r[0].start > 0) len = min_u32(len, s->sacked.r[0].start);
+    const struct tl_assembler *sacked = tcp_sacked(s);
+    if (sacked->n && sacked->r[0].start > 0) len = min_u32(len, sacked->r[0].start);
     tcp_xmit(st, s, s->snd_una, len, now);
     s->high_rxt = s->snd_una + len;
     return;
@@ -239,7 +241,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
    * cover octets not SACKed before; a D-SACK (RFC 2883 4) or a repeated
    * block reports a duplicate arrival, not a loss, so it does not count. */
   int sack_news = 1;
-  uint32_t una_before = s->snd_una, sacked_before = tl_asm_bytes(&s->sacked);
+  uint32_t una_before = s->snd_una, sacked_before = tl_asm_bytes(tcp_sacked(s));
   if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
   if (tl_seq_lt(s->snd_una, ack)) {
@@ -251,7 +253,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   if (s->in_recovery && s->sack_ok) {
     /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
      * SACKed bytes (those the cumulative ACK swallowed count once). */
-    int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(&s->sacked) - sacked_before;
+    int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(tcp_sacked(s)) - sacked_before;
     tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
     tcp_sack_rexmit(st, s, now);
   }

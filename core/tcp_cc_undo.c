@@ -20,15 +20,18 @@ enum tl_undo_armed {
 };
 
 void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
-  struct tl_cc_undo *u = &s->undo;
-  u->armed = UNDO_OFF;
-  u->rto = 0;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if (u) u->armed = u->rto = 0;
   if (!(s->ts_ok || s->sack_ok) || st->cfg.tcp_no_undo) return;
   /* The segment at SND.UNA was already resent by the last SACK recovery
    * (a hole beyond its `recover`): an ACK for that earlier copy would echo
    * a TSval older than this one, and that copy arriving beside this one
    * would be D-SACKed, although the original was lost. */
   if (tl_seq_gt(s->high_rxt, s->snd_una) && tl_seq_leq(s->high_rxt, s->snd_max)) return;
+  /* The snapshot lives in the loss state (tcp_loss.c), one allocation per
+   * episode; without memory there is simply no undo this time. */
+  if (!tcp_loss_get(s)) return;
+  u = tcp_undo_of(s);
   u->cwnd = s->cwnd;
   u->ssthresh = s->ssthresh;
   u->cc_acc = s->cc_acc;
@@ -56,15 +59,18 @@ void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
 void tcp_undo_arm_timeout(struct tl_sock *s) {
   /* A timeout outside recovery with DupThresh segments SACKed: a raised
    * DupThresh hid a loss, so it goes back to the RFC's 3 (as Linux does). */
-  if (!s->in_recovery && (s->sack_ok ? tl_asm_bytes(&s->sacked) >= 3u * s->snd_mss : s->dupacks >= 3))
+  if (!s->in_recovery && (s->sack_ok ? tl_asm_bytes(tcp_sacked(s)) >= 3u * s->snd_mss : s->dupacks >= 3))
     s->reordering = 0;
+  struct tl_cc_undo *u = tcp_undo_of(s);
   /* D-SACK counting cannot tell go-back-N's resends of data that was in
    * flight from the episode's: the timeout ends it undecided. */
-  if (s->undo.armed >= UNDO_DSACK) s->undo.armed = UNDO_OFF;
-  if (s->undo.armed || s->retries > 1 || !s->ts_ok) return;
+  if (u && u->armed >= UNDO_DSACK) u->armed = UNDO_OFF;
+  if ((u && u->armed) || s->retries > 1 || !s->ts_ok) return;
   tcp_undo_arm(s->st, s, s->st->now);
-  s->undo.rexmit0--;
-  s->undo.rto = 1;
+  u = tcp_undo_of(s);
+  if (!u) return;
+  u->rexmit0--;
+  u->rto = 1;
 }
 
 /* RFC 9438 4.9: cwnd, ssthresh, cwnd_prior, W_max, K, the epoch and W_est
@@ -73,7 +79,7 @@ void tcp_undo_arm_timeout(struct tl_sock *s) {
 #define TL_REORDERING_MAX 64
 
 static void undo(tl_stack *st, struct tl_sock *s) {
-  struct tl_cc_undo *u = &s->undo;
+  struct tl_cc_undo *u = tcp_undo_of(s); /* armed: the loss state exists */
   /* The original arrived after this many later segments: the path
    * reorders that deep, so DupThresh follows (tcp_sack.c:tcp_dupthresh).
    * With SACK, the highest block says how far they reached; without it,
@@ -115,13 +121,14 @@ static void undo(tl_stack *st, struct tl_sock *s) {
  * cut in place). Decided no earlier than the ACK that ends recovery, when
  * no further retransmission can join the episode. */
 static int dsack_all(const struct tl_sock *s) {
-  uint64_t sent = s->total_retrans - s->undo.rexmit0;
-  return sent > 0 && s->undo.dsacked >= sent;
+  const struct tl_cc_undo *u = &tcp_loss_of(s)->undo;
+  uint64_t sent = s->total_retrans - u->rexmit0;
+  return sent > 0 && u->dsacked >= sent;
 }
 
 void tcp_undo_dsack(tl_stack *st, struct tl_sock *s, uint32_t start, uint32_t end) {
-  struct tl_cc_undo *u = &s->undo;
-  if (u->armed < UNDO_DSACK) return;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if (!u || u->armed < UNDO_DSACK) return;
   /* Only duplicates of what the episode resent count: from SND.UNA at
    * its start to the end of the last hole (or rescue) resent. A duplicate
    * made by the network inside that range still counts; RFC 3708 5 accepts
@@ -137,7 +144,7 @@ void tcp_undo_dsack(tl_stack *st, struct tl_sock *s, uint32_t start, uint32_t en
  * data sent before the end of recovery is acknowledged -- every copy
  * resent in the episode left before it, so its D-SACK would have come. */
 static void dsack_ack(tl_stack *st, struct tl_sock *s, uint32_t ack) {
-  struct tl_cc_undo *u = &s->undo;
+  struct tl_cc_undo *u = tcp_undo_of(s); /* armed: the loss state exists */
   if (u->armed == UNDO_DSACK_LATE) {
     if (tl_seq_geq(ack, u->dsack_until)) u->armed = UNDO_OFF;
     return;
@@ -159,8 +166,8 @@ static void dsack_ack(tl_stack *st, struct tl_sock *s, uint32_t ack) {
  * segment that filled the last hole: a retransmission if any hole was a
  * real loss). */
 void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr) {
-  struct tl_cc_undo *u = &s->undo;
-  if (!u->armed) return;
+  struct tl_cc_undo *u = tcp_undo_of(s);
+  if (!u || !u->armed) return;
   if (u->armed >= UNDO_DSACK) {
     dsack_ack(st, s, ack);
     return;

@@ -52,33 +52,31 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
     /* Out of order: keep it (bounded) and ACK at once so the sender sees a
      * duplicate ACK (RFC 5681 4.2). */
     s->ack_now = 1;
-    if (ooo_holds(&s->ooo, off, len)) {
+    if (ooo_holds(tcp_ooo(s), off, len)) {
       /* RFC 2883 4.1.2: a repeat of queued out-of-order data; the D-SACK
        * goes first, the block containing it second (it is the latest). */
       TL_COUNT(st, tcp_dup_data);
       tcp_dsack_note(s, seq, seq + len);
-      s->ooo_last_seq = seq;
+      s->loss->ooo_last_seq = seq; /* ooo_holds: the loss state exists */
       return;
     }
-    if (tl_asm_bytes(&s->ooo) + len > st->cfg.tcp_ooo_max_bytes ||
-        tl_ring_write_at(&s->rcv, off, d, len) < 0 || tl_asm_add(&s->ooo, off, len) < 0) {
+    if (tl_asm_bytes(tcp_ooo(s)) + len > st->cfg.tcp_ooo_max_bytes ||
+        tl_ring_write_at(&s->rcv, off, d, len) < 0 || tcp_ooo_add(s, off, len) < 0) {
       TL_COUNT(st, drop_tcp_ooo_overflow);
       return;
     }
     TL_COUNT(st, tcp_ooo_segs);
-    s->ooo_last_seq = seq;
+    s->loss->ooo_last_seq = seq;
     return;
   }
-  int had_holes = s->ooo.n > 0;
+  int had_holes = tcp_ooo(s)->n > 0;
   if (tl_ring_write_at(&s->rcv, 0, d, len) < 0) { /* no memory for the buffer */
     s->ack_now = 1;
     return;
   }
-  /* In-order data is always taken. If the range set is full, no held range
-   * touches [0, len) (it would have merged), so exactly len bytes move. */
-  uint32_t n = tl_asm_add(&s->ooo, 0, len) < 0 ? len : tl_asm_front(&s->ooo);
+  /* In-order data is always taken, with the held ranges it joins. */
+  uint32_t n = tcp_ooo_take(s, len);
   tl_ring_commit(&s->rcv, n);
-  tl_asm_advance(&s->ooo, n);
   s->rcv_nxt += n;
   s->bytes_received += n;
   s->rcv_unacked += n;

@@ -34,7 +34,7 @@ static int is_dsack(const struct tl_tcp_hdr *h) {
 }
 
 uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
-  uint32_t before = tl_asm_bytes(&s->sacked);
+  uint32_t before = tl_asm_bytes(tcp_sacked(s));
   int i = 0;
   if (h->opt.sack_n && is_dsack(h)) {
     TL_COUNT(s->st, tcp_dsack_recv);
@@ -48,10 +48,10 @@ uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
     if (!tl_seq_gt(end, s->snd_una) || tl_seq_gt(end, s->snd_max)) continue;
     if (tl_seq_lt(start, s->snd_una)) start = s->snd_una;
     if (!tl_seq_lt(start, end)) continue;
-    tl_asm_add(&s->sacked, start - s->snd_una, end - start); /* full set: keep what we have */
+    tcp_sacked_add(s, start - s->snd_una, end - start); /* full set or no memory: keep what we have */
     if (tl_seq_gt(end, s->sack_high) || tl_seq_leq(s->sack_high, s->snd_una)) s->sack_high = end;
   }
-  return tl_asm_bytes(&s->sacked) - before;
+  return tl_asm_bytes(tcp_sacked(s)) - before;
 }
 
 /* ---- receiver side: the SACK option we send ------------------------------- */
@@ -70,7 +70,7 @@ void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end) {
  * timestamps) and, on a segment with data, by the MSS. */
 void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
   int dsack = s->dsack_start != s->dsack_end;
-  const struct tl_assembler *a = &s->ooo;
+  const struct tl_assembler *a = tcp_ooo(s);
   if (!dsack && !a->n) return;
   int max = o->has_ts ? 3 : 4;
   /* snd_mss already leaves room for the timestamp option (RFC 6691). */
@@ -86,7 +86,7 @@ void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
   }
   int first = -1;
   for (int i = 0; i < a->n; i++) {
-    uint32_t off = s->ooo_last_seq - s->rcv_nxt;
+    uint32_t off = tcp_loss_of(s)->ooo_last_seq - s->rcv_nxt;
     if (off >= a->r[i].start && off < a->r[i].end) first = i;
   }
   if (first >= 0 && n < max) {
@@ -114,14 +114,14 @@ static uint32_t sacked_above(const struct tl_assembler *a, uint32_t off) {
 
 /* RFC 6675 4 IsLost(), by bytes: DupThresh segments' worth SACKed above. */
 static int is_lost(const struct tl_sock *s, uint32_t off) {
-  return sacked_above(&s->sacked, off) >= tcp_dupthresh(s) * s->snd_mss;
+  return sacked_above(tcp_sacked(s), off) >= tcp_dupthresh(s) * s->snd_mss;
 }
 
 /* The first un-SACKed range at or after offset `from` (RFC 6675 4
  * NextSeg()): rule 1 wants it lost (`lost`), rule 3 takes any. Holes end at
  * the highest SACKed byte. */
 static int next_hole(const struct tl_sock *s, uint32_t from, int lost, uint32_t *start, uint32_t *end) {
-  const struct tl_assembler *a = &s->sacked;
+  const struct tl_assembler *a = tcp_sacked(s);
   uint32_t prev = 0;
   for (int i = 0; i < a->n; i++) {
     uint32_t hs = prev > from ? prev : from;
@@ -144,7 +144,7 @@ static int next_lost_hole(const struct tl_sock *s, uint32_t from, uint32_t *star
  * below HighRxt were resent and count once more, as the resent copy). */
 uint32_t tcp_sack_pipe(const struct tl_sock *s) {
   uint32_t out = s->snd_max - s->snd_una;
-  uint32_t sacked = tl_asm_bytes(&s->sacked);
+  uint32_t sacked = tl_asm_bytes(tcp_sacked(s));
   uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt - s->snd_una : 0;
   uint32_t lost = 0, hs, he, at = from;
   while (next_lost_hole(s, at, &hs, &he)) {
@@ -165,7 +165,7 @@ uint32_t tcp_sack_pipe(const struct tl_sock *s) {
  * it would have been SACKed by now -- which costs one round trip over the
  * RFC and spares a spurious resend at the start of every recovery. */
 static void rescue_rexmit(tl_stack *st, struct tl_sock *s, int64_t now) {
-  if (s->rescue_sent || !s->in_recovery || s->sacked.n) return;
+  if (s->rescue_sent || !s->in_recovery || tcp_sacked(s)->n) return;
   uint32_t from = tl_seq_gt(s->high_rxt, s->snd_una) ? s->high_rxt : s->snd_una;
   uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
   if (!tl_seq_lt(from, data_end)) return; /* no unSACKed data above */

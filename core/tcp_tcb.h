@@ -20,14 +20,138 @@ struct tl_cc_ops;
  * the stack's timing wheel under the earliest of them. */
 #define TL_T_OFF INT64_MAX
 
+/* RFC 9438 4 state (tcp_cc_cubic.c), bytes and us. */
+struct tl_cubic {
+  int64_t epoch;    /* start of the current avoidance epoch, -1 none */
+  int64_t last_ack; /* last ACK that moved the curve (5.8: app-limited time is skipped) */
+  uint32_t w_max;   /* window just before the last reduction */
+  uint32_t prior;   /* cwnd_prior: the window when ssthresh was last set */
+  uint32_t k_us;    /* time the cubic curve takes back to w_max */
+  uint32_t w_est;   /* Reno-friendly estimate (4.3) */
+  uint32_t est_acc; /* w_est byte counter */
+};
+
+/* Spurious loss detection and undo (RFC 3522 Eifel, RFC 9438 4.9;
+ * tcp_cc_undo.c): the congestion state before the last reduction. */
+struct tl_cc_undo {
+  struct tl_cubic cubic;
+  uint64_t rexmit0; /* total_retrans before the episode */
+  uint32_t cwnd, ssthresh, cc_acc;
+  union {
+    uint32_t ts;          /* RetransmitTS: our TSval on the first retransmission */
+    uint32_t dsack_until; /* D-SACK mode after recovery: SND.MAX when it ended */
+  };
+  uint32_t seq;    /* its sequence number (SND.UNA then) */
+  uint8_t armed;   /* enum tl_undo_armed (tcp_cc_undo.c) */
+  uint8_t rto;     /* armed by a timeout */
+  uint8_t dsacked; /* RFC 3708: retransmissions of the episode reported by D-SACK */
+};
+
+/* State a connection needs only while segments are lost or reordered, in
+ * either direction (tcp_loss.c): the SACK scoreboard, the out-of-order set
+ * and the undo snapshot. It is allocated once per episode, when the first
+ * of them is needed, and freed when all are empty again outside recovery,
+ * so an idle or loss-free connection does not carry its 224 bytes. Without
+ * memory the connection still works: it stops using SACK (recovery becomes
+ * NewReno's), drops out-of-order data (the peer resends it) and does not
+ * undo (tcp_loss.c:tcp_loss_get). */
+struct tl_sock_loss {
+  struct tl_assembler sacked; /* SACK scoreboard, offsets from SND.UNA */
+  struct tl_assembler ooo;    /* out-of-order data in the receive ring, offsets from RCV.NXT */
+  uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
+  struct tl_cc_undo undo;
+};
+
+/* The TCB, ordered by alignment so that it has no holes: it is the whole
+ * cost of an idle connection (tl_tcp_sock_size(), under 640 bytes; the
+ * spec sim/tcp_idle_memory_spec.lua holds it there). */
 struct tl_sock {
   tl_stack *st;
   struct tl_sock *all_next, *all_prev; /* every socket of the stack, for teardown */
+  struct tl_sock *hnext;               /* 4-tuple or listener hash chain */
+  /* events */
+  struct tl_sock *ev_next, *ev_prev;
+  uint64_t user;
+  /* listener link: children in a listener's SYN or accept queue */
+  struct tl_sock *parent;
+  struct tl_sock *qnext, *qprev;
+  /* listener only */
+  struct tl_sock *synq, *acceptq, *acceptq_tail;
+  const struct tl_cc_ops *cc; /* congestion control (tcp_cc.h) */
+  struct tl_sock_loss *loss;  /* NULL while nothing is lost or reordered */
+
+  /* timers (tcp_timer.c) */
+  struct tl_tw_entry timer; /* in the stack's wheel at the min of the slots below */
+  int64_t t_rtx;            /* RTO, SYN/SYN-ACK retry, persist, TIME-WAIT */
+  int64_t t_delack;
+  int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
+  int64_t t_release;    /* free drained buffers (tcp_buf.c) */
+  int64_t last_rx;      /* keepalive idle reference */
+  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+  int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
+  int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
+  int64_t rtt_start;
+
+  struct tl_cubic cubic;
+  struct tl_ring snd, rcv;
+
+  /* statistics */
+  uint64_t total_retrans, bytes_sent, bytes_retrans, bytes_acked, bytes_received;
+  uint64_t segs_in, segs_out, data_segs_in, data_segs_out;
+
   /* identity, demux */
-  struct tl_sock *hnext; /* 4-tuple or listener hash chain */
   uint32_t laddr, raddr;
+  uint32_t rcv_copied; /* tcp_buf.c: bytes the application read since rcv_epoch (fills a hole) */
+
+  /* send sequence space (RFC 9293 3.3.1) */
+  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+  uint32_t max_sndwnd; /* largest window the peer offered (SWS, RFC 5961 5.2) */
+  /* congestion control (tcp_cc.h) */
+  uint32_t cwnd, ssthresh, recover;
+  uint32_t cc_acc; /* congestion avoidance byte counter */
+  /* RTT estimation and retransmission (RFC 6298) */
+  uint32_t srtt_us, rttvar_us, rto_us; /* srtt 0: no sample yet */
+  uint32_t rtt_seq;
+
+  /* receive sequence space */
+  uint32_t irs, rcv_nxt, rcv_adv, rcv_up, rcv_fin_seq;
+  uint32_t rcv_unacked; /* in-order bytes received since our last ACK */
+  uint32_t rcv_seg_max; /* largest data segment seen (delayed ACK) */
+  /* RFC 7323 timestamps, RFC 2018 SACK */
+  uint32_t ts_recent, ts_offset, last_ack_sent;
+  uint32_t ts_recent_age_s; /* when TS.Recent was last set, stack clock in s (RFC 7323 5.5) */
+  uint32_t pmtu_lowered_s;  /* 1 + the second the path MTU last went down, 0 never (RFC 1191 6.3) */
+  uint32_t sack_high;                          /* highest sequence the peer SACKed */
+  uint32_t high_rxt;                           /* RFC 6675 HighRxt: end of the last hole resent */
+  uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 PRR state */
+  /* RFC 2883 D-SACK: a duplicate range to report first in the next SACK
+   * option (tcp_sack.c); start == end when there is none. */
+  uint32_t dsack_start, dsack_end;
+
+  /* options */
+  uint32_t keepidle_ms, keepintvl_ms, user_timeout_ms, linger_ms;
+
+  uint32_t fast_retrans, probes, challenge_acks; /* statistics */
+
   uint16_t lport, rport;
-  uint8_t state;           /* enum tl_tcp_state */
+  uint16_t synq_len, acceptq_len, backlog; /* listener only */
+  uint16_t snd_mss;                        /* what we put in one segment */
+  uint16_t peer_mss;                       /* the peer's MSS option, 536 if absent */
+  uint16_t rcv_mss;                        /* what we advertised */
+  uint16_t user_mss;                       /* TL_OPT_MSS clamp, 0 none */
+  uint16_t pmtu;
+
+  int8_t err;      /* error that ended the connection (TL_E*) */
+  int8_t soft_err; /* last ICMP soft error (TL_E*) */
+  uint8_t ev_mask; /* TL_EV_* bits gathered (tcp_events.c) */
+  uint8_t state;   /* enum tl_tcp_state */
+  uint8_t snd_wscale, rcv_wscale;
+  uint8_t dupacks;
+  uint8_t retries; /* consecutive timeouts of the current segment */
+  uint8_t backoff;
+  uint8_t ka_probes;  /* unanswered keepalive probes */
+  uint8_t reordering; /* DupThresh learnt from spurious fast retransmits (tcp_sack.c); 0: 3 */
+
   unsigned user_owned : 1; /* the application holds the handle */
   unsigned listener : 1;
   unsigned in_table : 1;    /* linked in the 4-tuple table */
@@ -54,110 +178,20 @@ struct tl_sock {
   unsigned rcvbuf_locked : 1;
   unsigned snd_drains : 2; /* times each ring emptied since its storage came (tcp_buf.c) */
   unsigned rcv_drains : 2;
-
-  /* events */
-  struct tl_sock *ev_next, *ev_prev;
-  uint32_t ev_mask;
-  uint32_t rcv_copied; /* tcp_buf.c: bytes the application read since rcv_epoch (fills a hole) */
-  uint64_t user;
-
-  /* timers (tcp_timer.c) */
-  struct tl_tw_entry timer; /* in the stack's wheel at the min of the slots below */
-  int64_t t_rtx;    /* RTO, SYN/SYN-ACK retry, persist, TIME-WAIT */
-  int64_t t_delack;
-  int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
-  int64_t last_rx;      /* keepalive idle reference */
-  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
-  int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
-  int64_t t_release;    /* free drained buffers (tcp_buf.c) */
-  int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
-
-  /* listener link: children in a listener's SYN or accept queue */
-  struct tl_sock *parent;
-  struct tl_sock *qnext, *qprev;
-  /* listener only */
-  struct tl_sock *synq, *acceptq, *acceptq_tail;
-  uint16_t synq_len, acceptq_len, backlog;
-
-  /* send sequence space (RFC 9293 3.3.1) */
-  uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
-  uint32_t max_sndwnd; /* largest window the peer offered (SWS, RFC 5961 5.2) */
-  uint16_t snd_mss;    /* what we put in one segment */
-  uint16_t peer_mss;   /* the peer's MSS option, 536 if absent */
-  uint16_t rcv_mss;    /* what we advertised */
-  uint16_t user_mss;   /* TL_OPT_MSS clamp, 0 none */
-  uint16_t pmtu;
-  uint8_t snd_wscale, rcv_wscale;
-  /* congestion control (tcp_cc.h) */
-  const struct tl_cc_ops *cc;
-  uint32_t cwnd, ssthresh, recover;
-  uint32_t cc_acc; /* congestion avoidance byte counter */
-  uint8_t dupacks;
-  uint8_t ss_after_rto; /* slow start restarted by a timeout: ABC L = 1 SMSS */
-  struct tl_cubic {     /* RFC 9438 4 state (tcp_cc_cubic.c), bytes and us */
-    int64_t epoch;      /* start of the current avoidance epoch, -1 none */
-    uint32_t w_max;     /* window just before the last reduction */
-    uint32_t prior;     /* cwnd_prior: the window when ssthresh was last set */
-    uint32_t k_us;      /* time the cubic curve takes back to w_max */
-    uint32_t w_est;     /* Reno-friendly estimate (4.3) */
-    uint32_t est_acc;   /* w_est byte counter */
-    int64_t last_ack;   /* last ACK that moved the curve (5.8: app-limited time is skipped) */
-  } cubic;
-  /* RTT estimation and retransmission (RFC 6298) */
-  uint8_t retries; /* consecutive timeouts of the current segment */
-  uint8_t backoff;
-  uint8_t ka_probes;                   /* unanswered keepalive probes */
-  uint32_t srtt_us, rttvar_us, rto_us; /* srtt 0: no sample yet */
-  uint32_t rtt_seq;
-  int64_t rtt_start;
-
-  /* receive sequence space */
-  uint32_t irs, rcv_nxt, rcv_adv, rcv_up, rcv_fin_seq;
-  /* RFC 7323 timestamps, RFC 2018 SACK */
-  uint32_t ts_recent, ts_offset, last_ack_sent;
-  uint32_t ts_recent_age_s;   /* when TS.Recent was last set, stack clock in s (RFC 7323 5.5) */
-  uint32_t pmtu_lowered_s;    /* 1 + the second the path MTU last went down, 0 never (RFC 1191 6.3) */
-  uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
-  uint32_t sack_high;         /* highest sequence the peer SACKed */
-  uint32_t high_rxt;          /* RFC 6675 HighRxt: end of the last hole resent */
-  uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 PRR state */
-  struct tl_assembler sacked; /* SACK scoreboard, offsets from SND.UNA */
-  uint32_t rcv_unacked;       /* in-order bytes received since our last ACK */
-  uint32_t rcv_seg_max;       /* largest data segment seen (delayed ACK) */
-  struct tl_ring snd, rcv;
-  struct tl_assembler ooo;
-  /* RFC 2883 D-SACK: a duplicate range to report first in the next SACK
-   * option (tcp_sack.c); start == end when there is none. */
-  uint32_t dsack_start, dsack_end;
-  uint8_t rescue_sent; /* RFC 6675 4 rule 4: this recovery's rescue retransmission went out */
-  uint8_t reordering;  /* DupThresh learnt from spurious fast retransmits (tcp_sack.c); 0: 3 */
-  /* Spurious loss detection and undo (RFC 3522 Eifel, RFC 9438 4.9;
-   * tcp_cc_undo.c): the congestion state before the last reduction. */
-  struct tl_cc_undo {
-    uint32_t cwnd, ssthresh, cc_acc;
-    struct tl_cubic cubic;
-    union {
-      uint32_t ts;          /* RetransmitTS: our TSval on the first retransmission */
-      uint32_t dsack_until; /* D-SACK mode after recovery: SND.MAX when it ended */
-    };
-    uint32_t seq;     /* its sequence number (SND.UNA then) */
-    uint64_t rexmit0; /* total_retrans before the episode */
-    uint8_t armed;    /* enum tl_undo_armed (tcp_cc_undo.c) */
-    uint8_t rto;      /* armed by a timeout */
-    uint8_t dsacked;  /* RFC 3708: retransmissions of the episode reported by D-SACK */
-  } undo;
-
-  /* options */
-  uint32_t keepidle_ms, keepintvl_ms, user_timeout_ms, linger_ms;
-  uint8_t keepcnt;
-
-  /* statistics and errors */
-  int32_t err;      /* error that ended the connection */
-  int32_t soft_err; /* last ICMP soft error */
-  uint32_t fast_retrans, probes, challenge_acks;
-  uint64_t total_retrans, bytes_sent, bytes_retrans, bytes_acked, bytes_received;
-  uint64_t segs_in, segs_out, data_segs_in, data_segs_out;
+  unsigned ss_after_rto : 1; /* slow start restarted by a timeout: ABC L = 1 SMSS */
+  unsigned rescue_sent : 1;  /* RFC 6675 4 rule 4: this recovery's rescue retransmission went out */
+  unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
 };
+
+/* The loss state for reading: an empty one when none is allocated. */
+extern const struct tl_sock_loss tl_sock_loss_none;
+static inline const struct tl_sock_loss *tcp_loss_of(const struct tl_sock *s) {
+  return s->loss ? s->loss : &tl_sock_loss_none;
+}
+static inline const struct tl_assembler *tcp_sacked(const struct tl_sock *s) { return &tcp_loss_of(s)->sacked; }
+static inline const struct tl_assembler *tcp_ooo(const struct tl_sock *s) { return &tcp_loss_of(s)->ooo; }
+/* The undo snapshot, NULL when there is no loss state. */
+static inline struct tl_cc_undo *tcp_undo_of(struct tl_sock *s) { return s->loss ? &s->loss->undo : NULL; }
 
 /* Per-stack TCP state (st->tcp). */
 struct tl_tcp {
@@ -176,6 +210,9 @@ struct tl_tcp {
   uint32_t chack_tokens;
   int64_t chack_refill;
   struct tl_timer_wheel wheel; /* every connection with a timer armed (tcp_timer.c) */
+  /* loss states allocated now, and how many may be (tcp_loss.c; a spec
+   * lowers the limit to take the out-of-memory path) */
+  uint32_t loss_live, loss_limit;
 };
 
 static inline struct tl_tcp *tl_tcp_of(const tl_stack *st) { return st->tcp; }
@@ -215,6 +252,27 @@ void tcp_buf_app_blocked(tl_stack *st, struct tl_sock *s);
 void tcp_buf_drained(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_buf_release_timer(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_buf_closed(struct tl_sock *s);
+
+/* tcp_loss.c: the loss state (struct tl_sock_loss), allocated on first
+ * use. Every change to the scoreboard or the out-of-order set goes through
+ * here, so the state can be freed as soon as it is empty. */
+/* The state, allocated if need be; NULL when out of memory (counted; the
+ * connection then goes on without SACK). */
+struct tl_sock_loss *tcp_loss_get(struct tl_sock *s);
+/* Free the state if it holds nothing: no SACKed or out-of-order range, no
+ * undo armed, and no recovery under way. */
+void tcp_loss_trim(struct tl_sock *s);
+void tcp_loss_free(struct tl_sock *s);
+/* Scoreboard: add a SACKed range (-1: set full or no memory), move the base
+ * up with SND.UNA, forget it all (RFC 6675 5.1 after a timeout). */
+int tcp_sacked_add(struct tl_sock *s, uint32_t off, uint32_t len);
+void tcp_sacked_advance(struct tl_sock *s, uint32_t n);
+void tcp_sacked_clear(struct tl_sock *s);
+/* Out-of-order set: hold [off, off+len) past RCV.NXT (-1: set full or no
+ * memory); tcp_ooo_take: len in-order bytes arrived, returns how many
+ * become contiguous with the held ranges they join, and moves the base. */
+int tcp_ooo_add(struct tl_sock *s, uint32_t off, uint32_t len);
+uint32_t tcp_ooo_take(struct tl_sock *s, uint32_t len);
 
 /* tcp_events.c */
 void tcp_event(tl_stack *st, struct tl_sock *s, uint32_t mask);

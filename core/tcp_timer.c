@@ -137,7 +137,7 @@ static int rto_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
     s->recover = s->snd_max; /* RFC 6582 3.2 step 2 after a timeout */
     /* RFC 2018 8 / RFC 6675 5.1: after a timeout the receiver may have
      * reneged, so forget the scoreboard and resend from SND.UNA. */
-    tl_asm_init(&s->sacked);
+    tcp_sacked_clear(s);
     s->high_rxt = s->snd_una;
     /* 5.4: retransmit the earliest unacknowledged segment, then go back N
      * from there as ACKs open the window (RFC 5681 3.1). */

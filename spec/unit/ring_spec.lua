@@ -106,10 +106,81 @@ describe("ring buffer", function()
     assert.are.equal(32, r.cap)
     assert.are.equal(26, C.tl_ring_space_x(r))
     assert.are.equal("efghij", peek(r, 0, 32))
-    local k = spans(r, 0, 6)
-    assert.are.equal(1, k)
-    assert.are.equal(0, C.tl_ring_resize(r, 6))
-    assert.are.equal("efghij", read(r, 6))
+    -- a larger capacity allocates nothing: the storage grows with the data
+    assert.are.equal(8, r.size)
+    assert.are.equal(2, (spans(r, 0, 6)))
+    assert.are.equal(8, write(r, "klmnopqr"))
+    assert.are.equal(16, r.size) -- doubled
+    assert.are.equal(1, (spans(r, 0, 14)))
+    assert.are.equal("efghijklmnopqr", peek(r, 0, 32))
+    -- a capacity below the storage moves the bytes into less
+    assert.are.equal(0, C.tl_ring_resize(r, 14))
+    assert.are.equal(14, r.size)
+    assert.are.equal("efghijklmnopqr", read(r, 14))
+  end)
+
+  it("starts its storage small and doubles it up to the capacity", function()
+    local MIN = C.TL_RING_MIN_ALLOC
+    local cap = 100000 -- not a power of two: the last step stops at it
+    local r = ring(cap)
+    assert.are.equal(1, write(r, "x"))
+    assert.are.equal(MIN, r.size)
+    local sizes = { r.size }
+    local total = 1
+    while total < cap do
+      local n = math.min(3000, cap - total)
+      assert.are.equal(n, write(r, string.rep("y", n)))
+      total = total + n
+      if r.size ~= sizes[#sizes] then sizes[#sizes + 1] = r.size end
+    end
+    assert.are.same({ MIN, 2 * MIN, 4 * MIN, 8 * MIN, 16 * MIN, cap }, sizes)
+    assert.are.equal(0, C.tl_ring_space_x(r))
+    assert.are.equal(0, write(r, "z"))
+    assert.are.equal("x" .. string.rep("y", 2999), peek(r, 0, 3000))
+    -- steady state: draining and refilling within the storage keeps it
+    for _ = 1, 50 do
+      assert.are.equal(40000, #read(r, 40000))
+      assert.are.equal(40000, write(r, string.rep("w", 40000)))
+      assert.are.equal(cap, r.size)
+    end
+  end)
+
+  it("keeps the byte order when it grows with its bytes wrapped around the end", function()
+    local MIN = C.TL_RING_MIN_ALLOC
+    local r = ring(64 * 1024)
+    local a = string.rep("a", MIN - 100)
+    write(r, a)
+    assert.are.equal(MIN - 200, #read(r, MIN - 200)) -- head near the end
+    local b = ("0123456789"):rep(30)                 -- wraps
+    write(r, b)
+    assert.are.equal(MIN, r.size)
+    assert.are.equal(2, (spans(r, 0, 400)))
+    local c = ("abcdefghij"):rep(500)                -- needs more than MIN
+    assert.are.equal(#c, write(r, c))
+    assert.are.equal(2 * MIN, r.size)
+    local want = string.rep("a", 100) .. b .. c
+    assert.are.equal(#want, r.len)
+    local k, got = spans(r, 0, #want)
+    assert.are.equal(1, k) -- relocated to the front of the new storage
+    assert.are.equal(want, got)
+    assert.are.equal(want, read(r, #want))
+    assert.is_true(r.buf == nil)
+    assert.are.equal(0, r.size)
+  end)
+
+  it("grows for out-of-order bytes written ahead and keeps them", function()
+    local MIN = C.TL_RING_MIN_ALLOC
+    local r = ring(256 * 1024)
+    write(r, "head")
+    local late = string.rep("L", 1000)
+    assert.are.equal(0, C.tl_ring_write_at(r, 3 * MIN, late, #late))
+    assert.are.equal(4 * MIN, r.size)
+    assert.are.equal(4, r.len)
+    local gap = string.rep("g", 3 * MIN)
+    assert.are.equal(0, C.tl_ring_write_at(r, 0, gap, #gap))
+    C.tl_ring_commit(r, #gap + #late)
+    assert.are.equal("head" .. gap .. late, read(r, 4 + #gap + #late))
+    assert.is_true(r.buf == nil)
   end)
 
   it("spans clamp to the held bytes", function()
@@ -121,10 +192,14 @@ describe("ring buffer", function()
     assert.are.equal(0, k)
   end)
 
-  it("matches a string model over random operation sequences", function()
-    math.randomseed(1071)
-    for round = 1, 60 do
-      local cap = math.random(1, 64)
+  -- Checks the ring against a string model: held bytes, bytes written
+  -- ahead, and the storage invariants (it exists exactly while something is
+  -- held or written ahead, covers both, and never exceeds the capacity).
+  local function model_run(seed, rounds, maxcap, steps)
+    math.randomseed(seed)
+    local MIN = C.TL_RING_MIN_ALLOC
+    for round = 1, rounds do
+      local cap = math.random(1, maxcap)
       local r = ring(cap)
       local held, ahead = "", {} -- ahead[i] = byte at offset i past the end
       local aheadlen = 0
@@ -134,18 +209,20 @@ describe("ring buffer", function()
         for i = 1, n do counter = counter + 1; t[i] = string.char(counter % 251) end
         return table.concat(t)
       end
-      for _ = 1, 300 do
-        local op = math.random(1, 7)
+      local function shift(n)
+        local na = {}
+        for i, b in pairs(ahead) do if i >= n then na[i - n] = b end end
+        ahead, aheadlen = na, math.max(0, aheadlen - n)
+      end
+      for _ = 1, steps do
+        local op = math.random(1, 8)
         local space = cap - #held
         if op == 1 then
-          local s = rnd(math.random(0, cap))
+          local s = rnd(math.random(0, math.min(cap, 3 * MIN)))
           local took = write(r, s)
           assert.are.equal(math.min(#s, space), took)
           held = held .. s:sub(1, took)
-          -- in-order bytes consume the front of the written-ahead area
-          local na = {}
-          for i, b in pairs(ahead) do if i >= took then na[i - took] = b end end
-          ahead, aheadlen = na, math.max(0, aheadlen - took)
+          shift(took) -- in-order bytes consume the front of the written-ahead area
         elseif op == 2 then
           local n = math.random(0, cap)
           assert.are.equal(held:sub(1, n), read(r, n))
@@ -156,7 +233,7 @@ describe("ring buffer", function()
           assert.are.equal(held:sub(off + 1, off + n), peek(r, off, n))
         elseif op == 4 and space > 0 then
           local off = math.random(0, space - 1)
-          local s = rnd(math.random(1, space - off))
+          local s = rnd(math.random(1, math.min(space - off, 2 * MIN)))
           assert.are.equal(0, C.tl_ring_write_at(r, off, s, #s))
           for i = 1, #s do ahead[off + i - 1] = s:sub(i, i) end
           aheadlen = math.max(aheadlen, off + #s)
@@ -169,9 +246,7 @@ describe("ring buffer", function()
             for i = 0, n - 1 do t[#t + 1] = ahead[i] end
             C.tl_ring_commit(r, n)
             held = held .. table.concat(t)
-            local na = {}
-            for i, b in pairs(ahead) do if i >= n then na[i - n] = b end end
-            ahead, aheadlen = na, aheadlen - n
+            shift(n)
           end
         elseif op == 6 then
           local c = math.random(0, 250)
@@ -182,11 +257,33 @@ describe("ring buffer", function()
           local n = math.random(0, cap)
           local _, s = spans(r, off, n)
           assert.are.equal(held:sub(off + 1, off + n), s)
+        elseif op == 8 then
+          local want = math.random(1, maxcap)
+          if want < #held + aheadlen then
+            assert.are.equal(-1, C.tl_ring_resize(r, want))
+          else
+            assert.are.equal(0, C.tl_ring_resize(r, want))
+            cap = want
+          end
         end
         assert.are.equal(#held, r.len, "round " .. round)
-        -- storage exists exactly while something is held or written ahead
+        assert.are.equal(cap, r.cap)
         assert.are.equal(#held > 0 or aheadlen > 0, r.buf ~= nil)
+        if r.buf ~= nil then
+          assert.is_true(r.size >= #held + aheadlen and r.size <= cap, "storage " .. r.size)
+        else
+          assert.are.equal(0, r.size)
+        end
       end
+      assert.are.equal(held, read(r, #held))
     end
+  end
+
+  it("matches a string model over random operation sequences", function()
+    model_run(1071, 60, 64, 300)
+  end)
+
+  it("matches the model while its storage grows, wraps and is resized", function()
+    model_run(1072, 30, 12 * C.TL_RING_MIN_ALLOC, 200)
   end)
 end)
