@@ -20,7 +20,8 @@ end
 -- A tool line as a table; "error", "notyet", "skipped" keep their spaces.
 local function parse(line)
   local t = {}
-  if not line then return t end
+  -- No line at all: the step was left out of this run (BENCH_ONLY).
+  if not line then return { notrun = true } end
   for _, word in ipairs({ "error", "notyet", "skipped" }) do
     local rest = line:match("^" .. word .. "=(.*)$") or line:match(" " .. word .. "=(.*)$")
     if rest then
@@ -39,6 +40,7 @@ end
 
 -- Why a side has no figure.
 local function why(t, what)
+  if t.notrun then return "not run" end
   if t.notyet then return "not yet: " .. t.notyet end
   if t.skipped then return "skipped: " .. t.skipped end
   if t.error then return "failed: " .. t.error end
@@ -76,16 +78,71 @@ end
 
 compare("bulk_recv_off", "Bulk receive (kernel -> tcplua discard), offloads off", "Gbit/s",
   "bulk_recv_off_tcplua", "bulk_recv_off_kernel", "gbps", 3.5, 0.7)
-compare("bulk_send_off", "Bulk send (tcplua source -> kernel), offloads off", "Gbit/s",
+local send_off = compare("bulk_send_off", "Bulk send (tcplua source -> kernel), offloads off", "Gbit/s",
   "bulk_send_off_tcplua", "bulk_send_off_kernel", "gbps", 1.6, 1.5)
 compare("bulk_recv_on", "Bulk receive, offloads on", "Gbit/s",
   "bulk_recv_on_tcplua", "bulk_recv_on_kernel", "gbps", 9, 0.7)
-compare("bulk_send_on", "Bulk send, offloads on", "Gbit/s",
+local send_on = compare("bulk_send_on", "Bulk send, offloads on", "Gbit/s",
   "bulk_send_on_tcplua", "bulk_send_on_kernel", "gbps", 20, 1.5)
 compare("rr", "1-byte request/response on one connection", "trans/s",
   "rr_tcplua", "rr_kernel", "rate", nil, 0.8)
 compare("crr", "New connections (connect, 1-byte exchange, close), 4 in flight", "conn/s",
   "crr_tcplua", "crr_kernel", "rate", nil, 1.0)
+
+-- The TUN ceiling for bulk send (bench/tlb_tunsend, a minimal sender on
+-- its own TUN, read by the same kernel reader): what the TUN character
+-- device allows at all, so whether the ratio target lies within reach.
+for _, f in ipairs({ send_off, send_on }) do
+  local key = f.id .. "_ceiling"
+  local c = parse(raw[key])
+  f.ceiling = num(c, "gbps")
+  f.ceiling_status = f.ceiling and (c.error and ("partial: " .. c.error) or "ok") or why(c, "gbps")
+  f.raw_ceiling = raw[key]
+  if f.ceiling and f.ceiling > 0 and f.tcplua then f.of_ceiling = f.tcplua / f.ceiling end
+  if f.kernel and f.ratio_target then
+    f.ratio_target_gbps = f.kernel * f.ratio_target
+    if f.ceiling then f.target_above_ceiling = f.ratio_target_gbps > f.ceiling end
+  end
+end
+
+local function c_of(f) return parse(f.raw_ceiling) end
+
+-- One sentence on a bulk-send figure's ceiling.
+local function ceil_text(f)
+  local off = f.id:match("_(%a+)$")
+  local what = off == "on" and "64 KB GSO super-segments, one writev each" or "one 1460-byte datagram per write"
+  if not f.ceiling then
+    return ("TUN ceiling, bulk send offloads %s (minimal sender, bench/tlb_tunsend): %s."):format(off, f.ceiling_status)
+  end
+  local s = ("TUN ceiling, bulk send offloads %s (minimal sender, bench/tlb_tunsend: %s, no congestion "
+    .. "control, the same kernel reader): %.2f Gbit/s%s%s"):format(off, what, f.ceiling,
+    f.kernel and (" = %.2fx the kernel over veth"):format(f.ceiling / f.kernel) or "",
+    f.ceiling_status ~= "ok" and (" (" .. f.ceiling_status .. ")") or "")
+  if f.of_ceiling then
+    s = s .. (f.of_ceiling >= 0.95 and "; tcplua is at the ceiling (%.0f%% of it: the two differ by this machine's "
+      .. "run-to-run noise)" or "; tcplua reaches %.0f%% of it"):format(f.of_ceiling * 100)
+  end
+  if f.target_above_ceiling ~= nil then
+    s = s .. ("; %gx the kernel (%.2f Gbit/s) is %s the ceiling"):format(f.ratio_target, f.ratio_target_gbps,
+      f.target_above_ceiling and "**above**" or "below")
+      .. (f.target_above_ceiling and ": no sender on this TUN reaches it in this run" or
+        (": within what the TUN allows, %.0f%% of the ceiling"):format(100 * f.ratio_target_gbps / f.ceiling))
+  end
+  local cu, cs = tostring(c_of(f).cpu_pct or ""):match("^(%d+):(%d+)$")
+  if cu and tonumber(cu) + tonumber(cs) < 80 then
+    local ww, pct = num(c_of(f), "wnd_waits"), tonumber(cu) + tonumber(cs)
+    if ww and ww >= 100 then
+      s = s .. ("; the minimal sender used only %d%% of a core and waited %d times for the peer's window to open: "
+        .. "in this run the kernel reader (on the other core, with the machine's other load), not the TUN write, "
+        .. "set this ceiling"):format(pct, ww)
+    else
+      s = s .. ("; the minimal sender used only %d%% of a core and %s: the rest of the time it was off the CPU "
+        .. "(the machine is shared), so the TUN allows more than this"):format(pct,
+        ww and ("waited for the peer's window %d times"):format(ww) or "did not say how often it waited")
+    end
+  end
+  return s .. "."
+end
 
 -- Idle connections: bytes of tcplua RSS per connection.
 local idle = {}
@@ -180,6 +237,14 @@ for _, f in ipairs(figures) do
     yes(f.abs_met), yes(f.ratio_met)))
 end
 w()
+local ceil_lines = 0
+for _, f in ipairs({ send_on, send_off }) do
+  if not (f.ceiling_status == "not run" and not f.tcplua) then
+    w("- " .. ceil_text(f))
+    ceil_lines = ceil_lines + 1
+  end
+end
+if ceil_lines > 0 then w() end
 w("### Concurrent idle connections (tcplua echo, examples/echo.lua)")
 w()
 w("| connections | result | open time | tcplua RSS growth per connection | of which Lua heap (peak, with garbage) | target < 1 KB |")
@@ -254,28 +319,72 @@ local function prof_share(id, pat)
   fh:close()
   return sum
 end
+-- Bulk send, offloads on: the shares of this run's profile, when one was taken.
+local function send_profile(f)
+  local libc, own = prof_share(f.id, "^libc"), prof_share(f.id, "^tcplua")
+  local lib, jit = prof_share(f.id, "luajit"), prof_share(f.id, "^%[JIT%]")
+  if not (libc or own) then return "" end
+  return (" In this run's profile of the process (`perf record -e cpu-clock`, a second 4 s run) libc, i.e. "
+    .. "that first copy's memmove, has %s of the samples, tcplua's own C code (TCP output, ACK processing, "
+    .. "ring bookkeeping, the writev) %s and LuaJIT %s; the rest is the kernel."):format(g(libc, "%.0f%%"),
+    g(own or 0, "%.1f%%"), g((lib or jit) and (lib or 0) + (jit or 0) or 0, "%.1f%%"))
+end
+-- Bulk send, offloads on: where 1.5x the kernel lies against the TUN ceiling.
+local function send_ceiling(f)
+  if not f.ceiling then
+    return " The TUN ceiling (bench/tlb_tunsend) was not measured in this run (" .. f.ceiling_status .. ")."
+  end
+  local s = (" The minimal sender on its own TUN (bench/tlb_tunsend: a pre-built payload, the same 64 KB GSO "
+    .. "writes, no congestion control, the same kernel reader) sent %.2f Gbit/s in this run, %s the kernel; "
+    .. "tcplua reached %.0f%% of it."):format(f.ceiling, g(f.kernel and f.ceiling / f.kernel, "%.2fx"),
+    100 * (f.of_ceiling or 0))
+  if f.target_above_ceiling == nil then return s end
+  if f.target_above_ceiling then
+    return s .. (" 1.5x the kernel (%.2f Gbit/s) is above that ceiling: no sender on this TUN reaches it in this "
+      .. "run; it would take a zero-copy path into the kernel (only vhost-net gets one from TUN) or AF_XDP.")
+      :format(f.ratio_target_gbps)
+  end
+  return s .. (" 1.5x the kernel (%.2f Gbit/s) is below that ceiling (%.0f%% of it): the TUN allows it. What "
+    .. "separates tcplua from the ceiling is the extra copy into the send ring, which only an API that takes the "
+    .. "application's buffer as it is (or lets it fill the send ring in place) would remove, and the "
+    .. "scheduling of one more busy thread on two cores; the C send path is a small share of the process.")
+    :format(f.ratio_target_gbps, 100 * f.ratio_target_gbps / f.ceiling)
+end
 local analysis = {
   bulk_send_off = function(f)
     local u, sy = cpu(f)
     local pt = parse(f.raw_tcplua)
     local on = byid.bulk_send_on and byid.bulk_send_on.tcplua
+    -- The counters cover the profiled second transfer too, when there was one.
+    local segs, b, pb = num(pt, "segs_out"), num(pt, "bytes"), num(pt, "profile_bytes")
+    if segs and b and pb then segs = segs * b / (b + pb) end
     return ("Analysis (FAST, by hand after this run): tcplua is not the bottleneck here. It spends %s of a core in "
       .. "user space; the %s \"kernel\" is mostly the kernel's own receive path for each datagram we write, which runs "
       .. "inside our write(2) (tun_get_user -> netif_rx -> tcp_v4_rcv). Without offloads every 1448-byte segment is "
       .. "one syscall plus one full kernel receive, about %s M of them in %s s; the kernel-to-kernel veth figure "
       .. "batches through GRO and NAPI and is not bound that way. The sender is never window-limited: the send buffer "
       .. "auto-tunes to 4 MB and CUBIC's window is larger than the flight (sender-side `conn:info()` during a run: "
-      .. "unacked = sndbuf = 4 MB, srtt ~13 ms of queueing in the kernel backlog). 1.5x kernel with one datagram per "
-      .. "write is out of reach on this path; what closes it is the offload path (next section: %s Gbit/s, %sx this "
-      .. "figure), or, for offloads off, writing several datagrams per syscall (a multi-queue TUN with one writer "
-      .. "thread per queue, or AF_XDP), which the TUN character device does not offer.")
-      :format(g(u, "%d%%"), g(sy, "%d%%"), g(num(pt, "segs_out") and num(pt, "segs_out") / 1e6, "%.1f"),
-        g(num(pt, "secs"), "%.0f"), g(on, "%.1f"), g(on and on / f.tcplua, "%.1f"))
+      .. "unacked = sndbuf = 4 MB, srtt ~13 ms of queueing in the kernel backlog). %s What closes the gap is the "
+      .. "offload path (bulk send with offloads on: %s Gbit/s, %sx this figure), or, for offloads off, writing several "
+      .. "datagrams per syscall (a multi-queue TUN with one writer thread per queue, or AF_XDP), which the TUN "
+      .. "character device does not offer.")
+      :format(g(u, "%d%%"), g(sy, "%d%%"), g(segs and segs / 1e6, "%.1f"),
+        g(num(pt, "secs"), "%.0f"), f.ceiling and (("The minimal sender writing the same one datagram per write "
+          .. "(bench/tlb_tunsend -o off, checksum precomputed, no congestion control) sent %.2f Gbit/s in this run, "
+          .. "so tcplua %s; 1.5x the kernel (%.2f Gbit/s) is %s.")
+          :format(f.ceiling, ((f.of_ceiling or 0) >= 0.95 and "is at what this path allows (%.0f%% of it, within "
+            .. "run-to-run noise)" or "reached %.0f%% of what this path allows"):format(100 * (f.of_ceiling or 0)),
+            f.ratio_target_gbps or 0,
+            f.target_above_ceiling and "above that ceiling: no sender on this TUN reaches it"
+            or "below that ceiling")) or "1.5x kernel with one datagram per write is out of reach on this path.",
+        g(on, "%.1f"), g(on and on / f.tcplua, "%.1f"))
   end,
   bulk_send_on = function(f)
     local u, sy = cpu(f)
     local pt = parse(f.raw_tcplua)
+    -- The counters cover the profiled second transfer too, when there was one.
     local bytes, writes, gathered = num(pt, "bytes"), num(pt, "tun_writes"), num(pt, "gathered")
+    if bytes and num(pt, "profile_bytes") then bytes = bytes + num(pt, "profile_bytes") end
     return ("Analysis (PATH): tcplua sends 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
       .. "core/host_offload.c) without copying their payload in user space: the stack hands the link its headers "
       .. "plus the send ring's one or two spans (tl_stack_set_output_vec), and core/host_loop.c:host_to_tun_vec "
@@ -284,15 +393,13 @@ local analysis = {
       .. "super-segment in flight, new data waits for the next ACK instead of going out as a partial one (TSO "
       .. "deferral, core/tcp_output.c:send_data), so writes stay near 64 KB. In this run %s of "
       .. "%s TUN writes were gathered that way (~%s KB per write). The process used %s of a core in user space "
-      .. "and %s in the kernel. What is left in user space is one copy of each byte, tl_send's from the "
-      .. "application's string into the send ring (the copy the kernel's own send() makes); in the kernel, the "
-      .. "TUN copies each write into skbs (_copy_from_iter) and then the peer's whole TCP receive runs inside our "
-      .. "writev. Both ends of this figure thus end in the same kernel receive, and the kernel-to-kernel veth "
-      .. "sender skips the TUN copy, so 1.5x is out of reach through the TUN character device: it would need a "
-      .. "zero-copy write into the kernel (only vhost-net gets that from TUN) or AF_XDP, or an API that lets the "
-      .. "application fill the send ring in place instead of copying a string into it.")
+      .. "and %s in the kernel. Each byte crosses memory three times: tl_send copies the application's string "
+      .. "into the send ring (the copy the kernel's own send() makes), the TUN copies each write into skbs "
+      .. "(_copy_from_iter) and the kernel reader copies them out to its process; the peer's whole TCP receive "
+      .. "runs inside our writev. The kernel-to-kernel veth sender, and the minimal TUN sender below, copy twice.")
       :format(g(gathered, "%d"), g(writes, "%d"),
         g(bytes and writes and writes > 0 and bytes / writes / 1000, "%.0f"), g(u, "%d%%"), g(sy, "%d%%"))
+      .. send_profile(f) .. send_ceiling(f)
       .. (u and sy and u + sy >= 90 and (" In this run tcplua's one thread was CPU-bound (%d%% of a core), %d%% "
         .. "of that in the kernel: the remaining user-space share is too small to move the ratio much.")
         :format(u + sy, math.floor(100 * sy / (u + sy) + 0.5)) or "")
@@ -323,7 +430,8 @@ local analysis = {
 local missed = {}
 local notyet = {}
 for _, f in ipairs(figures) do
-  if not f.tcplua and f.tcplua_status:match("^not yet") then notyet[#notyet + 1] = f
+  if f.tcplua_status == "not run" then -- left out of a partial run: nothing to say
+  elseif not f.tcplua and f.tcplua_status:match("^not yet") then notyet[#notyet + 1] = f
   elseif f.abs_met == false or f.ratio_met == false or not f.tcplua then missed[#missed + 1] = f end
 end
 w("## Targets missed and what would close them")
@@ -458,7 +566,7 @@ if #notyet > 0 or hook.status:match("^not yet") or tseq.status:match("^not yet")
 end
 -- What the 2026-11-24 (FAST) changes did, measured against the 07:24 run.
 local function ratio(id) return g(byid[id] and byid[id].ratio, "%.2fx") end
-w("## What changed for these figures (FAST and PATH, 2026-11-24)")
+w("## What changed for these figures (FAST, PATH and CEILING, 2026-11-24)")
 w()
 w("Same machine, same-run kernel ratios, before (07:24 run) -> after ("
   .. (tostring(raw.date or ""):match(" (%d+:%d+)") or "?") .. " run):")
@@ -482,6 +590,21 @@ w("instead of five (the echo carries the window update, our FIN the ACK of the c
 w("datagram with the virtio header in the stack's headroom, and no heap grow/trim for each connection's ring")
 w("buffers. The conn/s ratio swung 0.91x-1.76x before and 1.11x-2.01x after in those runs (17-18 k -> 22-27 k")
 w("conn/s when the kernel's own figure held steady): the box was shared.")
+w("CEILING (2026-11-24): the TUN ceiling for bulk send is measured beside tcplua and the kernel in every run")
+w("(bench/tlb_tunsend, the lines under the table). In six `BENCH_ONLY=bulk BENCH_BULK_SECS=5` runs on a shared,")
+w("busy machine, offloads on, tcplua / kernel / ceiling were 34.1 / 19.9 / 41.6, 33.3 / 25.1 / 34.1, 23.5 / 17.5 /")
+w("27.6, 23.8 / 24.5 / 31.7, 23.9 / 21.8 / 23.7 and 39.0 / 18.3 / 46.3 Gbit/s: the ceiling was 1.09-2.53x the")
+w("kernel (median 1.47x), so 1.5x the kernel lay above it in three runs and below it in the three where the")
+w("kernel's own figure was lowest; tcplua reached 75-101% of the ceiling (median 84%). Outside scripts/bench,")
+w("kernel-over-veth and ceiling transfers back to back (4 s each) gave 26.7 / 31.7, 21.5 / 30.4 and 17.4 / 26.4")
+w("Gbit/s (1.19-1.52x), and the minimal sender alone on a quieter machine 43-48 Gbit/s against the ~29 Gbit/s")
+w("the kernel's figure reached in earlier runs: 1.5x the kernel is about what the TUN allows a sender that does")
+w("nothing else, so a stack that copies the application's data once more cannot hold it from run to run.")
+w("A profile of tcplua's bulk send puts 24-30% of the process in libc")
+w("memmove, tl_send's copy of each Lua string into the send ring (the one copy the minimal sender does not make),")
+w("and 2.5-2.9% in tcplua's own C code (TCP output, ACK processing, ring bookkeeping): the C send path has")
+w("nothing left worth cutting. Offloads off, tcplua and the ceiling are equal within noise (1.5-2.8 Gbit/s):")
+w("the kernel's receive of each datagram inside our write is the whole cost.")
 w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
 w("bench/build/partial.md).")
 w()
@@ -499,6 +622,12 @@ w("  exchange, client closes first), `tlb_idle` (opens N connections from 25 sou
 w("  once, reads the server's VmRSS before and after).")
 w("- Bulk receive: `tlb_bulk send` to examples/discard.lua (port 9) vs to `tlb_bulk sink` in B. Bulk send:")
 w("  `tlb_bulk recv` from examples/source.lua (port 19) vs from `tlb_bulk source` in B.")
+w("- TUN ceiling for bulk send: right after tcplua's bulk send, `tlb_tunsend` (bench/tlb_tunsend.c) takes")
+w("  tcplua's addresses on a TUN of its own and answers the same `tlb_bulk recv`: a minimal TCP sender with a")
+w("  pre-built payload, no congestion control and no retransmission (a loss ends it with an error), reading")
+w("  ACKs only to move the window. Offloads on it writes 64 KB GSO_TCPV4 + NEEDS_CSUM super-segments, one")
+w("  writev each; off, one 1460-byte datagram per write. Its figure is the reader's, as tcplua's is: what the")
+w("  TUN character device allows a sender on this machine in this run.")
 w("- Offloads off: TSO, GSO, GRO, checksum offload and scatter-gather off on both veth ends")
 w("  (ethtool -K) and `tcplua --offload off`; on: all on and `tcplua --offload on`"
   .. (raw.has_offload == "1" and "." or " (tcplua has no --offload flag yet: not yet)."))
