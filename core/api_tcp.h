@@ -33,3 +33,6 @@ tl_sock *tl_next_user_sock(tl_stack *st, tl_sock *prev);
  * decline, as a peer without them would). Active opens still offer both.
  * For specs of paths without timestamps or SACK. */
 void tl_tcp_accept_options(tl_stack *st, int timestamps, int sack);
+/* CUBIC's t (RFC 9438 4.2): the time its curve has run in the current
+ * epoch as of now, in microseconds; -1 when no epoch has started. */
+int64_t tl_tcp_cubic_elapsed_us(const tl_sock *s, int64_t now);

@@ -599,3 +599,7 @@ void tl_tcp_set_loss_limit(tl_stack *st, uint32_t max) { tl_tcp_of(st)->loss_lim
 uint32_t tl_tcp_conn_count(const tl_stack *st) { return tl_tcp_of(st)->nconns; }
 uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->wheel.count; }
 const char *tl_tcp_cc_name(const tl_sock *s) { return s->cc->name; }
+
+int64_t tl_tcp_cubic_elapsed_us(const tl_sock *s, int64_t now) {
+  return s->cubic.epoch < 0 ? -1 : now - s->cubic.epoch;
+}

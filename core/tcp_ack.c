@@ -44,7 +44,12 @@ void tcp_established(tl_stack *st, struct tl_sock *s, int64_t now) {
  * buffer or the peer's window; else cwnd climbs without meaning. */
 static int cwnd_limited(const struct tl_sock *s, uint32_t flight) {
   if (s->cwnd < s->ssthresh) return flight >= s->cwnd / 2;
-  return flight + 3u * s->snd_mss >= s->cwnd;
+  /* A sender holding back a partial super-segment (TSO deferral,
+   * tcp_output.c) leaves up to one of them unused on purpose: the window
+   * still limits it. */
+  uint32_t slack = tcp_seg_max(s->st, s);
+  if (slack < 3u * s->snd_mss) slack = 3u * s->snd_mss;
+  return flight + slack >= s->cwnd;
 }
 
 /* RFC 7323 4.1: the RTT an echoed TSval (our millisecond clock, RFC 7323

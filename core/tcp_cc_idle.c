@@ -25,6 +25,9 @@ void tcp_cc_send_resume(tl_stack *st, struct tl_sock *s, int64_t now) {
     s->cc_acc = 0;
   } else if (s->cubic.epoch >= 0) {
     s->cubic.epoch += idle; /* RFC 9438 5.8: the curve resumes where it stopped */
+    /* That idle time is now counted; tcp_cc_app_limited must not count it
+     * again from the last ACK, or the epoch drifts into the future. */
+    s->cubic.last_ack = now;
   }
 }
 

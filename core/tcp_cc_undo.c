@@ -164,7 +164,9 @@ static void dsack_ack(tl_stack *st, struct tl_sock *s, uint32_t ack) {
  * response is undone at once; if more holes were resent, the decision
  * waits for the ACK that ends recovery, and is made on its echo (the
  * segment that filled the last hole: a retransmission if any hole was a
- * real loss). */
+ * real loss -- unless an original reordered by more than an RTT fills the
+ * last hole after another hole's retransmission; then a real loss is
+ * undone. Linux's tcp_packet_delayed makes the same guess). */
 void tcp_undo_check(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr) {
   struct tl_cc_undo *u = tcp_undo_of(s);
   if (!u || !u->armed) return;

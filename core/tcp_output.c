@@ -286,7 +286,7 @@ void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
 
 /* The most new data one segment may carry: one MSS, or as many whole MSS
  * as fit a TSO super-segment when the link segments for us. */
-static uint32_t seg_max(const tl_stack *st, const struct tl_sock *s) {
+uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s) {
   uint32_t tso = st->cfg.tso_max;
   if (tso <= (uint32_t)st->cfg.mtu || tso > 65535) return s->snd_mss;
   /* The link cuts pieces that fill its MTU; that is our MSS only when the
@@ -313,7 +313,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (!s->in_recovery && s->dupacks > 0 && s->dupacks < 3) cwnd += (uint32_t)s->dupacks * s->snd_mss;
     uint32_t wnd = min_u32(s->snd_wnd, cwnd);
     uint32_t usable = wnd > flight ? wnd - flight : 0;
-    uint32_t max = seg_max(st, s);
+    uint32_t max = tcp_seg_max(st, s);
     uint32_t len = min_u32(min_u32(avail, usable), max);
     int fin_now =
         s->fin_queued && !s->fin_acked && s->snd_nxt + len == data_end && tl_seq_leq(s->snd_nxt, data_end);
@@ -321,10 +321,14 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     /* TSO deferral (as Linux tcp_tso_should_defer): with a whole
      * super-segment in flight an ACK is on its way; wait for it rather than
      * hand the link a partial one now, so each write carries as much as it
-     * can. Never for a FIN, a retransmission or in recovery, and never when
-     * the window itself is smaller than a super-segment (nothing would come). */
+     * can. Never for a FIN, a retransmission or in recovery, never when the
+     * window itself is smaller than a super-segment (nothing would come),
+     * never when a third of the window is free (worth sending now, as
+     * Linux), and never for the application's last bytes: with nothing
+     * queued behind them no later ACK makes the write bigger, and a tail
+     * held for the next ACK would cost a whole RTT. */
     if (max > s->snd_mss && len < max && flight >= max && !fin_now && !s->in_recovery &&
-        tl_seq_geq(s->snd_nxt, s->snd_max))
+        tl_seq_geq(s->snd_nxt, s->snd_max) && usable < wnd / 3 && len < avail)
       break;
     if (len > 0 && len < s->snd_mss && tl_seq_geq(s->snd_nxt, s->snd_max)) {
       /* A new short segment. Sender SWS avoidance (3.8.6.2.1): only if it

@@ -238,6 +238,9 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err);
 void tcp_set_state(tl_stack *st, struct tl_sock *s, int state);
 void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_mss_update(tl_stack *st, struct tl_sock *s);
+/* The most one segment may carry: a TSO super-segment when the link takes
+ * them, else the MSS (tcp_output.c). */
+uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s);
 void tcp_pmtu_age(tl_stack *st, struct tl_sock *s, int64_t now); /* tcp_icmp.c */
 uint32_t tcp_data_seq0(const struct tl_sock *s);
 /* RFC 7323 2.3: the smallest shift that lets the window cover the buffer. */

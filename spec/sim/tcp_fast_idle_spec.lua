@@ -71,25 +71,31 @@ describe("congestion window after idle (RFC 5681 4.1, RFC 9438 5.8)", function()
     local i = w:info(c)
     assert.is_true(i.ssthresh < 0xffffffff, "no loss: still in slow start")
     assert.is_true(i.cwnd >= i.ssthresh, "not in congestion avoidance")
-    -- 10 s application-limited: 1 KB every 50 ms, far below the window
+    -- 10 s application-limited: two segments (ACKed at once) every 50 ms,
+    -- far below the window
     local stop = w:now() + 10e6
     while w:now() < stop do
-      C.tl_send(c, chunk, 1000, w:now())
+      C.tl_send(c, chunk, 2896, w:now())
       w:advance(50000)
       w:read(s)
     end
     local cwnd0 = w:info(c).cwnd
     assert.are.equal(0, core.stats(w.a).tcp_cwnd_restart)
+    -- the stopped clock did not run backwards either: each pause is taken
+    -- off the curve once, so its time stays between 0 and the time the
+    -- sender was window-limited (about the first bulk phase)
+    local t = tonumber(C.tl_tcp_cubic_elapsed_us(c, w:now()))
+    assert.is_true(t >= 0 and t < 10e6, "CUBIC's t after 10 s application-limited: " .. t .. " us")
     -- back to bulk for 5 RTTs: the curve continues from where it was. Had
     -- it counted the 10 s, W_cubic(t) would be far above the window and
     -- cwnd would grow by up to half of itself per RTT (4.4-4.5 clamp).
-    local t = w:now() + 5 * 2 * LAT
+    local until_t = w:now() + 5 * 2 * LAT
     w:run_until(function()
       for _ = 1, 64 do -- keep the send buffer full
         if C.tl_send(c, chunk, #chunk, w:now()) <= 0 then break end
       end
       w:read(s)
-      return w:now() >= t
+      return w:now() >= until_t
     end, 1e6)
     local cwnd1 = w:info(c).cwnd
     assert.is_true(cwnd1 < cwnd0 * 1.2, ("cwnd %d -> %d in 5 RTTs after an app-limited period"):format(cwnd0, cwnd1))
