@@ -296,7 +296,7 @@ local levers = {
     .. "and no per-connection coroutine creation cost beyond what the script needs.",
 }
 
--- Analysis written by hand after the 2026-11-24 (FAST, then PATH) runs, kept here so that
+-- Analysis written by hand after the 2026-11-24 runs, kept here so that
 -- regenerating does not lose it; shown, with this run's figures filled in, in
 -- place of the lever when its target is missed and tcplua has a figure.
 local byid = {}
@@ -358,7 +358,7 @@ local analysis = {
     -- The counters cover the profiled second transfer too, when there was one.
     local segs, b, pb = num(pt, "segs_out"), num(pt, "bytes"), num(pt, "profile_bytes")
     if segs and b and pb then segs = segs * b / (b + pb) end
-    return ("Analysis (FAST, by hand after this run): tcplua is not the bottleneck here. It spends %s of a core in "
+    return ("Analysis: tcplua is not the bottleneck here. It spends %s of a core in "
       .. "user space; the %s \"kernel\" is mostly the kernel's own receive path for each datagram we write, which runs "
       .. "inside our write(2) (tun_get_user -> netif_rx -> tcp_v4_rcv). Without offloads every 1448-byte segment is "
       .. "one syscall plus one full kernel receive, about %s M of them in %s s; the kernel-to-kernel veth figure "
@@ -385,7 +385,7 @@ local analysis = {
     -- The counters cover the profiled second transfer too, when there was one.
     local bytes, writes, gathered = num(pt, "bytes"), num(pt, "tun_writes"), num(pt, "gathered")
     if bytes and num(pt, "profile_bytes") then bytes = bytes + num(pt, "profile_bytes") end
-    return ("Analysis (PATH): tcplua sends 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
+    return ("Analysis: tcplua sends 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
       .. "core/host_offload.c) without copying their payload in user space: the stack hands the link its headers "
       .. "plus the send ring's one or two spans (tl_stack_set_output_vec), and core/host_loop.c:host_to_tun_vec "
       .. "puts the virtio header in the headroom before the headers and writes all of it with one writev; the "
@@ -412,7 +412,7 @@ local analysis = {
     local prof = k and ("; in its profile %s of the samples are in the kernel (the TUN reads and writes, and the "
       .. "kernel client's TCP receive, which runs inside our write), tcplua's own code %s and LuaJIT %s")
       :format(g(k, "%.0f%%"), g(own, "%.1f%%"), g(lj, "%.0f%%")) or ""
-    return ("Analysis (PATH): per connection tcplua writes three datagrams: the SYN-ACK, the echo (which carries "
+    return ("Analysis: per connection tcplua writes three datagrams: the SYN-ACK, the echo (which carries "
       .. "the ACK of the request and the window its read opened, rather than a window update of its own) and a "
       .. "FIN that carries the ACK of the client's FIN (a FIN read in a receive batch is acknowledged by the "
       .. "poll after Lua has run; spec/sim/tcp_fast_ack_spec.lua). Each datagram is one write(2): the virtio "
@@ -564,47 +564,43 @@ if #notyet > 0 or hook.status:match("^not yet") or tseq.status:match("^not yet")
   if tseq.status:match("^not yet") then w("- Time-sequence plot: " .. tseq.status) end
   w()
 end
--- What the 2026-11-24 (FAST) changes did, measured against the 07:24 run.
+-- What changed since the previous full run: its ratios are fixed here,
+-- this run's are filled in. Rewrite this block when a change lands that
+-- moves a figure; the git log has the history.
 local function ratio(id) return g(byid[id] and byid[id].ratio, "%.2fx") end
-w("## What changed for these figures (FAST, PATH and CEILING, 2026-11-24)")
+local function idle_at(n)
+  for _, f in ipairs(idle) do
+    if f.count == n then return g(f.bytes_per_conn, "%.0f B") end
+  end
+  return "not run"
+end
+w("## What changed since the previous full run")
 w()
-w("Same machine, same-run kernel ratios, before (07:24 run) -> after ("
-  .. (tostring(raw.date or ""):match(" (%d+:%d+)") or "?") .. " run):")
-w("bulk receive offloads off 0.48x -> " .. ratio("bulk_recv_off") .. " (receive-buffer auto-tuning up to 4 MB: the kernel sender was")
-w("window-limited 50% of the time; one ACK per TUN read batch instead of one per two segments: 1.4 M -> 25 k")
-w("ACKs); bulk send offloads off 0.35x -> " .. ratio("bulk_send_off") .. " (send-buffer auto-tuning; the rest is the per-datagram kernel")
-w("receive, above); offloads on: not measured -> receive " .. ratio("bulk_recv_on") .. ", send " .. ratio("bulk_send_on")
-  .. " (IFF_VNET_HDR, TSO out, GRO in, no")
-w("checksums computed by us on that path; `receiveany` reads at most 64 KB per call, which alone took the")
-w("offload receive from 14-19 (three runs) to 28-34 Gbit/s (four runs): 1 MB Lua strings were mmap'd and page-faulted afresh each time,")
-w("and LuaJIT compared equal ones byte by byte when interning).")
+w("Before: the full run of 2026-11-24 08:44 (same machine). After: this run. Ratios to the kernel's same-run figure.")
 w()
-local crr_us = num(parse(raw.crr_tcplua), "cpu_us_per_conn")
-w("PATH changes, against the parent commit's binary in back-to-back BENCH_ONLY runs on 2026-11-24: bulk send")
-w("offloads on 0.77-1.09x in seven runs of the parent (the last two 1.00x and 1.09x, 28-30 Gbit/s) against 1.33x")
-w("and 1.28x (33-36 Gbit/s) for this code beside those two -> " .. ratio("bulk_send_on") .. " here: TSO super-segments are")
-w("written from the send ring with one writev, no payload copy in user space (core/host_loop.c:host_to_tun_vec),")
-w("and TSO deferral keeps them at ~64 KB per write (52 KB before). New connections: tcplua CPU per connection")
-w("54-58 us (four runs) against 36-42 us -> " .. g(crr_us, "%.1f") .. " us here: three datagrams written per connection")
-w("instead of five (the echo carries the window update, our FIN the ACK of the client's FIN), one write(2) per")
-w("datagram with the virtio header in the stack's headroom, and no heap grow/trim for each connection's ring")
-w("buffers. The conn/s ratio swung 0.91x-1.76x before and 1.11x-2.01x after in those runs (17-18 k -> 22-27 k")
-w("conn/s when the kernel's own figure held steady): the box was shared.")
-w("CEILING (2026-11-24): the TUN ceiling for bulk send is measured beside tcplua and the kernel in every run")
-w("(bench/tlb_tunsend, the lines under the table). In six `BENCH_ONLY=bulk BENCH_BULK_SECS=5` runs on a shared,")
-w("busy machine, offloads on, tcplua / kernel / ceiling were 34.1 / 19.9 / 41.6, 33.3 / 25.1 / 34.1, 23.5 / 17.5 /")
-w("27.6, 23.8 / 24.5 / 31.7, 23.9 / 21.8 / 23.7 and 39.0 / 18.3 / 46.3 Gbit/s: the ceiling was 1.09-2.53x the")
-w("kernel (median 1.47x), so 1.5x the kernel lay above it in three runs and below it in the three where the")
-w("kernel's own figure was lowest; tcplua reached 75-101% of the ceiling (median 84%). Outside scripts/bench,")
-w("kernel-over-veth and ceiling transfers back to back (4 s each) gave 26.7 / 31.7, 21.5 / 30.4 and 17.4 / 26.4")
-w("Gbit/s (1.19-1.52x), and the minimal sender alone on a quieter machine 43-48 Gbit/s against the ~29 Gbit/s")
-w("the kernel's figure reached in earlier runs: 1.5x the kernel is about what the TUN allows a sender that does")
-w("nothing else, so a stack that copies the application's data once more cannot hold it from run to run.")
-w("A profile of tcplua's bulk send puts 24-30% of the process in libc")
-w("memmove, tl_send's copy of each Lua string into the send ring (the one copy the minimal sender does not make),")
-w("and 2.5-2.9% in tcplua's own C code (TCP output, ACK processing, ring bookkeeping): the C send path has")
-w("nothing left worth cutting. Offloads off, tcplua and the ceiling are equal within noise (1.5-2.8 Gbit/s):")
-w("the kernel's receive of each datagram inside our write is the whole cost.")
+w("| Figure | before | after | what changed |")
+w("|---|---|---|---|")
+w("| Bulk send, offloads on | 0.91x | " .. ratio("bulk_send_on") .. " | super-segments written from the send ring with one "
+  .. "writev (core/host_loop.c:host_to_tun_vec, no payload copy in user space); TSO deferral keeps writes at ~64 KB |")
+w("| Bulk send, offloads off | 0.39x | " .. ratio("bulk_send_off") .. " | nothing on this path: the kernel's receive of "
+  .. "each datagram inside our write(2) bounds it (the ceiling line above) |")
+w("| Bulk receive, offloads off / on | 0.91x / 1.15x | " .. ratio("bulk_recv_off") .. " / " .. ratio("bulk_recv_on")
+  .. " | ring storage grows from 4 KB instead of being allocated whole |")
+w("| Request/response | 1.02x | " .. ratio("rr") .. " | ACKs ride on the reply (Lua runs before the stack's poll) |")
+w("| New connections | 0.88x | " .. ratio("crr") .. " | three datagrams per connection instead of five, one write(2) per "
+  .. "datagram (virtio header in headroom), no heap grow/trim per connection, examples/echo.lua event-style "
+  .. "(no coroutine per accept) |")
+w("| Idle connections, RSS per connection at 1,000,000 | 2448 B | " .. idle_at(1000000) .. " | event-style echo keeps "
+  .. "no Lua state per connection; the TCB went from 744 to ~600 bytes (loss-recovery state allocated per episode, "
+  .. "core/tcp_loss.c); timers on an O(1) timing wheel |")
+w("| No-op Lua segment hook cost | 6.1% | " .. g(hook.cost and hook.cost * 100, "%.1f%%") .. " | - |")
+w()
+w("The bulk-send ratio target (1.5x the kernel) is measured against the TUN ceiling in the lines under the table: "
+  .. "in six earlier `BENCH_ONLY=bulk` runs the minimal sender reached 1.09-2.53x the kernel (median 1.47x) and tcplua "
+  .. "75-101% of the minimal sender (median 84%). A profile of tcplua's bulk send puts 24-30% of the process in "
+  .. "memmove (tl_send copying each Lua string into the send ring, the copy the minimal sender does not make) and "
+  .. "2.5-2.9% in tcplua's own C code.")
+w()
 w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
 w("bench/build/partial.md).")
 w()
