@@ -24,9 +24,19 @@ M.run_known_bugs = os.getenv("TCPLUA_INTEROP_KNOWN_BUGS") == "1"
 -- A fresh namespace, deleted by finally() (with the capture, if any).
 -- Calls pending() and returns nil when interop specs cannot run here.
 -- busted's pending() and finally() live in the spec's function
--- environment, not in this module's, hence getfenv of the spec's frame.
+-- environment, not in this module's, hence getfenv of a caller's frame.
 local function namespace(level)
-  local env = getfenv(level + 1)
+  -- The nearest caller whose environment has busted's finally(): the spec
+  -- itself, however many helper frames (or tail calls) lie in between.
+  local env
+  for l = level + 1, level + 8 do
+    local ok, e = pcall(getfenv, l)
+    if ok and type(e) == "table" and e.finally then
+      env = e
+      break
+    end
+  end
+  env = env or getfenv(level + 1)
   local ok, why = netns.available()
   if not ok then
     env.pending(why)
@@ -125,6 +135,24 @@ function M.digest(stats)
   end
   table.sort(keys)
   return table.concat(keys, " ")
+end
+
+-- Starts the binary on examples/echo.lua with args, pipes a random file of
+-- `bytes` through `nc` and checks it comes back byte-exact and the binary
+-- exits cleanly; returns its --stats (nil when namespaces are unavailable:
+-- the spec is pending then).
+function M.echo_file(args, bytes)
+  local assert = require "luassert"
+  local ns = M.stack(args, "examples/echo.lua")
+  if not ns then return nil end
+  M.random_file(ns, "in", bytes)
+  local out, rc = ns:run("cd " .. M.quote(ns.tmp) .. " && timeout 120 nc -N " .. M.STACK .. " 7 < in > out")
+  local res = M.stop(ns)
+  assert.equal(0, rc, "nc failed or timed out: " .. out .. " (" .. M.digest(res.stats) .. ")")
+  assert.equal(bytes, M.size(ns, "out"))
+  assert.equal(M.sha256(ns, "in"), M.sha256(ns, "out"))
+  assert.equal(0, res.rc, res.stderr)
+  return res.stats
 end
 
 return M

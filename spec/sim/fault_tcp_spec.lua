@@ -3,15 +3,7 @@
 -- counter moves) and the transfer is still byte-exact both ways.
 local fault = require "tcplua.fault"
 
-local function pattern_bytes(n, seed)
-  local block, x = {}, seed or 1
-  for i = 1, 256 do
-    x = (x * 1103515245 + 12345) % 2147483648
-    block[i] = string.char(x % 256)
-  end
-  local b = table.concat(block)
-  return b:rep(math.ceil(n / 256)):sub(1, n)
-end
+local pattern_bytes = require("helpers.tcpsim").bytes
 
 -- a echoes back what b sends; b's hooks (policy) see every segment both
 -- ways. Returns what came back, the client's stats and the error log.

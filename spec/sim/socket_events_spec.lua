@@ -4,14 +4,7 @@
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 
-local function pattern_bytes(n, seed)
-  local block, x = {}, seed or 1
-  for i = 1, 256 do
-    x = (x * 1103515245 + 12345) % 2147483648
-    block[i] = string.char(x % 256)
-  end
-  return string.rep(table.concat(block), math.ceil(n / 256)):sub(1, n)
-end
+local pattern_bytes = require("helpers.tcpsim").bytes
 
 -- Server a (10.0.0.1), client b (10.0.0.2); errors either reports go to log.
 local function setup(opts)

@@ -4,22 +4,9 @@
 -- with --offload off, where every datagram fits the MTU. Needs root.
 local interop = require "helpers.interop"
 
-local STACK = interop.STACK
 local MB20 = 20 * 1024 * 1024
-local q = interop.quote
 
-local function echo(args)
-  local ns = interop.stack(args, "examples/echo.lua")
-  if not ns then return nil end
-  interop.random_file(ns, "in", MB20)
-  local out, rc = ns:run("cd " .. q(ns.tmp) .. " && timeout 120 nc -N " .. STACK .. " 7 < in > out")
-  local res = interop.stop(ns)
-  assert.equal(0, rc, "nc failed or timed out: " .. out .. " (" .. interop.digest(res.stats) .. ")")
-  assert.equal(MB20, interop.size(ns, "out"))
-  assert.equal(interop.sha256(ns, "in"), interop.sha256(ns, "out"))
-  assert.equal(0, res.rc, res.stderr)
-  return res.stats
-end
+local function echo(args) return interop.echo_file(args, MB20) end
 
 describe("tcp interop: TUN offloads", function()
   it("echoes 20 MB byte-exact with --offload on, in far fewer datagrams than MSS-sized segments", function()

@@ -5,22 +5,9 @@
 -- whole-datagram path. Either way the stream arrives byte-exact. Needs root.
 local interop = require "helpers.interop"
 
-local STACK = interop.STACK
 local MB8 = 8 * 1024 * 1024
-local q = interop.quote
 
-local function echo(args)
-  local ns = interop.stack(args, "examples/echo.lua")
-  if not ns then return nil end
-  interop.random_file(ns, "in", MB8)
-  local out, rc = ns:run("cd " .. q(ns.tmp) .. " && timeout 120 nc -N " .. STACK .. " 7 < in > out")
-  local res = interop.stop(ns)
-  assert.equal(0, rc, "nc failed or timed out: " .. out .. " (" .. interop.digest(res.stats) .. ")")
-  assert.equal(MB8, interop.size(ns, "out"))
-  assert.equal(interop.sha256(ns, "in"), interop.sha256(ns, "out"))
-  assert.equal(0, res.rc, res.stderr)
-  return res.stats
-end
+local function echo(args) return interop.echo_file(args, MB8) end
 
 describe("tcp interop: scatter output to the TUN", function()
   it("sends super-segments straight from the send ring and echoes 8 MB byte-exact", function()
