@@ -36,7 +36,9 @@ local function namespace(level)
       break
     end
   end
-  env = env or getfenv(level + 1)
+  -- Without finally() the namespace could not be deleted: refuse before
+  -- making one rather than leave it behind.
+  assert(env, "interop helpers must be called from inside a busted spec")
   local ok, why = netns.available()
   if not ok then
     env.pending(why)
