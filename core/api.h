@@ -183,6 +183,10 @@ tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport
 /* Queue data; returns bytes taken (maybe fewer than len, 0 when the buffer
  * is full) or a negative tl_err. */
 long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
+/* As tl_send, and marks what it queued urgent: SND.UP moves to the end of
+ * it and segments carry URG until the peer acknowledges it (RFC 9293 3.8.5,
+ * 3.10.2; data stays inline, RFC 6093). */
+long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
 /* Copy out received data; returns bytes (>0), TL_EAGAIN when nothing yet,
  * TL_ECLOSED after the peer's FIN has been read past, or another tl_err. */
 long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now);
@@ -239,6 +243,8 @@ typedef struct tl_tcp_info {
   uint32_t pmtu;
   uint32_t nodelay, keepalive;
   int32_t last_error;               /* soft error (ICMP) or final error */
+  uint32_t snd_up;                  /* end of the urgent data sent, snd_una when none pending */
+  uint32_t rcv_up;                  /* end of the urgent data the peer marked (RFC 6093), rcv_nxt if none */
 } tl_tcp_info;
 
 int tl_sock_info(const tl_sock *s, tl_tcp_info *info);

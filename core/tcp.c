@@ -255,7 +255,7 @@ static int can_send(const struct tl_sock *s) {
   }
 }
 
-long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
+static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int urgent, int64_t now) {
   if (!s || s->listener) return TL_EINVAL;
   if (s->err) return s->err;
   if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
@@ -264,9 +264,24 @@ long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
   uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
   if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);
   uint32_t n = tl_ring_write(&s->snd, data, want);
+  if (urgent && n) {
+    /* RFC 9293 3.10.2 SEND with URGENT: SND.UP <- the end of the queue;
+     * a later urgent send extends the same mark (RFC 1122 4.2.2.4: a
+     * sequence of urgent data of any length). */
+    s->snd_up = tcp_data_seq0(s) + s->snd.len;
+    s->snd_urg = 1;
+  }
   s->st->now = now;
   if (tl_tcp_synchronized(s->state)) tcp_output(s->st, s, now);
   return n;
+}
+
+long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
+  return send_data_call(s, data, len, 0, now);
+}
+
+long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
+  return send_data_call(s, data, len, 1, now);
 }
 
 long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
@@ -566,6 +581,8 @@ int tl_sock_info(const tl_sock *s, tl_tcp_info *i) {
   i->nodelay = s->nodelay;
   i->keepalive = s->keepalive;
   i->last_error = s->err ? s->err : s->soft_err;
+  i->snd_up = s->snd_urg ? s->snd_up : s->snd_una;
+  i->rcv_up = s->rcv_urg ? s->rcv_up : s->rcv_nxt;
   return 0;
 }
 

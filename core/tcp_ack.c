@@ -106,6 +106,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
   tcp_sacked_advance(s, ack - s->snd_una);
   s->snd_una = ack;
   s->una_since = now;
+  if (s->snd_urg && tl_seq_geq(ack, s->snd_up)) s->snd_urg = 0; /* urgent data all acknowledged */
   if (tl_seq_lt(s->snd_nxt, s->snd_una)) s->snd_nxt = s->snd_una;
 
   /* RFC 7323 4.2 (RTTM): every ACK that advances the left edge gives a
@@ -141,8 +142,8 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
      * and the retransmissions follow in tcp_process_ack). */
   } else if (s->in_recovery && s->cc->on_partial_ack && tl_seq_lt(ack, s->recover)) {
     /* NewReno partial ACK (RFC 6582 3.2 step 5): the next hole is lost too;
-     * resend it at once and stay in recovery. */
-    s->cc->on_partial_ack(s, data);
+     * resend it at once and stay in recovery. PRR (RFC 6937 3), not the
+     * deflation of step 5, sets cwnd (tcp_process_ack). */
     uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
     uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
     s->total_retrans++;
@@ -176,10 +177,7 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
 /* RFC 5681 2 (duplicate ACK) and 3.2 (fast retransmit / fast recovery). */
 static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->dupacks < 255) s->dupacks++;
-  if (s->in_recovery) {
-    if (!s->sack_ok) s->cc->on_dupack(s); /* with SACK: PRR in tcp_process_ack */
-    return;
-  }
+  if (s->in_recovery) return; /* PRR in tcp_process_ack sets cwnd (RFC 6937 3) */
   /* Without SACK, DupThresh duplicates (RFC 5681 3.2 step 2: 3, or more on
    * a path seen to reorder; dupacks climbs past it one at a time). */
   if (s->sack_ok ? !tcp_sack_loss_detected(s) : s->dupacks != tcp_dupthresh(s)) return;
@@ -197,13 +195,13 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
   uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
   uint32_t len = min_u32(avail, s->snd_mss);
+  /* RFC 6937 3: from here PRR sets cwnd on every ACK (tcp_process_ack),
+   * with SACK or without, starting from RecoverFS = the flight now. */
+  tcp_prr_enter(s);
   if (s->sack_ok) {
     /* RFC 6675 5 steps 4.2-4.3: resend the first segment (up to the first
-     * SACKed byte); RFC 6937 3: from here PRR sets cwnd on every ACK
-     * (tcp_process_ack), starting from RecoverFS = the flight now. */
-    s->prr_delivered = s->prr_out = 0;
+     * SACKed byte). */
     s->rescue_sent = 0;
-    s->recover_fs = s->snd_max - s->snd_una;
     const struct tl_assembler *sacked = tcp_sacked(s);
     if (sacked->n && sacked->r[0].start > 0) len = min_u32(len, sacked->r[0].start);
     tcp_xmit(st, s, s->snd_una, len, now);
@@ -249,11 +247,13 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   uint32_t una_before = s->snd_una, sacked_before = tl_asm_bytes(tcp_sacked(s));
   if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
+  int dup = 0, was_recovering = s->in_recovery;
   if (tl_seq_lt(s->snd_una, ack)) {
     tcp_ack_new(st, s, ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
              s->snd_max != s->snd_una && win == s->snd_wnd && sack_news) {
     dup_ack(st, s, now);
+    dup = 1;
   }
   if (s->in_recovery && s->sack_ok) {
     /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
@@ -261,6 +261,12 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
     int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(tcp_sacked(s)) - sacked_before;
     tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
     tcp_sack_rexmit(st, s, now);
+  } else if (s->in_recovery && (dup || s->snd_una != una_before)) {
+    /* RFC 6937 3 without SACK: DeliveredData is the change in SND.UNA
+     * plus one MSS per duplicate ACK (the one that started recovery
+     * included), less what duplicates already credited. */
+    uint32_t d = was_recovering ? tcp_reno_delivered(s, s->snd_una - una_before, dup) : s->snd_mss;
+    tcp_prr_ack(s, d);
   }
   /* Send window update: only from a segment not older than the last one
    * used (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)). */

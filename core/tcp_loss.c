@@ -25,6 +25,7 @@ struct tl_sock_loss *tcp_loss_get(struct tl_sock *s) {
    * sending SACK options (RFC 2018 lets a receiver do so), out-of-order
    * segments are dropped and the peer resends them, and there is no undo. */
   s->sack_ok = 0;
+  s->reno_sacked = 0; /* shares sack_high's storage: no duplicates credited yet */
   TL_COUNT(s->st, tcp_loss_nomem);
   return NULL;
 }

@@ -76,6 +76,16 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
       s->fin_sent = 1;
     }
     if (len && seq + len == data_end) h.flags |= TL_TH_PSH;
+    if (tcp_urgent_ahead(s, seq)) {
+      /* RFC 9293 3.8.5: every segment sent while SND.UP is beyond it carries
+       * URG and the offset of the octet after the urgent data (RFC 6093 3);
+       * an offset past 65535 is sent as 65535, as Linux does (RFC 6093 4),
+       * and lands on the urgent data as the queue drains. */
+      h.flags |= TL_TH_URG;
+      uint32_t off = s->snd_up - seq;
+      h.urg = (uint16_t)(off > 65535u ? 65535u : off);
+      TL_COUNT(st, tcp_urg_out);
+    }
     if (s->ts_ok) {
       h.opt.has_ts = 1;
       h.opt.ts_val = ts_clock(s, now);
@@ -298,6 +308,11 @@ uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s) {
   return n > 1 ? n * s->snd_mss : s->snd_mss;
 }
 
+/* 1 while a segment starting at seq still lies before SND.UP. */
+int tcp_urgent_ahead(const struct tl_sock *s, uint32_t seq) {
+  return s->snd_urg && tl_seq_gt(s->snd_up, seq);
+}
+
 /* Sends what the windows, Nagle and SWS avoidance allow. Returns 1 if
  * anything went out. */
 static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
@@ -305,7 +320,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
   for (;;) {
     uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
     uint32_t avail = unsent(s);
-    uint32_t flight = s->in_recovery && s->sack_ok ? tcp_sack_pipe(s) : s->snd_nxt - s->snd_una;
+    uint32_t flight = s->in_recovery ? tcp_recovery_pipe(s) : s->snd_nxt - s->snd_una;
     /* RFC 3042 limited transmit: the first two duplicate ACKs each let one
      * new segment out beyond cwnd, so a small window still yields the
      * three duplicates fast retransmit needs. */
@@ -313,7 +328,11 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (!s->in_recovery && s->dupacks > 0 && s->dupacks < 3) cwnd += (uint32_t)s->dupacks * s->snd_mss;
     uint32_t wnd = min_u32(s->snd_wnd, cwnd);
     uint32_t usable = wnd > flight ? wnd - flight : 0;
-    uint32_t max = tcp_seg_max(st, s);
+    /* Urgent data goes out in MSS pieces, never to TSO, so each piece the
+     * peer sees carries URG (as Linux); neither Nagle nor SWS avoidance
+     * holds it back (Linux tcp_nagle_test). */
+    int urgent = tcp_urgent_ahead(s, s->snd_nxt);
+    uint32_t max = urgent ? s->snd_mss : tcp_seg_max(st, s);
     uint32_t len = min_u32(min_u32(avail, usable), max);
     int fin_now =
         s->fin_queued && !s->fin_acked && s->snd_nxt + len == data_end && tl_seq_leq(s->snd_nxt, data_end);
@@ -330,7 +349,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (max > s->snd_mss && len < max && flight >= max && !fin_now && !s->in_recovery &&
         tl_seq_geq(s->snd_nxt, s->snd_max) && usable < wnd / 3 && len < avail)
       break;
-    if (len > 0 && len < s->snd_mss && tl_seq_geq(s->snd_nxt, s->snd_max)) {
+    if (len > 0 && len < s->snd_mss && !urgent && tl_seq_geq(s->snd_nxt, s->snd_max)) {
       /* A new short segment. Sender SWS avoidance (3.8.6.2.1): only if it
        * empties the queue or fills half the largest window seen. Nagle
        * (3.7.4, RFC 1122 4.2.3.4): only when nothing is in flight. A FIN

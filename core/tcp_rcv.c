@@ -78,6 +78,7 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
   uint32_t n = tcp_ooo_take(s, len);
   tl_ring_commit(&s->rcv, n);
   s->rcv_nxt += n;
+  if (s->rcv_urg && tl_seq_geq(s->rcv_nxt, s->rcv_up)) s->rcv_urg = 0; /* all urgent data is in */
   s->bytes_received += n;
   s->rcv_unacked += n;
   tcp_event(st, s, TL_EV_READABLE);
@@ -114,7 +115,10 @@ int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hd
    * delivered inline and in order like any other byte. */
   if ((h->flags & TL_TH_URG) && open_rcv) {
     uint32_t up = seq + h->urg;
-    if (tl_seq_gt(up, s->rcv_up)) s->rcv_up = up;
+    /* RCV.UP <- max(RCV.UP, SEG.UP); with no urgent data pending the old
+     * mark compares with nothing (it may be 2^31 behind). */
+    if (!s->rcv_urg || tl_seq_gt(up, s->rcv_up)) s->rcv_up = up;
+    s->rcv_urg = tl_seq_gt(s->rcv_up, s->rcv_nxt);
   }
   /* seventh: segment text */
   if (h->len) {

@@ -215,9 +215,47 @@ int tcp_sack_loss_detected(const struct tl_sock *s) {
  * while the pipe is above ssthresh; below it the slow start reduction
  * bound (PRR-SSRB) lets it climb back at most one MSS beyond what the ACK
  * delivered. cwnd = pipe + sndcnt; tcp_output and tcp_sack_rexmit send it. */
+/* Without SACK (RFC 6937 3, as Linux's tcp_add_reno_sack): each duplicate
+ * ACK stands for one MSS that left the network, so pipe is the flight less
+ * what duplicates credited; the retransmitted hole is lost and resent,
+ * which cancels out. */
+uint32_t tcp_recovery_pipe(const struct tl_sock *s) {
+  if (s->sack_ok) return tcp_sack_pipe(s);
+  uint32_t out = s->snd_max - s->snd_una;
+  return out > s->reno_sacked ? out - s->reno_sacked : 0;
+}
+
+/* RFC 6937 3 initialisation at the start of recovery: RecoverFS = the
+ * flight now. Without SACK the DupThresh duplicates that triggered it are
+ * already out of the pipe. */
+void tcp_prr_enter(struct tl_sock *s) {
+  s->prr_delivered = s->prr_out = 0;
+  s->recover_fs = s->snd_max - s->snd_una;
+  if (!s->sack_ok) {
+    uint32_t dup = (uint32_t)s->dupacks * s->snd_mss;
+    s->reno_sacked = dup < s->recover_fs ? dup : s->recover_fs;
+  }
+}
+
+/* RFC 6937 3 DeliveredData without SACK: one MSS per duplicate ACK; a
+ * cumulative ACK counts only the bytes duplicates did not already credit.
+ * Returns the bytes delivered. */
+uint32_t tcp_reno_delivered(struct tl_sock *s, uint32_t acked, int dupack) {
+  if (dupack) {
+    uint32_t out = s->snd_max - s->snd_una;
+    uint32_t room = out > s->reno_sacked ? out - s->reno_sacked : 0;
+    uint32_t d = s->snd_mss < room ? s->snd_mss : room;
+    s->reno_sacked += d;
+    return d;
+  }
+  uint32_t credited = acked < s->reno_sacked ? acked : s->reno_sacked;
+  s->reno_sacked -= credited;
+  return acked - credited;
+}
+
 void tcp_prr_ack(struct tl_sock *s, uint32_t delivered) {
   s->prr_delivered += delivered;
-  uint32_t pipe = tcp_sack_pipe(s);
+  uint32_t pipe = tcp_recovery_pipe(s);
   int64_t sndcnt;
   if (pipe > s->ssthresh) {
     uint64_t fs = s->recover_fs ? s->recover_fs : 1;

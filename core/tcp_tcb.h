@@ -106,6 +106,7 @@ struct tl_sock {
   /* send sequence space (RFC 9293 3.3.1) */
   uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
   uint32_t max_sndwnd; /* largest window the peer offered (SWS, RFC 5961 5.2) */
+  uint32_t snd_up;     /* SND.UP: the octet after the urgent data (RFC 9293 3.8.5, RFC 6093) */
   /* congestion control (tcp_cc.h) */
   uint32_t cwnd, ssthresh, recover;
   uint32_t cc_acc; /* congestion avoidance byte counter */
@@ -121,7 +122,10 @@ struct tl_sock {
   uint32_t ts_recent, ts_offset, last_ack_sent;
   uint32_t ts_recent_age_s; /* when TS.Recent was last set, stack clock in s (RFC 7323 5.5) */
   uint32_t pmtu_lowered_s;  /* 1 + the second the path MTU last went down, 0 never (RFC 1191 6.3) */
-  uint32_t sack_high;                          /* highest sequence the peer SACKed */
+  union {
+    uint32_t sack_high;   /* with SACK: highest sequence the peer SACKed */
+    uint32_t reno_sacked; /* without: bytes duplicate ACKs credited in recovery (RFC 6937 3) */
+  };
   uint32_t high_rxt;                           /* RFC 6675 HighRxt: end of the last hole resent */
   uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 PRR state */
   /* RFC 2883 D-SACK: a duplicate range to report first in the next SACK
@@ -180,6 +184,8 @@ struct tl_sock {
   unsigned rcv_drains : 2;
   unsigned ss_after_rto : 1; /* slow start restarted by a timeout: ABC L = 1 SMSS */
   unsigned rescue_sent : 1;  /* RFC 6675 4 rule 4: this recovery's rescue retransmission went out */
+  unsigned snd_urg : 1;      /* SND.UP is live: SND.UNA has not reached it yet */
+  unsigned rcv_urg : 1;      /* RCV.UP is live: RCV.NXT has not reached it yet */
   unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
 };
 
@@ -241,6 +247,7 @@ void tcp_mss_update(tl_stack *st, struct tl_sock *s);
 /* The most one segment may carry: a TSO super-segment when the link takes
  * them, else the MSS (tcp_output.c). */
 uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s);
+int tcp_urgent_ahead(const struct tl_sock *s, uint32_t seq);
 void tcp_pmtu_age(tl_stack *st, struct tl_sock *s, int64_t now); /* tcp_icmp.c */
 uint32_t tcp_data_seq0(const struct tl_sock *s);
 /* RFC 7323 2.3: the smallest shift that lets the window cover the buffer. */
@@ -322,6 +329,9 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
  * SACKed (0 for a D-SACK, RFC 2883, or a repeat). */
 uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h);
 uint32_t tcp_sack_pipe(const struct tl_sock *s);
+uint32_t tcp_recovery_pipe(const struct tl_sock *s);
+void tcp_prr_enter(struct tl_sock *s);
+uint32_t tcp_reno_delivered(struct tl_sock *s, uint32_t acked, int dupack);
 /* RFC 2883 4: remember [start, end) as a duplicate arrival for the next ACK. */
 void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end);
 /* The SACK blocks of an outgoing segment carrying `len` data bytes (RFC

@@ -140,7 +140,9 @@ local function flush(c)
   while q.head <= q.tail do
     local p = q[q.head]
     local len = #p
-    local r = tonumber(C.tl_send(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
+    -- pieces up to q.urg were sent urgent: SND.UP follows them
+    local send = q.urg and q.head <= q.urg and C.tl_send_urgent or C.tl_send
+    local r = tonumber(send(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
     if r > 0 then
       q.off = q.off + r
       c.wq_bytes = c.wq_bytes - r
@@ -354,8 +356,9 @@ end
 
 -- send(data): a string or an array of strings. Never waits: what the send
 -- buffer cannot take is queued (and on_data paused until it has left).
+-- opts.urgent marks the data urgent (RFC 9293 3.8.5, inline, RFC 6093).
 -- Returns the number of bytes taken (all of them), or nil, err.
-function EvConn:send(data)
+function EvConn:send(data, opts)
   if not live(self) or self.wshut then return nil, "closed" end
   if type(data) == "table" then
     local ok, joined = pcall(table.concat, data)
@@ -368,14 +371,20 @@ function EvConn:send(data)
   end
   local len = #data
   if len == 0 then return 0 end
+  local urgent = opts and opts.urgent
   if self.wq then
     enqueue(self, data, 0)
+    if urgent then self.wq.urg = self.wq.tail end
     return len
   end
-  local r = tonumber(C.tl_send(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
+  local send = urgent and C.tl_send_urgent or C.tl_send
+  local r = tonumber(send(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
   if r < 0 and r ~= EAGAIN then return nil, errword(r) end
   if r < 0 then r = 0 end
-  if r < len then enqueue(self, data, r) end
+  if r < len then
+    enqueue(self, data, r)
+    if urgent then self.wq.urg = self.wq.tail end
+  end
   return len
 end
 

@@ -202,9 +202,11 @@ end
 
 local COALESCE_MAX = 65536
 
--- send(data): a string or an array of strings. Waits while the send buffer
--- is full. Returns the number of bytes sent, or nil, err, bytes_sent.
-function Conn:send(data)
+-- send(data [, opts]): a string or an array of strings. Waits while the
+-- send buffer is full. opts.urgent marks the data urgent (RFC 9293 3.8.5,
+-- inline as RFC 6093 says). Returns the number of bytes sent, or nil, err,
+-- bytes_sent.
+function Conn:send(data, opts)
   local co, rec, err = claim(self, "writer", "conn:send")
   if not co then return nil, err, 0 end
   local rt = self.rt
@@ -227,6 +229,7 @@ function Conn:send(data)
       pieces = { joined }
     end
   end
+  local send = opts and opts.urgent and C.tl_send_urgent or C.tl_send
   local total = 0
   for i = 1, #pieces do
     local p = pieces[i]
@@ -237,7 +240,7 @@ function Conn:send(data)
     while off < len do
       local s = self.s
       if not s then return nil, "closed", total end
-      local r = tonumber(C.tl_send(s, ptr + off, len - off, rt.now_us))
+      local r = tonumber(send(s, ptr + off, len - off, rt.now_us))
       if r > 0 then
         off = off + r
         total = total + r

@@ -1,0 +1,75 @@
+-- conn:send(data, { urgent = true }) from Lua, for coroutine sockets and
+-- event-style servers: the bytes arrive inline and in order (RFC 6093) and
+-- the sender's segments carry URG (RFC 9293 3.8.5).
+local function setup()
+  local log = {}
+  local sim = require("tcplua.sim").new { seed = 71, latency_ms = 1,
+    report = function(m) log[#log + 1] = m end }
+  local a = sim:stack { addr = "10.0.0.1" }
+  local b = sim:stack { addr = "10.0.0.2" }
+  return sim, a, b, log
+end
+
+describe("urgent data from Lua", function()
+  it("conn:send(data, { urgent = true }) sends it inline with URG; a plain send does not", function()
+    local sim, a, b, log = setup()
+    local got
+    a.listen(7, function(conn) got = conn:receive("*a") end)
+    local n1, n2, urg_plain
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      n1 = c:send("plain ")
+      b.sleep(50)
+      urg_plain = b.stats().tcp_urg_out
+      n2 = c:send({ "ur", "gent" }, { urgent = true })
+      b.sleep(50)
+      c:close()
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.are.equal(6, n1)
+    assert.are.equal(6, n2)
+    assert.are.equal("plain urgent", got)
+    assert.are.equal(0, urg_plain)
+    assert.is_true(b.stats().tcp_urg_out >= 1, "no segment carried URG")
+  end)
+
+  it("an event server's conn:send(data, { urgent = true }) sends it inline with URG", function()
+    local sim, a, b, log = setup()
+    assert(a.listen(7, { on_data = function(conn, data) conn:send(data:upper(), { urgent = true }) end }))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("hello")
+      got = c:receive(5)
+      c:close()
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.are.equal("HELLO", got)
+    assert.is_true(a.stats().tcp_urg_out >= 1, "no segment carried URG")
+  end)
+
+  it("an event server's urgent send queued behind a full send buffer still goes out urgent", function()
+    local sim, a, b, log = setup()
+    local big = ("b"):rep(256 * 1024)
+    local queued
+    assert(a.listen(7, { on_accept = function(conn)
+      conn:send(big)
+      conn:send("!", { urgent = true })
+      queued = conn:pending()
+      conn:close()
+    end }))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      got = c:receive("*a")
+      c:close()
+    end)
+    assert.is_true(sim:run(30000))
+    assert.are.same({}, log)
+    assert.is_true(queued > 0, "nothing was queued in Lua; the test needs it")
+    assert.is_true(got == big .. "!", "data changed")
+    assert.is_true(a.stats().tcp_urg_out >= 1, "the queued urgent byte went out without URG")
+  end)
+end)
