@@ -116,6 +116,7 @@ function M.finish(c, why, abort)
   rt.evconn[c.key] = nil
   rt.evbusy[c.key] = nil
   rt.evpinned[c.key] = nil
+  if rt.idle_victims then rt.idle_victims[c.key] = nil end
   srv.nconn = srv.nconn - 1
   if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
 end
@@ -129,6 +130,7 @@ local function finish_idle(rt, srv, s, key, why, abort)
   end
   C.tl_sock_set_user(s, 0)
   if abort then C.tl_abort(s, rt.now_us) else C.tl_close(s, rt.now_us) end
+  if rt.idle_victims then rt.idle_victims[key] = nil end
   srv.nconn = srv.nconn - 1
   if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
 end
@@ -252,6 +254,8 @@ local function service(rt, srv, s)
     local buf = recv.buffer(rt, n)
     local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
     if r <= 0 then break end
+    local active = srv.active
+    if active then active[key] = true end
     if on_data then -- without it the bytes are discarded, and no conn is made
       c = c or conn_for(rt, srv, s, key)
       if not call(c, "on_data", on_data, ffi.string(buf, r)) then return end
@@ -263,7 +267,21 @@ local function service(rt, srv, s)
     if c then return M.finish(c, errword(e), true) end
     return finish_idle(rt, srv, s, key, errword(e), true)
   end
-  if FIN_STATES[C.tl_sock_state(s)] then
+  local state = C.tl_sock_state(s)
+  if FIN_STATES[state] then
+    -- With on_end the peer's FIN half-closes (RFC 9293 3.6: CLOSE-WAIT may
+    -- still send): the script says when it is done with conn:close().
+    if h.on_end then
+      c = c or conn_for(rt, srv, s, key)
+      if not c.ended then
+        rawset(c, "ended", true)
+        rt.evpinned[key] = c -- the flag must outlive this callback
+        if not call(c, "on_end", h.on_end) then return end
+        if not c.s or c.closing then return end
+        state = C.tl_sock_state(s)
+      end
+      if state == C.TL_CLOSE_WAIT or c.wq then return end
+    end
     if c then return M.finish(c, nil, false) end
     return finish_idle(rt, srv, s, key, nil, false)
   end
@@ -279,6 +297,7 @@ function M.accept_all(rt, srv)
     C.tl_sock_set_user(s, user)
     srv.nconn = srv.nconn + 1
     if srv.conn_opts then child_opts(rt, srv, s) end
+    if srv.active then srv.active[addr_of(s)] = true end
     if on_accept then
       local c = conn_for(rt, srv, s, addr_of(s))
       call(c, "on_accept", on_accept)
@@ -288,26 +307,79 @@ function M.accept_all(rt, srv)
   end
 end
 
+local idle_sweep
+
+-- Idle timeout (opts.idle_timeout, ms): one timer per server, not per
+-- connection. Every half period a sweep walks the server's connections in
+-- the core; one that received nothing in this half period nor the one
+-- before is closed (so after between 1 and 1.5 idle_timeout). Only
+-- connections that did receive something hold a Lua entry (in srv.active
+-- or srv.active_prev): an idle connection costs Lua nothing.
+function idle_sweep(rt, srv)
+  srv.idle_t = nil
+  if not srv.s and srv.nconn == 0 then return end
+  local cur, prev = srv.active, srv.active_prev
+  local user, st = srv.evuser, rt.st
+  local victims, vset = {}, {}
+  local s = C.tl_next_user_sock(st, nil)
+  while s ~= nil do
+    if tonumber(C.tl_sock_user(s)) == user then
+      local key = addr_of(s)
+      if not cur[key] and not prev[key] then
+        local c = rt.evconn[key]
+        if not (c and c.s == s and (c.closing or c.ending)) then victims[#victims + 1] = key; vset[key] = s end
+      end
+    end
+    s = C.tl_next_user_sock(st, s)
+  end
+  srv.active_prev, srv.active = cur, {}
+  -- An earlier victim's on_close may end a later one (and free its
+  -- handle): finish() takes ended ones out of rt.idle_victims.
+  rt.idle_victims = vset
+  for i = 1, #victims do
+    local key = victims[i]
+    s = vset[key]
+    if s then
+      drop_input(rt, s)
+      finish_idle(rt, srv, s, key, "timeout", false)
+    end
+  end
+  rt.idle_victims = nil
+  srv.idle_t = rt.timers:push({ deadline = rt.now_us + srv.idle_half_us, fn = idle_sweep, arg = srv })
+end
+
 function M.new_server(rt, srv, handlers)
-  for _, k in ipairs({ "on_accept", "on_data", "on_drain", "on_close" }) do
+  local idle = srv.opts and srv.opts.idle_timeout
+  if idle ~= nil and (type(idle) ~= "number" or idle <= 0) then
+    error("listen: opts.idle_timeout must be a positive number of milliseconds", 0)
+  end
+  for _, k in ipairs({ "on_accept", "on_data", "on_drain", "on_close", "on_end" }) do
     if handlers[k] ~= nil and type(handlers[k]) ~= "function" then
       error("listen: handlers." .. k .. " must be a function", 0)
     end
   end
   for k in pairs(handlers) do
-    if k ~= "on_accept" and k ~= "on_data" and k ~= "on_drain" and k ~= "on_close" then
-      error("listen: unknown handler " .. tostring(k) .. " (on_accept, on_data, on_drain, on_close)", 0)
+    if k ~= "on_accept" and k ~= "on_data" and k ~= "on_drain" and k ~= "on_close" and k ~= "on_end" then
+      error("listen: unknown handler " .. tostring(k) .. " (on_accept, on_data, on_drain, on_end, on_close)", 0)
     end
   end
   srv.handlers = handlers
   srv.nconn = 0
   srv.evuser = EVBASE + srv.id
   rt.evsrv[srv.id] = srv
+  if idle then
+    srv.active, srv.active_prev = {}, {}
+    srv.idle_half_us = idle * 500
+    srv.idle_t = rt.timers:push({ deadline = rt.now_us + srv.idle_half_us, fn = idle_sweep, arg = srv })
+  end
 end
 
 -- A server was closed: forget it once its last connection has ended.
 function M.server_closed(rt, srv)
-  if srv.nconn == 0 then rt.evsrv[srv.id] = nil end
+  if srv.nconn == 0 then
+    rt.evsrv[srv.id] = nil
+    if srv.idle_t then rt.timers:remove(srv.idle_t); srv.idle_t = nil end
+  end
 end
 
 -- The Lua object of event connection s if one exists, without making one.
@@ -426,6 +498,8 @@ function EvConn:shutdown(how)
   end
   local r = C.tl_shutdown(self.s, self.rt.now_us)
   if r < 0 then return nil, errword(r) end
+  -- Both directions are now closed: nothing is left for the script.
+  if self.ended then M.finish(self, nil, false) end
   return true
 end
 

@@ -254,11 +254,68 @@ function Conn:send(data, opts)
   return total
 end
 
--- Graceful close: queued data is still delivered, then FIN.
+-- The lingering close, as event connections do it (tcplua.evserver).
+-- RFC 9293 3.10.4 / RFC 1122 4.2.2.13: closing with unread input, or with
+-- input arriving after the close, resets the connection, and the RST
+-- throws away what the send buffer still holds. So until the peer's FIN
+-- the closed connection stays in rt.socks as a small record (under lsock,
+-- not s, so neither segment hooks nor the event loop take it for a conn):
+-- its input is read and dropped, its queued bytes and FIN go out, and the
+-- core handle is released at the peer's FIN or LINGER_US after close.
+local LINGER_US = 5e6
+local PEER_FIN = {
+  [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
+  [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
+}
+
+local function drop_input(rt, s)
+  while true do
+    local n = tonumber(C.tl_readable(s))
+    if n == 0 then return end
+    if n > 65536 then n = 65536 end
+    if tonumber(C.tl_recv(s, recv.buffer(rt, n), n, rt.now_us)) <= 0 then return end
+  end
+end
+
+local function linger_done(rt, l)
+  if not l.lsock then return end
+  if l.t then rt.timers:remove(l.t); l.t = nil end
+  rt.socks[l.id] = nil
+  C.tl_close(l.lsock, rt.now_us)
+  l.lsock = nil
+end
+
+local function linger_step(rt, l)
+  local s = l.lsock
+  drop_input(rt, s)
+  if C.tl_sock_error(s) ~= 0 or PEER_FIN[C.tl_sock_state(s)] then return linger_done(rt, l) end
+end
+
+local function linger_expired(rt, l)
+  l.t = nil
+  if l.lsock then drop_input(rt, l.lsock) end
+  linger_done(rt, l)
+end
+
+-- Graceful close: lingering (above) while the peer may still send, else
+-- at once.
 function Conn:close()
   if not self.s then return nil, "closed" end
-  C.tl_close(self.s, self.rt.now_us)
+  local rt, s, id = self.rt, self.s, self.id
+  drop_input(rt, s)
+  if C.tl_sock_error(s) ~= 0 or PEER_FIN[C.tl_sock_state(s)] then
+    C.tl_close(s, rt.now_us)
+    release(self)
+    return true
+  end
   release(self)
+  if tonumber(C.tl_shutdown(s, rt.now_us)) < 0 then
+    C.tl_close(s, rt.now_us)
+    return true
+  end
+  local l = { lsock = s, id = id }
+  rt.socks[id] = l
+  l.t = rt.timers:push({ deadline = rt.now_us + LINGER_US, fn = linger_expired, arg = l })
   return true
 end
 
@@ -554,7 +611,9 @@ function M.drain_events(rt)
       if srv then evservice(rt, srv, ev.sock) end
     else
       local obj = socks[id]
-      if obj and obj.s == ev.sock then
+      if obj and obj.lsock == ev.sock then
+        linger_step(rt, obj)
+      elseif obj and obj.s == ev.sock then
         local mask = ev.mask
         if obj.is_server then
           if band(mask, EV_ACCEPT) ~= 0 then
@@ -588,7 +647,8 @@ function M.shutdown_all(rt)
   local list = {}
   for _, obj in pairs(rt.socks) do list[#list + 1] = obj end
   for _, obj in ipairs(list) do
-    if obj.is_server then obj:close() elseif obj.s then obj:abort() end
+    if obj.is_server then obj:close() elseif obj.s then obj:abort()
+    elseif obj.lsock then C.tl_abort(obj.lsock, rt.now_us); obj.lsock = nil; rt.socks[obj.id] = nil end
   end
 end
 

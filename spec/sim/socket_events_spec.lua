@@ -575,4 +575,13 @@ describe("event-style servers over the sim", function()
     assert.is_true(per < 200, ("event style: %.0f bytes per connection"):format(per))
     assert.is_true(per < co / 4)
   end)
+
+  it("with opts.idle_timeout set, 20,000 idle echo connections still cost under 200 bytes each", function()
+    -- Each connection has just received its ping, so each is in the
+    -- sweep's set of recently active connections: the worst case.
+    local n = 20000
+    local per = idle_cost(n, function(a) assert(a.listen(7, echo, { idle_timeout = 600000 })) end)
+    print(("\n    Lua heap per idle echo connection with idle_timeout: %.0f B (N=%d)"):format(per, n))
+    assert.is_true(per < 200, ("event style with idle_timeout: %.0f bytes per connection"):format(per))
+  end)
 end)

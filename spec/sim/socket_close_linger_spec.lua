@@ -1,0 +1,89 @@
+-- Coroutine sockets: conn:close() while the peer is still sending lingers
+-- (RFC 9293 3.10.4: a close with unread input would reset the connection
+-- and could cut the reply short); conn:abort() still resets.
+local function setup()
+  local log = {}
+  local sim = require("tcplua.sim").new { seed = 5, latency_ms = 1,
+    report = function(m) log[#log + 1] = m end }
+  local a = sim:stack { addr = "10.0.0.1", tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }
+  local b = sim:stack { addr = "10.0.0.2", tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }
+  return sim, a, b, log
+end
+
+describe("coroutine close with the peer still sending", function()
+  it("delivers the whole reply, then FIN, although input is unread and still arriving", function()
+    local sim, a, b, log = setup()
+    local reply = string.rep("r", 200000)
+    assert(a.listen(7, function(conn)
+      assert(conn:receive(1))
+      conn:send(reply)            -- more than the send buffer: some is still queued
+      assert(conn:close())
+    end))
+    local got, sent_all
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      b.spawn(function()          -- keeps sending long after the server closed
+        for _ = 1, 50 do
+          if not c:send(string.rep("x", 1000)) then break end
+          b.sleep(5)
+        end
+        sent_all = true
+        c:shutdown("send")
+      end)
+      got = { c:receive("*a") }
+    end)
+    assert.is_true(sim:run_until(function() return got ~= nil and sent_all end, 30000))
+    assert.are.same({}, log)
+    assert.are.equal(#reply, #(got[1] or ""), tostring(got[2]))
+    assert.is_nil(got[2])
+    -- The server released its handle once the client's FIN came.
+    for _, o in pairs(a._runtime.socks) do assert.is_nil(o.lsock) end
+  end)
+
+  it("gives up lingering 5 s after its FIN when the peer never sends one", function()
+    local sim, a, b, log = setup()
+    local closed_at
+    assert(a.listen(7, function(conn)
+      assert(conn:receive(1))
+      assert(conn:close())
+      closed_at = a.now()
+    end))
+    local eof
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("x")
+      c:send("more, unread")
+      eof = { c:receive("*a") }   -- the server's FIN; this side never closes
+      b.sleep(20000)              -- (ending the coroutine would close c)
+    end)
+    assert.is_true(sim:run_until(function() return eof ~= nil end, 10000))
+    assert.are.same({ "" }, eof)      -- FIN, not RST
+    local rt = a._runtime
+    local function lingering()
+      for _, o in pairs(rt.socks) do if o.lsock then return true end end
+      return false
+    end
+    assert.is_true(lingering())
+    assert.is_true(sim:run_until(function() return not lingering() end, 10000))
+    local waited = a.now() - closed_at
+    assert.is_true(waited >= 5000 and waited < 5100, "released after " .. waited .. " ms")
+    assert.are.same({}, log)
+  end)
+
+  it("abort still resets at once", function()
+    local sim, a, b, log = setup()
+    assert(a.listen(7, function(conn)
+      assert(conn:receive(1))
+      assert(conn:abort())
+    end))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("x")
+      got = { c:receive("*a") }
+    end)
+    assert.is_true(sim:run_until(function() return got ~= nil end, 10000))
+    assert.are.same({}, log)
+    assert.are.same({ nil, "reset", "" }, got)
+  end)
+end)
