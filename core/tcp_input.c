@@ -178,8 +178,13 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
 
   /* first: check sequence number (the four cases of 3.10.7.4) */
   if (!acceptable(s, h)) {
+    /* RFC 5961 3.2 (1): an RST outside the window is dropped silently.
+     * The usual one is from a peer that sent its FIN and then closed: it
+     * answers each of our segments still in flight with <SEQ=SEG.ACK>
+     * (RFC 9293 3.10.7.1), one below RCV.NXT since its FIN counted; the
+     * RST that answers our ACK of that FIN lands on RCV.NXT and resets. */
     if (h->flags & TL_TH_RST) {
-      TL_COUNT(st, drop_tcp_unacceptable);
+      TL_COUNT(st, drop_tcp_rst_oow);
       return;
     }
     /* "If the RCV.WND is zero, no segments will be acceptable, but special
