@@ -76,10 +76,16 @@ local function compare(id, name, unit, tkey, kkey, field, abs_target, ratio_targ
   return f
 end
 
+-- The issue's targets: "Bulk receive: at least 3.5 Gbit/s with offloads
+-- off; at least 9 Gbit/s with them on (at least 0.7x kernel over veth)",
+-- and the same shape for send (1.6, 20, 1.5x): the kernel ratios belong
+-- to the offloads-on figures. With offloads off the TUN takes one
+-- datagram per write, whose ceiling (the issue's own "2 Gbit/s send for a
+-- minimal TCP endpoint") is half the kernel's veth figure.
 compare("bulk_recv_off", "Bulk receive (kernel -> tcplua discard), offloads off", "Gbit/s",
-  "bulk_recv_off_tcplua", "bulk_recv_off_kernel", "gbps", 3.5, 0.7)
+  "bulk_recv_off_tcplua", "bulk_recv_off_kernel", "gbps", 3.5, nil)
 local send_off = compare("bulk_send_off", "Bulk send (tcplua source -> kernel), offloads off", "Gbit/s",
-  "bulk_send_off_tcplua", "bulk_send_off_kernel", "gbps", 1.6, 1.5)
+  "bulk_send_off_tcplua", "bulk_send_off_kernel", "gbps", 1.6, nil)
 compare("bulk_recv_on", "Bulk receive, offloads on", "Gbit/s",
   "bulk_recv_on_tcplua", "bulk_recv_on_kernel", "gbps", 9, 0.7)
 local send_on = compare("bulk_send_on", "Bulk send, offloads on", "Gbit/s",
@@ -119,10 +125,17 @@ local function ceil_text(f)
     f.kernel and (" = %.2fx the kernel over veth"):format(f.ceiling / f.kernel) or "",
     f.ceiling_status ~= "ok" and (" (" .. f.ceiling_status .. ")") or "")
   if f.of_ceiling then
-    s = s .. (f.of_ceiling >= 0.95 and "; tcplua is at the ceiling (%.0f%% of it: the two differ by this machine's "
-      .. "run-to-run noise)" or "; tcplua reaches %.0f%% of it"):format(f.of_ceiling * 100)
+    if f.of_ceiling > 1.05 then
+      s = s .. ("; tcplua sent more than the minimal sender (%.0f%% of it), so in this run that figure is no "
+        .. "bound"):format(f.of_ceiling * 100)
+    else
+      s = s .. (f.of_ceiling >= 0.95 and "; tcplua is at the ceiling (%.0f%% of it: the two differ by this "
+        .. "machine's run-to-run noise)" or "; tcplua reaches %.0f%% of it"):format(f.of_ceiling * 100)
+    end
   end
-  if f.target_above_ceiling ~= nil then
+  if f.ratio_met then
+    s = s .. ("; tcplua met %gx the kernel"):format(f.ratio_target)
+  elseif f.target_above_ceiling ~= nil then
     s = s .. ("; %gx the kernel (%.2f Gbit/s) is %s the ceiling"):format(f.ratio_target, f.ratio_target_gbps,
       f.target_above_ceiling and "**above**" or "below")
       .. (f.target_above_ceiling and ": no sender on this TUN reaches it in this run" or
@@ -245,6 +258,11 @@ for _, f in ipairs({ send_on, send_off }) do
   end
 end
 if ceil_lines > 0 then w() end
+w("The kernel-ratio targets are the issue's, which attaches them to the offloads-on figures (\"at least 9 Gbit/s "
+  .. "with them on (at least 0.7x kernel over veth)\", likewise 1.5x for send); the offloads-off figures are judged "
+  .. "by their absolute targets. With offloads off the TUN takes one datagram per write, which holds any sender "
+  .. "near half the kernel's veth figure (the offloads-off ceiling line above).")
+w()
 w("### Concurrent idle connections (tcplua echo, examples/echo.lua)")
 w()
 w("| connections | result | open time | tcplua RSS growth per connection | of which Lua heap (peak, with garbage) | target < 1 KB |")
@@ -344,10 +362,10 @@ local function send_ceiling(f)
       .. "run; it would take a zero-copy path into the kernel (only vhost-net gets one from TUN) or AF_XDP.")
       :format(f.ratio_target_gbps)
   end
-  return s .. (" 1.5x the kernel (%.2f Gbit/s) is below that ceiling (%.0f%% of it): the TUN allows it. What "
-    .. "separates tcplua from the ceiling is the extra copy into the send ring, which only an API that takes the "
-    .. "application's buffer as it is (or lets it fill the send ring in place) would remove, and the "
-    .. "scheduling of one more busy thread on two cores; the C send path is a small share of the process.")
+  return s .. (" 1.5x the kernel (%.2f Gbit/s) is below that ceiling (%.0f%% of it): the TUN allows it. The "
+    .. "payload is no longer copied in user space (lent strings), so what separates tcplua from the ceiling is "
+    .. "its ACK processing and the scheduling of one more busy thread on two cores, against a sender with no "
+    .. "congestion control; the C send path is a small share of the process.")
     :format(f.ratio_target_gbps, 100 * f.ratio_target_gbps / f.ceiling)
 end
 local analysis = {
@@ -374,8 +392,8 @@ local analysis = {
           .. "so tcplua %s; 1.5x the kernel (%.2f Gbit/s) is %s.")
           :format(f.ceiling, ((f.of_ceiling or 0) >= 0.95 and "is at what this path allows (%.0f%% of it, within "
             .. "run-to-run noise)" or "reached %.0f%% of what this path allows"):format(100 * (f.of_ceiling or 0)),
-            f.ratio_target_gbps or 0,
-            f.target_above_ceiling and "above that ceiling: no sender on this TUN reaches it"
+            (f.kernel or 0) * 1.5,
+            f.kernel and f.kernel * 1.5 > f.ceiling and "above that ceiling: no sender on this TUN reaches it"
             or "below that ceiling")) or "1.5x kernel with one datagram per write is out of reach on this path.",
         g(on, "%.1f"), g(on and on / f.tcplua, "%.1f"))
   end,
@@ -393,10 +411,13 @@ local analysis = {
       .. "super-segment in flight, new data waits for the next ACK instead of going out as a partial one (TSO "
       .. "deferral, core/tcp_output.c:send_data), so writes stay near 64 KB. In this run %s of "
       .. "%s TUN writes were gathered that way (~%s KB per write). The process used %s of a core in user space "
-      .. "and %s in the kernel. Each byte crosses memory three times: tl_send copies the application's string "
-      .. "into the send ring (the copy the kernel's own send() makes), the TUN copies each write into skbs "
-      .. "(_copy_from_iter) and the kernel reader copies them out to its process; the peer's whole TCP receive "
-      .. "runs inside our writev. The kernel-to-kernel veth sender, and the minimal TUN sender below, copy twice.")
+      .. "and %s in the kernel. The payload is not copied in user space either: examples/source.lua sends a 64 KB "
+      .. "Lua string, which the library lends to the stack (tl_send_ref, lua/tcplua/lend.lua) instead of copying "
+      .. "it into the send ring, so the writev's spans are the script's string itself. Each byte crosses memory "
+      .. "twice, as with the kernel-to-kernel veth sender: the TUN copies each write into skbs (_copy_from_iter) "
+      .. "and the kernel reader copies them out to its process; the peer's whole TCP receive runs inside our "
+      .. "writev. A writer blocked on the full send buffer wakes once 64 KB are free (core/tcp_ack.c), so the "
+      .. "stack gets whole super-segments to send rather than what one ACK freed.")
       :format(g(gathered, "%d"), g(writes, "%d"),
         g(bytes and writes and writes > 0 and bytes / writes / 1000, "%.0f"), g(u, "%d%%"), g(sy, "%d%%"))
       .. send_profile(f) .. send_ceiling(f)
@@ -581,7 +602,9 @@ w()
 w("| Figure | before | after | what changed |")
 w("|---|---|---|---|")
 w("| Bulk send, offloads on | 0.91x | " .. ratio("bulk_send_on") .. " | super-segments written from the send ring with one "
-  .. "writev (core/host_loop.c:host_to_tun_vec, no payload copy in user space); TSO deferral keeps writes at ~64 KB |")
+  .. "writev (core/host_loop.c:host_to_tun_vec); large Lua strings lent to the send ring instead of copied "
+  .. "(tl_send_ref, lua/tcplua/lend.lua), so no payload copy in user space at all; a blocked writer wakes once "
+  .. "64 KB are free, and TSO deferral keeps writes near 64 KB |")
 w("| Bulk send, offloads off | 0.39x | " .. ratio("bulk_send_off") .. " | nothing on this path: the kernel's receive of "
   .. "each datagram inside our write(2) bounds it (the ceiling line above) |")
 w("| Bulk receive, offloads off / on | 0.91x / 1.15x | " .. ratio("bulk_recv_off") .. " / " .. ratio("bulk_recv_on")
@@ -596,10 +619,12 @@ w("| Idle connections, RSS per connection at 1,000,000 | 2448 B | " .. idle_at(1
 w("| No-op Lua segment hook cost | 6.1% | " .. g(hook.cost and hook.cost * 100, "%.1f%%") .. " | - |")
 w()
 w("The bulk-send ratio target (1.5x the kernel) is measured against the TUN ceiling in the lines under the table: "
-  .. "in six earlier `BENCH_ONLY=bulk` runs the minimal sender reached 1.09-2.53x the kernel (median 1.47x) and tcplua "
-  .. "75-101% of the minimal sender (median 84%). A profile of tcplua's bulk send puts 24-30% of the process in "
-  .. "memmove (tl_send copying each Lua string into the send ring, the copy the minimal sender does not make) and "
-  .. "2.5-2.9% in tcplua's own C code.")
+  .. "in six earlier `BENCH_ONLY=bulk` runs the minimal sender reached 1.09-2.53x the kernel (median 1.47x). Before "
+  .. "large strings were lent (the 13:43 run: 1.15x, 70% of the minimal sender) a profile of tcplua's bulk send put "
+  .. "17-30% of the process in memmove (tl_send copying each Lua string into the send ring) and its TSO writes "
+  .. "averaged 33 KB, because a writer woken by every ACK queued only what that ACK freed; with lending and the "
+  .. "64 KB wake threshold, libc is ~1% of the process, writes average ~55 KB, and a `BENCH_ONLY=bulk` run of "
+  .. "2026-11-24 14:55 measured 40.9 Gbit/s = 1.54x the kernel (26.6).")
 w()
 w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
 w("bench/build/partial.md).")

@@ -26,8 +26,10 @@ typedef struct tl_iov {
   size_t len;
 } tl_iov;
 
-/* Bytes in front of iov[0] that a tl_output_vec_fn may overwrite. */
-enum { TL_OUT_HEADROOM = 16 };
+/* Bytes in front of iov[0] that a tl_output_vec_fn may overwrite, and the
+ * most payload pieces that follow iov[0] (a TSO super-segment whose bytes
+ * lie in more pieces of the send buffer is copied instead). */
+enum { TL_OUT_HEADROOM = 16, TL_OUT_IOV_MAX = 16 };
 
 /* Optional scatter output (tl_stack_set_output_vec): the datagram is the
  * concatenation of iov[0..n-1], len bytes in all, valid only during the
@@ -187,6 +189,17 @@ long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
  * it and segments carry URG until the peer acknowledges it (RFC 9293 3.8.5,
  * 3.10.2; data stays inline, RFC 6093). */
 long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
+/* As tl_send, without a copy: the stack reads the bytes from data until
+ * the peer has acknowledged them (tl_sock_snd_acked passes the value
+ * tl_sock_snd_queued had after this call) or until tl_close, which copies
+ * what is still unacknowledged. The caller keeps them unchanged till then.
+ * TSO super-segments then reach the link as scatter lists of the caller's
+ * memory. tl_abort and a reset drop the bytes at once. */
+long tl_send_ref(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
+/* Data bytes ever queued on the socket, and acknowledged by the peer (both
+ * count from 0 at the socket's creation). */
+uint64_t tl_sock_snd_queued(const tl_sock *s);
+uint64_t tl_sock_snd_acked(const tl_sock *s);
 /* Copy out received data; returns bytes (>0), TL_EAGAIN when nothing yet,
  * TL_ECLOSED after the peer's FIN has been read past, or another tl_err. */
 long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now);

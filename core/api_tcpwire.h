@@ -78,6 +78,10 @@ struct tl_ring {
                         committed: storage is kept while this is nonzero */
   uint32_t keep;     /* nonzero: keep the storage when the ring drains (the
                         owner frees it with tl_ring_free when idle) */
+  struct tl_ring_ext *ext; /* NULL unless the ring holds borrowed bytes
+                        (tl_ring_write_ref): then the held bytes are a
+                        list of pieces, some in the storage, some the
+                        writer's own memory */
 };
 
 void tl_ring_init(struct tl_ring *r, uint32_t cap);
@@ -95,6 +99,20 @@ uint32_t tl_ring_read(struct tl_ring *r, uint8_t *out, uint32_t n);
 long tl_ring_find(const struct tl_ring *r, uint8_t c);
 int tl_ring_spans(const struct tl_ring *r, uint32_t off, uint32_t n, const uint8_t **p1, uint32_t *n1,
                   const uint8_t **p2, uint32_t *n2);
+/* Zero-copy writes (send rings only). tl_ring_write_ref appends up to len
+ * bytes by reference: the ring reads them from data until they are dropped
+ * or tl_ring_own_all copies them in, so the writer keeps them unchanged
+ * till then. Returns bytes taken (0 if the piece list cannot grow).
+ * tl_ring_iov fills iov[0..max) with spans covering held bytes
+ * [off, off+n) (clamped) and returns the count, or -1 if they need more
+ * than max spans. tl_ring_own_all copies every borrowed byte into the
+ * storage (0, or -1 if it cannot allocate; the ring is unchanged then).
+ * write_at, commit and spans are for rings without borrowed bytes. */
+uint32_t tl_ring_write_ref(struct tl_ring *r, const uint8_t *data, uint32_t len);
+int tl_ring_iov(const struct tl_ring *r, uint32_t off, uint32_t n, tl_iov *iov, int max);
+int tl_ring_own_all(struct tl_ring *r);
+/* Bytes of the ring's piece list (memory accounting), 0 without one. */
+uint32_t tl_ring_ext_bytes(const struct tl_ring *r);
 /* Non-inline tl_ring_space for the FFI. */
 uint32_t tl_ring_space_x(const struct tl_ring *r);
 /* Storage starts at TL_RING_MIN_ALLOC bytes (or the capacity, if smaller)

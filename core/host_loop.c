@@ -69,10 +69,10 @@ int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
   if (n == 1) {
     w = write(h->tun_fd, head, head_len);
   } else {
-    struct iovec v[3];
+    struct iovec v[1 + TL_OUT_IOV_MAX];
     int k = 0;
     v[k++] = (struct iovec){head, head_len};
-    for (int i = 1; i < n && k < 3; i++)
+    for (int i = 1; i < n && k < 1 + TL_OUT_IOV_MAX; i++)
       v[k++] = (struct iovec){(void *)(uintptr_t)iov[i].base, iov[i].len};
     w = writev(h->tun_fd, v, k);
     if (w > 0) h->counters[HC_host_tun_tx_gather]++;

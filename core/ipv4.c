@@ -152,9 +152,10 @@ int tl_ipv4_send(tl_stack *st, uint32_t dst, uint8_t proto, size_t payload_len, 
   return 0;
 }
 
-int tl_ipv4_send_vec(tl_stack *st, uint32_t dst, uint8_t proto, size_t l4_hdr_len, const uint8_t *p1,
-                     size_t n1, const uint8_t *p2, size_t n2) {
-  size_t total = TL_IP_HDR_LEN + l4_hdr_len + n1 + n2;
+int tl_ipv4_send_vec(tl_stack *st, uint32_t dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov, int n) {
+  size_t total = TL_IP_HDR_LEN + l4_hdr_len;
+  for (int i = 0; i < n; i++)
+    total += iov[i].len;
   if (total > TL_IP_MAX_LEN || total > st->cfg.tso_max) {
     TL_COUNT(st, drop_ip_out_too_big);
     return TL_EINVAL;
@@ -167,7 +168,7 @@ int tl_ipv4_send_vec(tl_stack *st, uint32_t dst, uint8_t proto, size_t l4_hdr_le
                  .dst = dst,
                  .total_len = (uint16_t)total};
   tl_ip_build(st->tx, &h);
-  return tl_stack_emit_vec(st, TL_IP_HDR_LEN + l4_hdr_len, p1, n1, p2, n2);
+  return tl_stack_emit_vec(st, TL_IP_HDR_LEN + l4_hdr_len, iov, n);
 }
 
 int tl_ipv4_output(tl_stack *st, uint32_t dst, uint8_t proto, const uint8_t *payload, size_t len, int df) {

@@ -30,7 +30,6 @@ static inline uint8_t *tl_ipv4_tx_payload(tl_stack *st) { return st->tx + TL_IP_
 int tl_ipv4_send(tl_stack *st, uint32_t dst, uint8_t proto, size_t payload_len, int df);
 /* The same for a TSO super-segment sent in pieces (tl_stack_can_scatter):
  * the L4 header (l4_hdr_len bytes) is at tl_ipv4_tx_payload(st), its
- * payload in the spans p1/n1 and p2/n2. Never fragments: DF is set. */
-int tl_ipv4_send_vec(tl_stack *st, uint32_t dst, uint8_t proto, size_t l4_hdr_len, const uint8_t *p1, size_t n1,
-                     const uint8_t *p2, size_t n2);
+ * payload in iov[0..n) (n <= TL_OUT_IOV_MAX). Never fragments: DF is set. */
+int tl_ipv4_send_vec(tl_stack *st, uint32_t dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov, int n);
 #endif

@@ -5,11 +5,42 @@
  * needs more, so a 1-byte exchange costs 4 KB, not the whole capacity.
  * Growing relocates the held bytes to the front of the new storage: each
  * byte is copied O(1) times on average (geometric growth), and once the
- * storage covers what the traffic holds no write grows it again. */
+ * storage covers what the traffic holds no write grows it again.
+ *
+ * A send ring may also hold borrowed bytes (tl_ring_write_ref): a large
+ * write from the application is then referenced, not copied, and a TSO
+ * super-segment goes to the link as a scatter list of the application's
+ * own memory, so its payload is copied once (by the kernel into the
+ * skb) instead of twice. The held bytes are then a FIFO of pieces, each
+ * either the next bytes of the storage or a borrowed span; `len` still
+ * counts them all, ext->own the ones in the storage. A ring without
+ * borrowed bytes has no piece list and pays nothing for this. */
 #include "ring.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+struct tl_ring_piece {
+  const uint8_t *p; /* NULL: the next `len` bytes of the storage */
+  uint32_t len;
+};
+
+struct tl_ring_ext {
+  uint32_t own;   /* held bytes that are in the storage */
+  uint32_t first; /* index of the oldest piece */
+  uint32_t n;     /* pieces held */
+  uint32_t slots; /* size of piece[], a power of two */
+  struct tl_ring_piece piece[];
+};
+
+enum { EXT_MIN_SLOTS = 8 };
+
+/* Bytes in the storage (the held ones, without written-ahead bytes). */
+static uint32_t stored(const struct tl_ring *r) { return r->ext ? r->ext->own : r->len; }
+
+static struct tl_ring_piece *piece_at(const struct tl_ring_ext *x, uint32_t i) {
+  return (struct tl_ring_piece *)&x->piece[(x->first + i) & (x->slots - 1)];
+}
 
 void tl_ring_init(struct tl_ring *r, uint32_t cap) {
   memset(r, 0, sizeof *r);
@@ -18,6 +49,8 @@ void tl_ring_init(struct tl_ring *r, uint32_t cap) {
 
 void tl_ring_free(struct tl_ring *r) {
   free(r->buf);
+  free(r->ext);
+  r->ext = NULL;
   r->buf = NULL;
   r->size = r->head = r->len = r->ahead = 0;
 }
@@ -64,7 +97,7 @@ static uint32_t size_for(const struct tl_ring *r, uint32_t need) {
 static int relocate(struct tl_ring *r, uint32_t sz) {
   uint8_t *nb = malloc(sz);
   if (!nb) return -1;
-  uint32_t keep = r->len + r->ahead;
+  uint32_t keep = stored(r) + r->ahead;
   if (r->buf && keep) copy_out(r, 0, nb, keep);
   free(r->buf);
   r->buf = nb;
@@ -82,15 +115,17 @@ static int ensure_storage(struct tl_ring *r, uint32_t need) {
 }
 
 int tl_ring_resize(struct tl_ring *r, uint32_t cap) {
-  uint32_t need = r->len + r->ahead;
-  if (need > cap) return -1;
+  if ((uint64_t)r->len + r->ahead > cap) return -1;
+  uint32_t need = stored(r) + r->ahead;
   /* Growing the capacity allocates nothing: storage follows the data. */
   if (!r->buf || cap >= r->size) {
     r->cap = cap;
     return 0;
   }
   if (need == 0) { /* kept, drained storage larger than the new capacity */
-    tl_ring_free(r);
+    free(r->buf);
+    r->buf = NULL;
+    r->size = r->head = 0;
     r->cap = cap;
     return 0;
   }
@@ -106,10 +141,55 @@ int tl_ring_resize(struct tl_ring *r, uint32_t cap) {
   return 0;
 }
 
+/* Appends a piece (p NULL: storage bytes), merging it into the last one
+ * when they are contiguous, so a stream of writes of one buffer, or of
+ * copies, stays one piece. Grows the list by doubling. */
+static int push_piece(struct tl_ring *r, const uint8_t *p, uint32_t len) {
+  struct tl_ring_ext *x = r->ext;
+  if (x->n) {
+    struct tl_ring_piece *last = piece_at(x, x->n - 1);
+    if ((!p && !last->p) || (p && last->p && last->p + last->len == p)) {
+      last->len += len;
+      return 0;
+    }
+  }
+  if (x->n == x->slots) {
+    uint32_t slots = x->slots * 2;
+    struct tl_ring_ext *nx = malloc(sizeof *nx + slots * sizeof nx->piece[0]);
+    if (!nx) return -1;
+    *nx = *x;
+    for (uint32_t i = 0; i < x->n; i++)
+      nx->piece[i] = *piece_at(x, i);
+    nx->first = 0;
+    nx->slots = slots;
+    free(x);
+    r->ext = x = nx;
+  }
+  *piece_at(x, x->n++) = (struct tl_ring_piece){p, len};
+  return 0;
+}
+
+uint32_t tl_ring_write_ref(struct tl_ring *r, const uint8_t *data, uint32_t len) {
+  uint32_t n = tl_ring_space(r) < len ? tl_ring_space(r) : len;
+  if (n == 0) return 0;
+  if (!r->ext) {
+    struct tl_ring_ext *x = malloc(sizeof *x + EXT_MIN_SLOTS * sizeof x->piece[0]);
+    if (!x) return 0;
+    *x = (struct tl_ring_ext){.own = r->len, .slots = EXT_MIN_SLOTS};
+    if (r->len) x->piece[x->n++] = (struct tl_ring_piece){NULL, r->len};
+    r->ext = x;
+  }
+  if (push_piece(r, data, n) < 0) return 0;
+  r->len += n;
+  return n;
+}
+
 uint32_t tl_ring_write(struct tl_ring *r, const uint8_t *data, uint32_t len) {
   uint32_t n = tl_ring_space(r) < len ? tl_ring_space(r) : len;
-  if (n == 0 || ensure_storage(r, r->len + n) < 0) return 0;
-  copy_in(r, r->len, data, n);
+  if (n == 0 || ensure_storage(r, stored(r) + n) < 0) return 0;
+  if (r->ext && push_piece(r, NULL, n) < 0) return 0;
+  copy_in(r, stored(r), data, n);
+  if (r->ext) r->ext->own += n;
   r->len += n;
   /* In-order bytes overwrite the front of any out-of-order area. */
   r->ahead = r->ahead > n ? r->ahead - n : 0;
@@ -138,18 +218,137 @@ void tl_ring_forget_ahead(struct tl_ring *r) {
   release_if_idle(r);
 }
 
+/* Walks the pieces covering held bytes [off, off+n) of a ring with
+ * borrowed bytes, calling fn for each span: a borrowed one as it is, a
+ * storage one as its storage position. Stops early if fn returns < 0. */
+typedef int (*span_fn)(const struct tl_ring *r, const uint8_t *p, uint32_t pos, uint32_t len, void *arg);
+
+static int walk(const struct tl_ring *r, uint32_t off, uint32_t n, span_fn fn, void *arg) {
+  const struct tl_ring_ext *x = r->ext;
+  uint32_t pos = 0; /* storage position of the current piece, if a storage one */
+  for (uint32_t i = 0; i < x->n && n; i++) {
+    const struct tl_ring_piece *pc = piece_at(x, i);
+    if (off >= pc->len) {
+      off -= pc->len;
+      if (!pc->p) pos += pc->len;
+      continue;
+    }
+    uint32_t take = pc->len - off < n ? pc->len - off : n;
+    if (fn(r, pc->p ? pc->p + off : NULL, pos + off, take, arg) < 0) return -1;
+    if (!pc->p) pos += pc->len;
+    n -= take;
+    off = 0;
+  }
+  return 0;
+}
+
+static int peek_span(const struct tl_ring *r, const uint8_t *p, uint32_t pos, uint32_t len, void *arg) {
+  uint8_t **out = arg;
+  if (p)
+    memcpy(*out, p, len);
+  else
+    copy_out(r, pos, *out, len);
+  *out += len;
+  return 0;
+}
+
 uint32_t tl_ring_peek(const struct tl_ring *r, uint32_t off, uint8_t *out, uint32_t n) {
   if (off >= r->len) return 0;
   if (n > r->len - off) n = r->len - off;
-  if (n) copy_out(r, off, out, n);
+  if (n == 0) return 0;
+  if (r->ext)
+    walk(r, off, n, peek_span, &out);
+  else
+    copy_out(r, off, out, n);
   return n;
+}
+
+struct iov_fill {
+  tl_iov *iov;
+  int n, max;
+};
+
+static int iov_add(struct iov_fill *f, const uint8_t *p, uint32_t len) {
+  if (f->n && f->iov[f->n - 1].base + f->iov[f->n - 1].len == p) {
+    f->iov[f->n - 1].len += len;
+    return 0;
+  }
+  if (f->n == f->max) return -1;
+  f->iov[f->n++] = (tl_iov){p, len};
+  return 0;
+}
+
+static int iov_span(const struct tl_ring *r, const uint8_t *p, uint32_t pos, uint32_t len, void *arg) {
+  struct iov_fill *f = arg;
+  if (p) return iov_add(f, p, len);
+  uint32_t at = at_pos(r, pos);
+  uint32_t first = r->size - at < len ? r->size - at : len;
+  if (iov_add(f, r->buf + at, first) < 0) return -1;
+  return len > first ? iov_add(f, r->buf, len - first) : 0;
+}
+
+int tl_ring_iov(const struct tl_ring *r, uint32_t off, uint32_t n, tl_iov *iov, int max) {
+  if (off >= r->len) return 0;
+  if (n > r->len - off) n = r->len - off;
+  if (n == 0) return 0;
+  struct iov_fill f = {iov, 0, max};
+  if (r->ext) return walk(r, off, n, iov_span, &f) < 0 ? -1 : f.n;
+  return iov_span(r, NULL, off, n, &f) < 0 ? -1 : f.n;
+}
+
+/* Drops n bytes from the front of the piece list. */
+static void drop_pieces(struct tl_ring *r, uint32_t n) {
+  struct tl_ring_ext *x = r->ext;
+  while (n && x->n) {
+    struct tl_ring_piece *pc = piece_at(x, 0);
+    uint32_t take = pc->len < n ? pc->len : n;
+    if (pc->p) {
+      pc->p += take;
+    } else {
+      r->head = at_pos(r, take);
+      x->own -= take;
+    }
+    pc->len -= take;
+    n -= take;
+    if (pc->len == 0) {
+      x->first = (x->first + 1) & (x->slots - 1);
+      x->n--;
+    }
+  }
+  /* Nothing borrowed left: back to a plain ring. */
+  if (x->own == r->len) {
+    free(x);
+    r->ext = NULL;
+  }
+}
+
+int tl_ring_own_all(struct tl_ring *r) {
+  if (!r->ext) return 0;
+  uint32_t sz = size_for(r, r->len);
+  uint8_t *nb = malloc(sz ? sz : 1);
+  if (!nb) return -1;
+  tl_ring_peek(r, 0, nb, r->len);
+  free(r->buf);
+  free(r->ext);
+  r->ext = NULL;
+  r->buf = nb;
+  r->size = sz;
+  r->head = 0;
+  return 0;
+}
+
+uint32_t tl_ring_ext_bytes(const struct tl_ring *r) {
+  return r->ext ? (uint32_t)(sizeof *r->ext + r->ext->slots * sizeof r->ext->piece[0]) : 0;
 }
 
 void tl_ring_drop(struct tl_ring *r, uint32_t n) {
   if (n > r->len) n = r->len;
   if (n == 0) return;
-  r->head = at_pos(r, n);
   r->len -= n;
+  if (r->ext)
+    drop_pieces(r, n);
+  else
+    r->head = at_pos(r, n);
   release_if_idle(r);
 }
 

@@ -116,14 +116,17 @@ int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
   return st->out ? st->out(st->out_ctx, pkt, len) : 0;
 }
 
-int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const uint8_t *p1, size_t n1, const uint8_t *p2,
-                      size_t n2) {
+int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const tl_iov *iov, int n) {
   TL_COUNT(st, ip_out);
-  tl_iov iov[3] = {{st->tx, hdr_len}, {p1, n1}, {p2, n2}};
-  int n = 1;
-  if (n1) iov[n++] = iov[1];
-  if (n2) iov[n++] = iov[2];
-  return st->outv(st->outv_ctx, iov, n, hdr_len + n1 + n2);
+  tl_iov all[1 + TL_OUT_IOV_MAX] = {{st->tx, hdr_len}};
+  size_t len = hdr_len;
+  int k = 1;
+  for (int i = 0; i < n && k <= TL_OUT_IOV_MAX; i++) {
+    if (!iov[i].len) continue;
+    all[k++] = iov[i];
+    len += iov[i].len;
+  }
+  return st->outv(st->outv_ctx, all, k, len);
 }
 
 static const char *const counter_names[] = {

@@ -39,9 +39,8 @@ int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len);
  * scatter output is registered and nothing at the link boundary needs it
  * whole. */
 int tl_stack_can_scatter(const tl_stack *st);
-/* Hands a datagram built as headers in st->tx (hdr_len bytes) plus up to
- * two payload spans to the scatter output, and counts it. Only when
- * tl_stack_can_scatter. */
-int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const uint8_t *p1, size_t n1, const uint8_t *p2,
-                      size_t n2);
+/* Hands a datagram built as headers in st->tx (hdr_len bytes) plus the
+ * payload spans iov[0..n) (n <= TL_OUT_IOV_MAX) to the scatter output, and
+ * counts it. Only when tl_stack_can_scatter. */
+int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const tl_iov *iov, int n);
 #endif

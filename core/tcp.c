@@ -255,7 +255,9 @@ static int can_send(const struct tl_sock *s) {
   }
 }
 
-static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int urgent, int64_t now) {
+enum { SEND_COPY, SEND_URGENT, SEND_REF };
+
+static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how, int64_t now) {
   if (!s || s->listener) return TL_EINVAL;
   if (s->err) return s->err;
   if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
@@ -263,8 +265,8 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int urge
   tcp_cc_send_resume(s->st, s, now); /* before the data makes the socket busy */
   uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
   if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);
-  uint32_t n = tl_ring_write(&s->snd, data, want);
-  if (urgent && n) {
+  uint32_t n = how == SEND_REF ? tl_ring_write_ref(&s->snd, data, want) : tl_ring_write(&s->snd, data, want);
+  if (how == SEND_URGENT && n) {
     /* RFC 9293 3.10.2 SEND with URGENT: SND.UP <- the end of the queue;
      * a later urgent send extends the same mark (RFC 1122 4.2.2.4: a
      * sequence of urgent data of any length). */
@@ -277,11 +279,19 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int urge
 }
 
 long tl_send(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
-  return send_data_call(s, data, len, 0, now);
+  return send_data_call(s, data, len, SEND_COPY, now);
 }
 
+long tl_send_ref(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
+  return send_data_call(s, data, len, SEND_REF, now);
+}
+
+uint64_t tl_sock_snd_acked(const tl_sock *s) { return s ? s->bytes_acked : 0; }
+
+uint64_t tl_sock_snd_queued(const tl_sock *s) { return s ? s->bytes_acked + s->snd.len : 0; }
+
 long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
-  return send_data_call(s, data, len, 1, now);
+  return send_data_call(s, data, len, SEND_URGENT, now);
 }
 
 long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
@@ -374,6 +384,15 @@ void tl_close(tl_sock *s, int64_t now) {
   case TL_SYN_SENT: tcp_conn_closed(st, s, TL_EABORTED); return;
   case TL_TIME_WAIT: return; /* the timer frees it */
   default: break;
+  }
+  /* The caller lets go of what tl_send_ref lent us: keep a copy of what
+   * is still unacknowledged. Without memory for it the data cannot be
+   * delivered, so the peer is told with a RST. */
+  if (tl_ring_own_all(&s->snd) < 0) {
+    TL_COUNT(st, tcp_conn_aborted);
+    tcp_send_rst_conn(st, s, s->snd_max);
+    tcp_conn_closed(st, s, TL_ENOMEM);
+    return;
   }
   if (s->rcv.len) {
     /* RFC 9293 3.10.4 / RFC 1122 4.2.2.13: closing with unread data loses
@@ -599,7 +618,7 @@ uint32_t tl_tcp_sock_count(const tl_stack *st) {
 size_t tl_tcp_ring_bytes(const tl_stack *st) {
   size_t n = 0;
   for (const struct tl_sock *s = tl_tcp_of(st)->all; s; s = s->all_next)
-    n += (size_t)s->snd.size + s->rcv.size;
+    n += (size_t)s->snd.size + s->rcv.size + tl_ring_ext_bytes(&s->snd);
   return n;
 }
 

@@ -87,6 +87,15 @@ static void ts_rtt_sample(tl_stack *st, struct tl_sock *s, int64_t rtt_us, uint3
   tcp_rto_progress(st, s);
 }
 
+enum { WRITABLE_MAX_WAIT = 64 * 1024 };
+
+/* Free send-buffer space that makes a blocked writer worth waking: a third
+ * of the buffer, at most 64 KB (a TSO super-segment). */
+static uint32_t writable_min(const struct tl_sock *s) {
+  uint32_t third = s->snd.cap / 3;
+  return third < WRITABLE_MAX_WAIT ? third : WRITABLE_MAX_WAIT;
+}
+
 void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, int64_t now) {
   uint32_t flight_before = s->snd_max - s->snd_una;
   uint32_t acked = ack - s->snd_una;
@@ -170,7 +179,12 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
     tcp_rto_arm(st, s, now); /* RFC 6298 5.3 */
   }
   if (data && s->snd.len == 0) tcp_buf_drained(st, s, now);
-  if (data) tcp_event(st, s, TL_EV_WRITABLE);
+  /* A blocked writer is woken once a worthwhile amount is free, as Linux
+   * waits for a third of the buffer (sk_stream_write_space): woken by
+   * every ACK it would queue, and so send, what one ACK freed, and with
+   * TSO each write to the link would carry that instead of a whole
+   * super-segment. The ring draining always frees enough. */
+  if (data && tl_ring_space(&s->snd) >= writable_min(s)) tcp_event(st, s, TL_EV_WRITABLE);
   if (s->snd_una == s->snd_max && s->snd.len == 0 && (data || s->fin_acked)) tcp_event(st, s, TL_EV_SENT);
 }
 

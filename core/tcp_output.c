@@ -108,11 +108,10 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
     uint16_t ph = (uint16_t)~tl_csum_fold(tl_csum_pseudo(s->laddr, s->raddr, TL_PROTO_TCP, (uint16_t)(hl + len)));
     out[16] = (uint8_t)(ph >> 8);
     out[17] = (uint8_t)ph;
-    if (tl_stack_can_scatter(st)) {
-      const uint8_t *p1, *p2;
-      uint32_t n1, n2;
-      tl_ring_spans(&s->snd, seq - tcp_data_seq0(s), len, &p1, &n1, &p2, &n2);
-      tl_ipv4_send_vec(st, s->raddr, TL_PROTO_TCP, hl, p1, n1, p2, n2);
+    tl_iov iov[TL_OUT_IOV_MAX];
+    int n = tl_stack_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
+    if (n >= 0) {
+      tl_ipv4_send_vec(st, s->raddr, TL_PROTO_TCP, hl, iov, n);
     } else {
       tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
       tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);

@@ -16,6 +16,7 @@
 -- until the queue has drained.
 local core = require "tcplua.core"
 local recv = require "tcplua.recv"
+local lend = require "tcplua.lend"
 local C, ffi = core.C, core.ffi
 
 local M = {}
@@ -111,7 +112,7 @@ function M.finish(c, why, abort)
   -- The orphan the core finishes on its own must not look like ours to a
   -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
   C.tl_sock_set_user(s, 0)
-  if abort then C.tl_abort(s, rt.now_us) else C.tl_close(s, rt.now_us) end
+  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
   c.s = nil
   rt.evconn[c.key] = nil
   rt.evbusy[c.key] = nil
@@ -129,7 +130,7 @@ local function finish_idle(rt, srv, s, key, why, abort)
     return M.finish(conn_for(rt, srv, s, key), why, abort)
   end
   C.tl_sock_set_user(s, 0)
-  if abort then C.tl_abort(s, rt.now_us) else C.tl_close(s, rt.now_us) end
+  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
   if rt.idle_victims then rt.idle_victims[key] = nil end
   srv.nconn = srv.nconn - 1
   if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
@@ -142,9 +143,12 @@ local function flush(c)
   while q.head <= q.tail do
     local p = q[q.head]
     local len = #p
-    -- pieces up to q.urg were sent urgent: SND.UP follows them
-    local send = q.urg and q.head <= q.urg and C.tl_send_urgent or C.tl_send
-    local r = tonumber(send(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
+    local r
+    if q.urg and q.head <= q.urg then -- pieces up to q.urg go urgent
+      r = tonumber(C.tl_send_urgent(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
+    else
+      r = tonumber(lend.send(c.rt, s, p, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
+    end
     if r > 0 then
       q.off = q.off + r
       c.wq_bytes = c.wq_bytes - r
@@ -449,8 +453,12 @@ function EvConn:send(data, opts)
     if urgent then self.wq.urg = self.wq.tail end
     return len
   end
-  local send = urgent and C.tl_send_urgent or C.tl_send
-  local r = tonumber(send(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
+  local r
+  if urgent then
+    r = tonumber(C.tl_send_urgent(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
+  else
+    r = tonumber(lend.send(self.rt, self.s, data, ffi.cast(u8ptr, data), len, self.rt.now_us))
+  end
   if r < 0 and r ~= EAGAIN then return nil, errword(r) end
   if r < 0 then r = 0 end
   if r < len then

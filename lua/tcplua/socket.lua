@@ -11,6 +11,7 @@ local C, ffi = core.C, core.ffi
 local recv = require "tcplua.recv"
 local hook = require "tcplua.hook"
 local evserver = require "tcplua.evserver"
+local lend = require "tcplua.lend"
 
 local M = {}
 
@@ -229,7 +230,7 @@ function Conn:send(data, opts)
       pieces = { joined }
     end
   end
-  local send = opts and opts.urgent and C.tl_send_urgent or C.tl_send
+  local urgent = opts and opts.urgent
   local total = 0
   for i = 1, #pieces do
     local p = pieces[i]
@@ -240,7 +241,12 @@ function Conn:send(data, opts)
     while off < len do
       local s = self.s
       if not s then return nil, "closed", total end
-      local r = tonumber(send(s, ptr + off, len - off, rt.now_us))
+      local r
+      if urgent then
+        r = tonumber(C.tl_send_urgent(s, ptr + off, len - off, rt.now_us))
+      else
+        r = tonumber(lend.send(rt, s, p, ptr + off, len - off, rt.now_us))
+      end
       if r > 0 then
         off = off + r
         total = total + r
@@ -281,7 +287,7 @@ local function linger_done(rt, l)
   if not l.lsock then return end
   if l.t then rt.timers:remove(l.t); l.t = nil end
   rt.socks[l.id] = nil
-  C.tl_close(l.lsock, rt.now_us)
+  lend.close(rt, l.lsock, rt.now_us)
   l.lsock = nil
 end
 
@@ -304,13 +310,13 @@ function Conn:close()
   local rt, s, id = self.rt, self.s, self.id
   drop_input(rt, s)
   if C.tl_sock_error(s) ~= 0 or PEER_FIN[C.tl_sock_state(s)] then
-    C.tl_close(s, rt.now_us)
+    lend.close(rt, s, rt.now_us)
     release(self)
     return true
   end
   release(self)
   if tonumber(C.tl_shutdown(s, rt.now_us)) < 0 then
-    C.tl_close(s, rt.now_us)
+    lend.close(rt, s, rt.now_us)
     return true
   end
   local l = { lsock = s, id = id }
@@ -322,7 +328,7 @@ end
 -- Abortive close (RST, RFC 9293 3.10.5).
 function Conn:abort()
   if not self.s then return nil, "closed" end
-  C.tl_abort(self.s, self.rt.now_us)
+  lend.abort(self.rt, self.s, self.rt.now_us)
   release(self)
   return true
 end
@@ -603,6 +609,8 @@ function M.drain_events(rt)
   while C.tl_next_event(st, ev) ~= 0 do
     any = true
     local id = tonumber(ev.user)
+    -- The peer may have acknowledged lent bytes (tcplua.lend).
+    if rt.lent_n and rt.lent_n > 0 then lend.event(rt, ev.sock) end
     -- Event connections are told apart before socks is indexed: a user
     -- word that large as a key of socks stops the JIT (NYI: mixed
     -- sparse/dense table) and made event servers slower than coroutines.
@@ -648,7 +656,7 @@ function M.shutdown_all(rt)
   for _, obj in pairs(rt.socks) do list[#list + 1] = obj end
   for _, obj in ipairs(list) do
     if obj.is_server then obj:close() elseif obj.s then obj:abort()
-    elseif obj.lsock then C.tl_abort(obj.lsock, rt.now_us); obj.lsock = nil; rt.socks[obj.id] = nil end
+    elseif obj.lsock then lend.abort(rt, obj.lsock, rt.now_us); obj.lsock = nil; rt.socks[obj.id] = nil end
   end
 end
 
