@@ -19,8 +19,6 @@ struct tl_cc_ops {
   /* Loss detected: third duplicate ACK, or retransmission timeout. `flight`
    * is the data outstanding when it was detected. */
   void (*on_loss)(struct tl_sock *s, int kind, uint32_t flight);
-  /* A further duplicate ACK during fast recovery. */
-  void (*on_dupack)(struct tl_sock *s);
   /* Recovery ends (the ACK for new data arrived). */
   void (*on_recovery_exit)(struct tl_sock *s);
   /* A partial ACK (below `recover`) in recovery: `acked` bytes. NULL means
@@ -41,7 +39,6 @@ void tl_cc_initial_window(struct tl_sock *s);
  * the bytes acked, at most L = 2*SMSS per ACK (1*SMSS right after an RTO,
  * RFC 3465 2.3). */
 void tl_cc_slow_start(struct tl_sock *s, uint32_t acked);
-void tl_cc_reno_dupack(struct tl_sock *s);
 void tl_cc_newreno_partial_ack(struct tl_sock *s, uint32_t acked);
 void tl_cc_newreno_recovery_exit(struct tl_sock *s);
 

@@ -113,7 +113,6 @@ const struct tl_cc_ops tl_cc_cubic = {
     .init = cubic_init,
     .on_ack = cubic_on_ack,
     .on_loss = cubic_on_loss,
-    .on_dupack = tl_cc_reno_dupack,
     .on_recovery_exit = cubic_on_recovery_exit,
     .on_partial_ack = tl_cc_newreno_partial_ack,
 };

@@ -59,8 +59,6 @@ static void reno_on_loss(struct tl_sock *s, int kind, uint32_t flight) {
   s->cc_acc = 0;
 }
 
-void tl_cc_reno_dupack(struct tl_sock *s) { s->cwnd += s->snd_mss; } /* 3.2 step 5 */
-
 static void reno_on_recovery_exit(struct tl_sock *s) { s->cwnd = s->ssthresh; } /* 3.2 step 6 */
 
 /* RFC 6582 3.2 step 5: deflate by the amount acked, add back one SMSS if
@@ -83,7 +81,6 @@ const struct tl_cc_ops tl_cc_newreno = {
     .init = tl_cc_initial_window,
     .on_ack = reno_on_ack,
     .on_loss = reno_on_loss,
-    .on_dupack = tl_cc_reno_dupack,
     .on_recovery_exit = tl_cc_newreno_recovery_exit,
     .on_partial_ack = tl_cc_newreno_partial_ack,
 };
@@ -93,6 +90,5 @@ const struct tl_cc_ops tl_cc_reno = {
     .init = tl_cc_initial_window,
     .on_ack = reno_on_ack,
     .on_loss = reno_on_loss,
-    .on_dupack = tl_cc_reno_dupack,
     .on_recovery_exit = reno_on_recovery_exit,
 };

@@ -406,7 +406,7 @@ local INFO_U = { "snd_una", "snd_nxt", "snd_wnd", "snd_wl1", "snd_wl2", "iss", "
   "irs", "snd_mss", "rcv_mss", "cwnd", "ssthresh", "retransmits", "backoff", "total_retrans",
   "bytes_sent", "bytes_retrans", "bytes_acked", "bytes_received", "segs_in", "segs_out",
   "data_segs_in", "data_segs_out", "unacked", "sndbuf", "sndbuf_used", "rcvbuf", "rcvbuf_used",
-  "ooo_bytes", "dupacks", "fast_retrans", "probes", "challenge_acks", "pmtu" }
+  "ooo_bytes", "dupacks", "fast_retrans", "probes", "challenge_acks", "pmtu", "snd_up", "rcv_up" }
 
 -- A table of tl_tcp_info fields under their Linux tcp_info / ss -ti names.
 -- Times (srtt, rttvar, rto) are in ms (floats); state is a name.

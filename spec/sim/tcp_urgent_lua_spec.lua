@@ -34,6 +34,36 @@ describe("urgent data from Lua", function()
     assert.is_true(b.stats().tcp_urg_out >= 1, "no segment carried URG")
   end)
 
+  it("conn:info() has the urgent marks snd_up and rcv_up", function()
+    local sim, a, b, log = setup()
+    local srv_info
+    a.listen(7, function(conn)
+      assert.are.equal("plain urgent tail", conn:receive(17))
+      srv_info = conn:info()
+    end)
+    local before, after
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("plain ")
+      b.sleep(50)
+      before = c:info()
+      c:send("urgent", { urgent = true })
+      c:send(" tail")
+      b.sleep(50)
+      after = c:info()
+      c:close()
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.are.equal(before.snd_una, before.snd_up) -- nothing urgent pending
+    assert.are.equal((after.iss + 18) % 2 ^ 32, after.snd_una)
+    assert.are.equal(after.snd_una, after.snd_up) -- acknowledged: nothing urgent pending
+    -- all of the urgent data is in: nothing urgent pending
+    -- (spec/sim/tcp_urgent_spec.lua checks the mark while it is)
+    assert.are.equal((srv_info.irs + 18) % 2 ^ 32, srv_info.rcv_nxt)
+    assert.are.equal(srv_info.rcv_nxt, srv_info.rcv_up)
+  end)
+
   it("an event server's conn:send(data, { urgent = true }) sends it inline with URG", function()
     local sim, a, b, log = setup()
     assert(a.listen(7, { on_data = function(conn, data) conn:send(data:upper(), { urgent = true }) end }))
