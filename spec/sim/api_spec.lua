@@ -26,14 +26,7 @@ local function load_example(name, api, ...)
   return out
 end
 
-local function setup()
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = 2, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1" }
-  local b = sim:stack { addr = "10.0.0.2" }
-  return sim, a, b, log
-end
+local function setup() return require("helpers.luasim").pair(2) end
 
 -- Reads one HTTP response: status, headers, body (nil for HEAD).
 local function read_response(c, is_head)

@@ -2,14 +2,7 @@
 -- server a (10.0.0.1) and client b (10.0.0.2).
 local fault = require "tcplua.fault"
 
-local function setup(seed)
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = seed or 1, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1" }
-  local b = sim:stack { addr = "10.0.0.2" }
-  return sim, a, b, log
-end
+local function setup(seed) return require("helpers.luasim").pair(seed) end
 
 local function echo_server(a, port, opts)
   return assert(a.listen(port or 7, function(c)

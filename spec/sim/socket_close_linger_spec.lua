@@ -1,14 +1,7 @@
 -- Coroutine sockets: conn:close() while the peer is still sending lingers
 -- (RFC 9293 3.10.4: a close with unread input would reset the connection
 -- and could cut the reply short); conn:abort() still resets.
-local function setup()
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = 5, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1", tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }
-  local b = sim:stack { addr = "10.0.0.2", tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }
-  return sim, a, b, log
-end
+local function setup() return require("helpers.luasim").pair(5, { tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }) end
 
 describe("coroutine close with the peer still sending", function()
   it("delivers the whole reply, then FIN, although input is unread and still arriving", function()

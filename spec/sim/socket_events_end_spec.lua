@@ -1,13 +1,6 @@
 -- Event-style servers: half-close (on_end) and the idle timeout
 -- (opts.idle_timeout), between two stacks over the sim.
-local function setup()
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = 3, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1" }
-  local b = sim:stack { addr = "10.0.0.2" }
-  return sim, a, b, log
-end
+local function setup() return require("helpers.luasim").pair(3) end
 
 describe("event-style half-close (on_end)", function()
   it("the peer's FIN calls on_end, the server still replies, and on_close comes once at the end", function()

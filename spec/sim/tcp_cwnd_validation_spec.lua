@@ -3,11 +3,7 @@
 -- sends less than the window allows does not build up a window it never
 -- tested, which it could later dump on the network at once.
 local function setup()
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = 21, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1" }
-  local b = sim:stack { addr = "10.0.0.2" }
+  local sim, a, b, log = require("helpers.luasim").pair(21)
   assert(a.listen(9, function(conn) while conn:receiveany(65536) do end end))
   return sim, b, log
 end

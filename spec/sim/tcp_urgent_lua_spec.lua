@@ -1,14 +1,7 @@
 -- conn:send(data, { urgent = true }) from Lua, for coroutine sockets and
 -- event-style servers: the bytes arrive inline and in order (RFC 6093) and
 -- the sender's segments carry URG (RFC 9293 3.8.5).
-local function setup()
-  local log = {}
-  local sim = require("tcplua.sim").new { seed = 71, latency_ms = 1,
-    report = function(m) log[#log + 1] = m end }
-  local a = sim:stack { addr = "10.0.0.1" }
-  local b = sim:stack { addr = "10.0.0.2" }
-  return sim, a, b, log
-end
+local function setup() return require("helpers.luasim").pair(71) end
 
 describe("urgent data from Lua", function()
   it("conn:send(data, { urgent = true }) sends it inline with URG; a plain send does not", function()
