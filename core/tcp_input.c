@@ -41,7 +41,12 @@ void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_h
   s->sack_ok = h->opt.sack_ok && !(passive && tl_tcp_of(st)->no_sack);
   if (h->opt.has_wscale) {
     s->ws_ok = 1;
-    s->snd_wscale = h->opt.wscale > 14 ? 14 : h->opt.wscale;
+    /* RFC 7323 2.3: "SHOULD log the error but MUST use 14". */
+    s->snd_wscale = h->opt.wscale;
+    if (h->opt.wscale > 14) {
+      TL_COUNT(st, tcp_wscale_clamped);
+      s->snd_wscale = 14;
+    }
   } else {
     s->ws_ok = 0;
     s->snd_wscale = s->rcv_wscale = 0;
@@ -149,9 +154,13 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
       return;
     }
   }
-  /* A retransmitted SYN while our SYN-ACK is unanswered: send it again. */
+  /* A retransmitted SYN while our SYN-ACK is unanswered: send it again,
+   * echoing the new SYN's TSval (RFC 7323 4.3: SEG.SEQ =< Last.ACK.sent),
+   * as Linux does. */
   if (s->state == TL_SYN_RECEIVED && (h->flags & TL_TH_SYN) && !(h->flags & (TL_TH_ACK | TL_TH_RST)) &&
       h->seq == s->irs) {
+    if (s->ts_ok && h->opt.has_ts && tl_seq_geq(h->opt.ts_val, s->ts_recent))
+      ts_recent_set(s, h->opt.ts_val, now);
     s->ack_now = 1;
     tcp_output(st, s, now);
     return;
@@ -164,10 +173,27 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
     h->seq++;
   }
 
+  /* RFC 7323 3.2: once both SYNs carried timestamps, "If a non-<RST>
+   * segment is received without a TSopt, a TCP SHOULD silently drop the
+   * segment" (it cannot be checked by PAWS). Two exceptions: a SYN, which
+   * the SYN step below answers with a challenge ACK (RFC 5961 4.2) so that
+   * a peer that lost the connection learns it; and a keepalive or window
+   * probe (SEQ = RCV.NXT - 1, at most one byte), still answered so that a
+   * peer whose probes lack the option (some stacks send them bare) does not
+   * time the connection out (RFC 7323 3.2: "MUST NOT abort a TCP connection
+   * because any segment lacks an expected TSopt"). */
+  if (s->ts_ok && !h->opt.has_ts && !(h->flags & (TL_TH_RST | TL_TH_SYN)) &&
+      !(seg_len(h) <= 1 && h->seq == s->rcv_nxt - 1)) {
+    TL_COUNT(st, drop_tcp_no_ts);
+    return;
+  }
+
   /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent
-   * is a duplicate from an earlier wrap of the sequence space. */
+   * is a duplicate from an earlier wrap of the sequence space. RSTs are
+   * exempt (5.2, 5.3 R1): their timestamps may lag. */
+  int ts_stale = 0;
   if (s->ts_ok && h->opt.has_ts && !(h->flags & TL_TH_RST) && tl_seq_lt(h->opt.ts_val, s->ts_recent) &&
-      !ts_recent_stale(st, s, now)) {
+      !(ts_stale = ts_recent_stale(st, s, now))) {
     TL_COUNT(st, drop_tcp_paws);
     if (now - s->last_oow_ack >= TL_OOW_ACK_US || !s->last_oow_ack) {
       s->last_oow_ack = now ? now : 1;
@@ -232,8 +258,15 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
     return;
   }
 
-  /* RFC 7323 4.3: remember the timestamp to echo. */
-  if (s->ts_ok && h->opt.has_ts && tl_seq_leq(h->seq, s->last_ack_sent)) ts_recent_set(s, h->opt.ts_val, now);
+  /* RFC 7323 4.3, 5.3 R3: remember the timestamp to echo, if SEG.TSval >=
+   * TS.Recent and SEG.SEQ =< Last.ACK.sent. A RST skipped PAWS, so the
+   * first test matters for it: an exact RST in TIME-WAIT is ignored (RFC
+   * 1337) but would otherwise pull TS.Recent back and let an old SYN pass
+   * for a newer one (RFC 6191, above). A stale TS.Recent (5.5) is
+   * replaced whatever the value. */
+  if (s->ts_ok && h->opt.has_ts && tl_seq_leq(h->seq, s->last_ack_sent) &&
+      (tl_seq_geq(h->opt.ts_val, s->ts_recent) || ts_stale))
+    ts_recent_set(s, h->opt.ts_val, now);
 
   /* second: check the RST bit (RFC 5961 3.2) */
   if (h->flags & TL_TH_RST) {

@@ -18,9 +18,15 @@ static uint32_t ts_clock(const struct tl_sock *s, int64_t now) {
 /* The window field to advertise. RFC 9293 3.8.6.2.2 (receiver SWS
  * avoidance): the right edge moves only when it can move by
  * min(RCV.BUFF/2, MSS), and otherwise stays put (3.8.6: do not shrink).
- * RFC 7323 2.3: the scaled field is rounded down, so it never promises
- * bytes the receive ring lacks; the retraction by less than 2^shift this
- * may cause is the one RFC 7323 2.4 allows. A SYN's window is unscaled. */
+ * RFC 7323 2.3: SEG.WND = RCV.WND >> Rcv.Wind.Shift, rounded down, so it
+ * never promises bytes the receive ring lacks. Once RCV.NXT has moved by
+ * other than a multiple of 2^shift, rounding down the edge already
+ * advertised would pull it back (RFC 7323 2.4); it is rounded up instead
+ * whenever the ring has room for that, so a retraction (by less than
+ * 2^shift) is left only when the ring is within 2^shift of full. Either
+ * way a segment inside any edge advertised is taken: acceptability and
+ * the text step go by the ring's room (2.4, receiver rule 1). A SYN's
+ * window is unscaled. */
 uint16_t tcp_rcv_window(struct tl_sock *s, int syn) {
   uint32_t space = tl_ring_space(&s->rcv);
   uint32_t cur = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
@@ -30,6 +36,8 @@ uint16_t tcp_rcv_window(struct tl_sock *s, int syn) {
   if (win > space) win = space;
   uint8_t shift = syn ? 0 : s->rcv_wscale;
   uint32_t field = min_u32(win >> shift, 65535);
+  uint32_t up = (cur + (1u << shift) - 1) >> shift;
+  if ((field << shift) < cur && up <= 65535 && (up << shift) <= space) field = up;
   s->rcv_adv = s->rcv_nxt + (field << shift);
   return (uint16_t)field;
 }
@@ -170,6 +178,12 @@ void tcp_send_rst_conn(tl_stack *st, struct tl_sock *s, uint32_t seq) {
   h.dport = s->rport;
   h.seq = seq;
   h.flags = TL_TH_RST;
+  /* RFC 7323 3.2: TSopt "SHOULD be sent in an <RST> segment" once agreed;
+   * without the ACK bit its TSecr "SHOULD" be zero. */
+  if (s->ts_ok) {
+    h.opt.has_ts = 1;
+    h.opt.ts_val = ts_clock(s, st->now);
+  }
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &h);
   tl_tcp_checksum(out, hl, s->laddr, s->raddr);

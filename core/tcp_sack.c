@@ -62,12 +62,24 @@ void tcp_dsack_note(struct tl_sock *s, uint32_t start, uint32_t end) {
   s->dsack_end = end;
 }
 
-/* RFC 2018 4: the block holding the latest segment first, then the others,
- * newest range last in the set first. RFC 2883 4: a pending D-SACK goes in
- * front of them all, once; when it repeats out-of-order data the arrival
- * also made its block the latest, so the block containing it follows (4
- * rule 2). Bounded by the option space left (three blocks beside the
- * timestamps) and, on a segment with data, by the MSS. */
+/* RFC 2018 4: the first block holds the segment that triggered the ACK;
+ * the rest "SHOULD be filled out by repeating the most recently reported
+ * SACK blocks ... that are not subsets of a SACK block already included",
+ * so each block is reported in several ACKs and survives lost ones. The
+ * blocks last sent are kept for that (sack_prev); a block that has since
+ * grown or merged is repeated as the range now holding it, and ranges
+ * never reported fill what room is left, highest first. RFC 2883 4: a
+ * pending D-SACK goes in front of them all, once; when it repeats
+ * out-of-order data the arrival also made its block the latest, so the
+ * block containing it follows (4 rule 2). Bounded by the option space
+ * left (three blocks beside the timestamps, four without) and, on a
+ * segment with data, by the MSS. */
+static int ooo_range_at(const struct tl_assembler *a, uint32_t off) {
+  for (int i = 0; i < a->n; i++)
+    if (off >= a->r[i].start && off < a->r[i].end) return i;
+  return -1;
+}
+
 void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
   int dsack = s->dsack_start != s->dsack_end;
   const struct tl_assembler *a = tcp_ooo(s);
@@ -84,21 +96,35 @@ void tcp_sack_options(struct tl_sock *s, struct tl_tcp_opts *o, uint32_t len) {
     s->dsack_start = s->dsack_end;
     TL_COUNT(s->st, tcp_dsack_sent);
   }
-  int first = -1;
-  for (int i = 0; i < a->n; i++) {
-    uint32_t off = tcp_loss_of(s)->ooo_last_seq - s->rcv_nxt;
-    if (off >= a->r[i].start && off < a->r[i].end) first = i;
+  o->sack_n = (uint8_t)n;
+  if (!a->n) return;
+  struct tl_sock_loss *L = s->loss; /* out-of-order ranges: the loss state exists */
+  int order[TL_ASM_MAX], k = 0;
+  uint8_t used[TL_ASM_MAX] = {0};
+  int first = ooo_range_at(a, L->ooo_last_seq - s->rcv_nxt);
+  if (first >= 0) {
+    order[k++] = first;
+    used[first] = 1;
   }
-  if (first >= 0 && n < max) {
-    o->sack[n][0] = s->rcv_nxt + a->r[first].start;
-    o->sack[n][1] = s->rcv_nxt + a->r[first].end;
-    n++;
+  for (int j = 0; j < L->sack_prev_n; j++) {
+    if (tl_seq_lt(L->sack_prev[j][0], s->rcv_nxt)) continue; /* acknowledged since */
+    int i = ooo_range_at(a, L->sack_prev[j][0] - s->rcv_nxt);
+    if (i >= 0 && !used[i]) {
+      order[k++] = i;
+      used[i] = 1;
+    }
   }
-  for (int i = a->n - 1; i >= 0 && n < max; i--) {
-    if (i == first) continue;
-    o->sack[n][0] = s->rcv_nxt + a->r[i].start;
-    o->sack[n][1] = s->rcv_nxt + a->r[i].end;
-    n++;
+  for (int i = a->n - 1; i >= 0; i--)
+    if (!used[i]) order[k++] = i;
+  int start = n;
+  for (int j = 0; j < k && n < max; j++, n++) {
+    o->sack[n][0] = s->rcv_nxt + a->r[order[j]].start;
+    o->sack[n][1] = s->rcv_nxt + a->r[order[j]].end;
+  }
+  L->sack_prev_n = (uint8_t)(n - start);
+  for (int j = start; j < n; j++) {
+    L->sack_prev[j - start][0] = o->sack[j][0];
+    L->sack_prev[j - start][1] = o->sack[j][1];
   }
   o->sack_n = (uint8_t)n;
 }

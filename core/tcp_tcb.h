@@ -51,7 +51,7 @@ struct tl_cc_undo {
  * either direction (tcp_loss.c): the SACK scoreboard, the out-of-order set
  * and the undo snapshot. It is allocated once per episode, when the first
  * of them is needed, and freed when all are empty again outside recovery,
- * so an idle or loss-free connection does not carry its 224 bytes. Without
+ * so an idle or loss-free connection does not carry its 248 bytes. Without
  * memory the connection still works: it stops using SACK (recovery becomes
  * NewReno's), drops out-of-order data (the peer resends it) and does not
  * undo (tcp_loss.c:tcp_loss_get). */
@@ -59,6 +59,8 @@ struct tl_sock_loss {
   struct tl_assembler sacked; /* SACK scoreboard, offsets from SND.UNA */
   struct tl_assembler ooo;    /* out-of-order data in the receive ring, offsets from RCV.NXT */
   uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
+  uint32_t sack_prev[4][2];   /* the SACK blocks last sent, in order (RFC 2018 4: repeated first) */
+  uint8_t sack_prev_n;
   struct tl_cc_undo undo;
 };
 
