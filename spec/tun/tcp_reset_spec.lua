@@ -28,7 +28,10 @@ describe("tcp interop: a kernel RST mid-transfer", function()
     assert.equal("reset", err)
     -- Mid-transfer: the kernel's send() returns with up to its send buffer
     -- still queued (the stack's window is far smaller), and the RST drops it.
-    assert.is_true(tonumber(received) > 0 and tonumber(received) < 4 * 1024 * 1024, received)
+    -- Usually the RST throws away data the server had queued, but a server
+    -- descheduled between its last send() and close() may have flushed it
+    -- all first: the reset must be reported either way.
+    assert.is_true(tonumber(received) > 0 and tonumber(received) <= 4 * 1024 * 1024, received)
     local res = interop.stop(ns)
     assert.equal(0, res.rc, res.stderr)
     assert.equal(1, res.stats.tcp_conn_reset, interop.digest(res.stats))
@@ -71,7 +74,10 @@ describe("tcp interop: a kernel RST mid-transfer", function()
     assert.equal(0, res.rc, res.stderr)
     local received, err = res.stdout:match("client: sent=%d+ received=(%d+) err=(%S+)")
     assert.equal("receive-reset", err, res.stdout)
-    assert.is_true(tonumber(received) > 0 and tonumber(received) < 4 * 1024 * 1024, received)
+    -- Usually the RST throws away data the server had queued, but a server
+    -- descheduled between its last send() and close() may have flushed it
+    -- all first: the reset must be reported either way.
+    assert.is_true(tonumber(received) > 0 and tonumber(received) <= 4 * 1024 * 1024, received)
     assert.equal(1, res.stats.tcp_conn_reset, interop.digest(res.stats))
   end)
 end)
