@@ -449,11 +449,17 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     s->nodelay = v != 0;
     if (s->nodelay && tl_tcp_synchronized(s->state)) tcp_output(st, s, st->now);
     return 0;
-  case TL_OPT_SNDBUF:
+  case TL_OPT_SNDBUF: {
     if (v < 1 || v > (1 << 30)) return TL_EINVAL;
+    uint32_t before = tl_ring_space(&s->snd);
     if (tl_ring_resize(&s->snd, (uint32_t)v) < 0) return TL_EINVAL;
     s->sndbuf_locked = 1;
+    /* A writer blocked on the smaller buffer may go on now (as Linux's
+     * SO_SNDBUF calls sk_write_space): no ACK need come to say so, and on
+     * a closed window none that frees anything does. */
+    if (tl_ring_space(&s->snd) > before && can_send(s)) tcp_event(st, s, TL_EV_WRITABLE);
     return 0;
+  }
   case TL_OPT_RCVBUF: {
     if (v < 1 || v > (1 << 30)) return TL_EINVAL;
     uint32_t promised = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;

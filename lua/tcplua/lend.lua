@@ -24,9 +24,13 @@ local uptr = ffi.typeof("uintptr_t")
 
 local function key_of(s) return tonumber(ffi.cast(uptr, s)) end
 
--- Lets go of the anchors of socket s whose bytes are all acknowledged.
+-- Lets go of the anchors of socket s whose bytes are all acknowledged, or
+-- of all of them once its send buffer holds nothing: a reset or timed-out
+-- connection dropped what it held (core/tcp.c tcp_conn_closed), and the
+-- script may close it much later.
 local function settle(rt, key, q, s)
   local acked = tonumber(C.tl_sock_snd_acked(s))
+  if tonumber(C.tl_sock_snd_queued(s)) == acked then acked = math.huge end
   local h = q.head
   while h <= q.tail and q[2 * h] <= acked do
     q[2 * h - 1], q[2 * h] = nil, nil
