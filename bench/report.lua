@@ -459,7 +459,7 @@ w("## Targets missed and what would close them")
 w()
 local idle_missed = false
 for _, f in ipairs(idle) do if f.met == false then idle_missed = true end end
-if #missed == 0 and hook.met ~= false and not idle_missed then w("None in this run.") end
+if #missed == 0 and hook.met ~= false and not idle_missed then w("None in this run."); w() end
 for _, f in ipairs(missed) do
   w("### " .. f.name)
   w()
@@ -614,7 +614,7 @@ w("| New connections | 0.88x | " .. ratio("crr") .. " | three datagrams per conn
   .. "datagram (virtio header in headroom), no heap grow/trim per connection, examples/echo.lua event-style "
   .. "(no coroutine per accept) |")
 w("| Idle connections, RSS per connection at 1,000,000 | 2448 B | " .. idle_at(1000000) .. " | event-style echo keeps "
-  .. "no Lua state per connection; the TCB went from 744 to ~600 bytes (loss-recovery state allocated per episode, "
+  .. "no Lua state per connection; the TCB went from 744 to 632 bytes (loss-recovery state allocated per episode, "
   .. "core/tcp_loss.c); timers on an O(1) timing wheel |")
 w("| No-op Lua segment hook cost | 6.1% | " .. g(hook.cost and hook.cost * 100, "%.1f%%") .. " | - |")
 w()
@@ -623,8 +623,9 @@ w("The bulk-send ratio target (1.5x the kernel) is measured against the TUN ceil
   .. "large strings were lent (the 13:43 run: 1.15x, 70% of the minimal sender) a profile of tcplua's bulk send put "
   .. "17-30% of the process in memmove (tl_send copying each Lua string into the send ring) and its TSO writes "
   .. "averaged 33 KB, because a writer woken by every ACK queued only what that ACK freed; with lending and the "
-  .. "64 KB wake threshold, libc is ~1% of the process, writes average ~55 KB, and a `BENCH_ONLY=bulk` run of "
-  .. "2026-11-24 14:55 measured 40.9 Gbit/s = 1.54x the kernel (26.6).")
+  .. "64 KB wake threshold, libc is ~1% of the process and writes average ~55 KB; `BENCH_ONLY=bulk` runs of "
+  .. "2026-11-24 14:55-15:10 measured 1.54x, 1.19x and 1.45x the kernel, and the full run of 15:26 1.73x (96% of "
+  .. "the minimal sender).")
 w()
 w("Measure one figure with e.g. `sudo BENCH_ONLY=bulk BENCH_BULK_SECS=3 scripts/bench` (report in")
 w("bench/build/partial.md).")
