@@ -194,7 +194,9 @@ long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
  * tl_sock_snd_queued had after this call) or until tl_close, which copies
  * what is still unacknowledged. The caller keeps them unchanged till then.
  * TSO super-segments then reach the link as scatter lists of the caller's
- * memory. tl_abort and a reset drop the bytes at once. */
+ * memory. tl_abort and a reset drop the bytes at once. Without memory
+ * for the piece list it copies instead (the caller cannot tell: it keeps
+ * the bytes the same way either way). */
 long tl_send_ref(tl_sock *s, const uint8_t *data, size_t len, int64_t now);
 /* Data bytes ever queued on the socket, and acknowledged by the peer (both
  * count from 0 at the socket's creation). */

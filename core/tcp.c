@@ -266,6 +266,9 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how,
   uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
   if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);
   uint32_t n = how == SEND_REF ? tl_ring_write_ref(&s->snd, data, want) : tl_ring_write(&s->snd, data, want);
+  /* A piece list that cannot grow (no memory) leaves the bytes to be
+   * copied, as tl_send would: lending is an optimisation, not a promise. */
+  if (how == SEND_REF && n == 0) n = tl_ring_write(&s->snd, data, want);
   if (how == SEND_URGENT && n) {
     /* RFC 9293 3.10.2 SEND with URGENT: SND.UP <- the end of the queue;
      * a later urgent send extends the same mark (RFC 1122 4.2.2.4: a
