@@ -1,20 +1,19 @@
 -- Coroutine sockets: conn:close() while the peer is still sending lingers
 -- (RFC 9293 3.10.4: a close with unread input would reset the connection
 -- and could cut the reply short); conn:abort() still resets.
-local function setup() return require("helpers.luasim").pair(5, { tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }) end
+local luasim = require "helpers.luasim"
+local function setup() return luasim.pair(5, { tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }) end
 
 describe("coroutine close with the peer still sending", function()
   it("delivers the whole reply, then FIN, although input is unread and still arriving", function()
     local sim, a, b, log = setup()
     local reply = string.rep("r", 200000)
-    assert(a.listen(7, function(conn)
-      assert(conn:receive(1))
+    luasim.serve(a, function(conn)
       conn:send(reply)            -- more than the send buffer: some is still queued
       assert(conn:close())
-    end))
+    end)
     local got, sent_all
-    b.spawn(function()
-      local c = assert(b.connect("10.0.0.1", 7))
+    luasim.client(b, function(c)
       b.spawn(function()          -- keeps sending long after the server closed
         for _ = 1, 50 do
           if not c:send(string.rep("x", 1000)) then break end
@@ -24,7 +23,7 @@ describe("coroutine close with the peer still sending", function()
         c:shutdown("send")
       end)
       got = { c:receive("*a") }
-    end)
+    end, { cue = false })
     assert.is_true(sim:run_until(function() return got ~= nil and sent_all end, 30000))
     assert.are.same({}, log)
     assert.are.equal(#reply, #(got[1] or ""), tostring(got[2]))
@@ -36,15 +35,12 @@ describe("coroutine close with the peer still sending", function()
   it("gives up lingering 5 s after its FIN when the peer never sends one", function()
     local sim, a, b, log = setup()
     local closed_at
-    assert(a.listen(7, function(conn)
-      assert(conn:receive(1))
+    luasim.serve(a, function(conn)
       assert(conn:close())
       closed_at = a.now()
-    end))
+    end)
     local eof
-    b.spawn(function()
-      local c = assert(b.connect("10.0.0.1", 7))
-      c:send("x")
+    luasim.client(b, function(c)
       c:send("more, unread")
       eof = { c:receive("*a") }   -- the server's FIN; this side never closes
       b.sleep(20000)              -- (ending the coroutine would close c)
@@ -65,17 +61,8 @@ describe("coroutine close with the peer still sending", function()
 
   it("abort still resets at once", function()
     local sim, a, b, log = setup()
-    assert(a.listen(7, function(conn)
-      assert(conn:receive(1))
-      assert(conn:abort())
-    end))
-    local got
-    b.spawn(function()
-      local c = assert(b.connect("10.0.0.1", 7))
-      c:send("x")
-      got = { c:receive("*a") }
-    end)
-    assert.is_true(sim:run_until(function() return got ~= nil end, 10000))
+    luasim.serve(a, function(conn) assert(conn:abort()) end)
+    local got = { luasim.fetch(sim, b, { limit = 10000 }) }
     assert.are.same({}, log)
     assert.are.same({ nil, "reset", "" }, got)
   end)

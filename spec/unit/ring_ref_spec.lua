@@ -2,48 +2,17 @@
 -- tl_ring_iov, tl_ring_own_all): the zero-copy half of tl_send_ref.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
-
-local function ring(cap)
-  local r = ffi.new("struct tl_ring")
-  C.tl_ring_init(r, cap)
-  return ffi.gc(r, C.tl_ring_free)
-end
-
--- A writable buffer holding s: what a caller lends with write_ref.
-local function buffer(s)
-  local b = ffi.new("uint8_t[?]", math.max(#s, 1))
-  ffi.copy(b, s, #s)
-  return b
-end
-
-local function peek(r, off, n)
-  local buf = ffi.new("uint8_t[?]", math.max(n, 1))
-  local got = C.tl_ring_peek(r, off, buf, n)
-  return ffi.string(buf, got)
-end
-
-local function read(r, n)
-  local buf = ffi.new("uint8_t[?]", math.max(n, 1))
-  local got = C.tl_ring_read(r, buf, n)
-  return ffi.string(buf, got)
-end
-
--- The spans tl_ring_iov gives (count, or -1) and their concatenation.
-local function iov(r, off, n, max)
-  local v = ffi.new("tl_iov[?]", max)
-  local k = C.tl_ring_iov(r, off, n, v, max)
-  local parts = {}
-  for i = 0, k - 1 do parts[#parts + 1] = ffi.string(v[i].base, v[i].len) end
-  return k, table.concat(parts)
-end
+local rt = require "helpers.ringtest"
+local ring, buffer, write, peek, read, iov, idle = rt.ring, rt.buffer, rt.write, rt.peek, rt.read, rt.iov, rt.idle
+local MIN = C.TL_RING_MIN_ALLOC
 
 describe("send ring with borrowed bytes", function()
   it("reads borrowed bytes in order with copied ones, without copying them in", function()
     local r = ring(100000)
     local a, b = buffer("BORROWED"), buffer("more")
-    assert.are.equal(4, C.tl_ring_write(r, "copy", 4))
+    assert.are.equal(4, write(r, "copy"))
     assert.are.equal(8, C.tl_ring_write_ref(r, a, 8))
-    assert.are.equal(4, C.tl_ring_write(r, "tail", 4))
+    assert.are.equal(4, write(r, "tail"))
     assert.are.equal(4, C.tl_ring_write_ref(r, b, 4))
     assert.are.equal(20, r.len)
     assert.are.equal("copyBORROWEDtailmore", peek(r, 0, 20))
@@ -78,7 +47,7 @@ describe("send ring with borrowed bytes", function()
 
   it("takes only what fits", function()
     local r = ring(10)
-    assert.are.equal(6, C.tl_ring_write(r, "abcdef", 6))
+    assert.are.equal(6, write(r, "abcdef"))
     local a = buffer("0123456789")
     assert.are.equal(4, C.tl_ring_write_ref(r, a, 10))
     assert.are.equal(0, C.tl_ring_write_ref(r, a + 4, 6))
@@ -101,16 +70,16 @@ describe("send ring with borrowed bytes", function()
   it("becomes a plain ring again once the borrowed bytes are dropped", function()
     local r = ring(64)
     local a = buffer("lent")
-    C.tl_ring_write(r, "ab", 2)
+    write(r, "ab")
     C.tl_ring_write_ref(r, a, 4)
-    C.tl_ring_write(r, "cd", 2)
+    write(r, "cd")
     assert.is_true(C.tl_ring_ext_bytes(r) > 0)
     assert.are.equal("ablen", read(r, 5))
     assert.is_true(C.tl_ring_ext_bytes(r) > 0)
     assert.are.equal("t", read(r, 1))
     assert.are.equal(0, C.tl_ring_ext_bytes(r)) -- only copied bytes are left
     assert.are.equal("cd", peek(r, 0, 2))
-    assert.are.equal(2, (select(1, C.tl_ring_write(r, "ef", 2))))
+    assert.are.equal(2, (select(1, write(r, "ef"))))
     assert.are.equal("cdef", read(r, 4))
     assert.is_true(r.buf == nil)
   end)
@@ -118,7 +87,7 @@ describe("send ring with borrowed bytes", function()
   it("own_all copies the borrowed bytes in: the lender may then reuse its memory", function()
     local r = ring(64)
     local a = buffer("borrowed")
-    C.tl_ring_write(r, "x", 1)
+    write(r, "x")
     C.tl_ring_write_ref(r, a, 8)
     read(r, 3)
     assert.are.equal(0, C.tl_ring_own_all(r))
@@ -126,7 +95,7 @@ describe("send ring with borrowed bytes", function()
     ffi.fill(a, 8, 0)
     assert.are.equal("rrowed", peek(r, 0, 6))
     assert.are.equal(6, r.len)
-    assert.are.equal(1, C.tl_ring_write(r, "!", 1))
+    assert.are.equal(1, write(r, "!"))
     assert.are.equal("rrowed!", read(r, 7))
   end)
 
@@ -134,88 +103,142 @@ describe("send ring with borrowed bytes", function()
   -- own_all and resizes against a string model. Storage never holds more
   -- than the copied bytes need, and the piece list exists exactly while
   -- borrowed bytes are held.
-  local function model_run(seed, rounds, maxcap, steps)
-    math.randomseed(seed)
-    for round = 1, rounds do
-      local cap = math.random(1, maxcap)
-      local r = ring(cap)
-      local held = ""
-      local runs = {} -- held bytes as runs { borrowed, length }, oldest first
-      local lent = {}  -- keeps lent buffers alive
-      local counter = 0
-      local function rnd(n)
-        local t = {}
-        for i = 1, n do counter = counter + 1; t[i] = string.char(counter % 251) end
-        return table.concat(t)
-      end
-      for _ = 1, steps do
-        local op = math.random(1, 7)
-        local space = cap - #held
-        if op == 1 or op == 2 then
-          local s = rnd(math.random(0, math.min(cap, 3 * C.TL_RING_MIN_ALLOC)))
-          local took
-          if op == 1 then
-            took = C.tl_ring_write(r, s, #s)
-          else
-            local b = buffer(s)
-            lent[#lent + 1] = b
-            took = C.tl_ring_write_ref(r, b, #s)
-          end
-          assert.are.equal(math.min(#s, space), took)
-          held = held .. s:sub(1, took)
-          if took > 0 then runs[#runs + 1] = { op == 2, took } end
-        elseif op == 3 then
-          local n = math.random(0, cap)
-          assert.are.equal(held:sub(1, n), read(r, n))
-          held = held:sub(n + 1)
-          while n > 0 and #runs > 0 do
-            local take = math.min(n, runs[1][2])
-            runs[1][2] = runs[1][2] - take
-            n = n - take
-            if runs[1][2] == 0 then table.remove(runs, 1) end
-          end
-        elseif op == 4 then
-          local off = math.random(0, #held)
-          local n = math.random(0, #held - off + 2)
-          assert.are.equal(held:sub(off + 1, off + n), peek(r, off, n))
-        elseif op == 5 then
-          local off = math.random(0, cap)
-          local n = math.random(0, cap)
-          local max = math.random(1, 8)
-          local k, s = iov(r, off, n, max)
-          if k >= 0 then assert.are.equal(held:sub(off + 1, off + n), s) end
-        elseif op == 6 then
-          assert.are.equal(0, C.tl_ring_own_all(r))
-          for i = 1, #runs do runs[i][1] = false end
-          for _, b in ipairs(lent) do ffi.fill(b, 1, 0xee) end -- the lender reuses its memory
-          lent = {}
-        elseif op == 7 then
-          local want = math.random(1, maxcap)
-          if want < #held then
-            assert.are.equal(-1, C.tl_ring_resize(r, want))
-          else
-            assert.are.equal(0, C.tl_ring_resize(r, want))
-            cap = want
-          end
-        end
-        local borrowed = 0
-        for i = 1, #runs do if runs[i][1] then borrowed = borrowed + runs[i][2] end end
-        assert.are.equal(#held, r.len, "round " .. round)
-        assert.are.equal(borrowed > 0, C.tl_ring_ext_bytes(r) > 0)
-        if r.buf ~= nil then
-          assert.is_true(r.size >= #held - borrowed and r.size <= cap, "storage " .. r.size)
-        end
-      end
-      assert.are.equal(held, read(r, #held))
-      assert.are.equal(0, C.tl_ring_ext_bytes(r))
-    end
+  -- m.runs: held bytes as runs { borrowed, length }, oldest first
+  local function write(m, lent)
+    local took = rt.write_op(m, 3 * MIN, lent)
+    if took > 0 then m.runs[#m.runs + 1] = { lent, took } end
   end
+  local ops = {
+    function(m) write(m, false) end,
+    function(m) write(m, true) end,
+    function(m)
+      local n = rt.read_op(m)
+      local runs = m.runs
+      while n > 0 and #runs > 0 do
+        local take = math.min(n, runs[1][2])
+        runs[1][2] = runs[1][2] - take
+        n = n - take
+        if runs[1][2] == 0 then table.remove(runs, 1) end
+      end
+    end,
+    function(m) rt.peek_op(m, 2) end,
+    function(m)
+      local off = math.random(0, m.cap)
+      local n = math.random(0, m.cap)
+      local max = math.random(1, 8)
+      local k, s = iov(m.r, off, n, max)
+      if k >= 0 then assert.are.equal(m.held:sub(off + 1, off + n), s) end
+    end,
+    function(m)
+      for i = 1, #m.runs do m.runs[i][1] = false end
+      rt.own_all_op(m)
+    end,
+    function(m) rt.resize_op(m, #m.held) end,
+  }
+  local model = {
+    ops = ops,
+    start = function(m) m.runs = {} end,
+    check = function(m)
+      local r, borrowed = m.r, 0
+      for i = 1, #m.runs do if m.runs[i][1] then borrowed = borrowed + m.runs[i][2] end end
+      assert.are.equal(#m.held, r.len, "round " .. m.round)
+      assert.are.equal(borrowed > 0, C.tl_ring_ext_bytes(r) > 0)
+      if r.buf ~= nil then
+        assert.is_true(r.size >= #m.held - borrowed and r.size <= m.cap, "storage " .. r.size)
+      end
+    end,
+  }
 
-  it("matches a string model over random copied and borrowed operations", function()
-    model_run(2071, 60, 64, 300)
+  it("matches a string model over random copied and borrowed operations", function() rt.model(2071, 60, 64, 300, model) end)
+
+  it("matches the model with storage growth, wrapping and many pieces", function() rt.model(2072, 30, 12 * MIN, 200, model) end)
+end)
+
+-- Review of the send ring's borrowed pieces (core/ring.c) under what a
+-- socket does to its send ring besides reading and writing: the storage
+-- kept across drains (keep, core/tcp_buf.c), freed by the release timer
+-- only when idle, capacity changes (TL_OPT_SNDBUF, autotuning) and
+-- own_all at close, at random against a string model.
+describe("send ring with borrowed bytes, reviewed", function()
+  it("an all-borrowed ring has no storage, is never idle, and drains to a plain ring", function()
+    local r = ring(100000, true)
+    local b = buffer(string.rep("L", 50000))
+    assert.are.equal(50000, C.tl_ring_write_ref(r, b, 50000))
+    assert.is_true(r.buf == nil)
+    assert.are.equal(50000, r.len)
+    assert.is_false(idle(r)) -- the release timer leaves it alone
+    assert.are.equal(0, C.tl_ring_resize(r, 60000)) -- shrinks: nothing to move
+    assert.are.equal(-1, C.tl_ring_resize(r, 49999))
+    C.tl_ring_drop(r, 50000)
+    assert.are.equal(0, C.tl_ring_ext_bytes(r))
+    assert.is_true(r.buf == nil)
+    -- own_all with nothing borrowed is a no-op
+    assert.are.equal(0, C.tl_ring_own_all(r))
+    assert.are.equal(1, write(r, "x"))
+    assert.are.equal("x", read(r, 1))
   end)
 
-  it("matches the model with storage growth, wrapping and many pieces", function()
-    model_run(2072, 30, 12 * C.TL_RING_MIN_ALLOC, 200)
+  it("own_all at close copies what is borrowed behind kept, wrapped storage", function()
+    local r = ring(3 * MIN, true)
+    -- wrap the storage: write and drain most of it
+    assert.are.equal(MIN - 10, C.tl_ring_write(r, string.rep("a", MIN - 10), MIN - 10))
+    C.tl_ring_drop(r, MIN - 10)
+    assert.is_true(idle(r))
+    assert.are.equal(20, C.tl_ring_write(r, string.rep("w", 20), 20)) -- wraps
+    local b = buffer(string.rep("B", MIN))
+    assert.are.equal(MIN, C.tl_ring_write_ref(r, b, MIN))
+    assert.are.equal(30, C.tl_ring_write(r, string.rep("c", 30), 30))
+    local want = string.rep("w", 20) .. string.rep("B", MIN) .. string.rep("c", 30)
+    assert.are.equal(0, C.tl_ring_own_all(r))
+    ffi.fill(b, MIN, 0x21) -- the lender reuses its memory
+    assert.are.equal(want, peek(r, 0, #want))
+    assert.are.equal(0, C.tl_ring_ext_bytes(r))
+    assert.is_true(r.size >= #want and r.size <= r.cap)
   end)
+
+  -- Random writes (copied and borrowed), acknowledgements (drops), peeks,
+  -- spans, capacity changes, own_all and the release timer, on a ring
+  -- that keeps its storage across drains as a socket's does.
+  local function write(m, lent) rt.write_op(m, 2 * MIN, lent) end
+  local ops = {
+    function(m) write(m, false) end,
+    function(m) write(m, true) end,
+    function(m) write(m, true) end,
+    function(m)
+      local n = math.random(0, #m.held)
+      C.tl_ring_drop(m.r, n)
+      m.held = m.held:sub(n + 1)
+    end,
+    function(m)
+      local off, n = rt.peek_op(m, 0)
+      local k, s = iov(m.r, off, n, math.random(1, 6))
+      if k >= 0 then assert.are.equal(m.held:sub(off + 1, off + n), s, m.where) end
+    end,
+    function(m) rt.resize_op(m, #m.held) end,
+    rt.own_all_op,
+    function(m)
+      if idle(m.r) then C.tl_ring_free(m.r) end -- tcp_buf_release_timer
+    end,
+    function(m)
+      -- the whole ring acknowledged at once (tcp_buf_drained follows)
+      C.tl_ring_drop(m.r, #m.held)
+      m.held = ""
+      assert.are.equal(0, C.tl_ring_ext_bytes(m.r), m.where)
+    end,
+  }
+  local model = {
+    keep = true,
+    ops = ops,
+    check = function(m)
+      local r, where = m.r, m.where
+      assert.are.equal(#m.held, r.len, where)
+      assert.are.equal(m.cap, r.cap, where)
+      if r.buf ~= nil then assert.is_true(r.size <= m.cap, where .. ": storage " .. r.size) end
+      assert.is_true(r.head <= math.max(r.size, 0), where)
+    end,
+  }
+
+  it("matches a string model with kept storage, resizes, own_all and releases", function() rt.model(4101, 80, 64, 300, model) end)
+
+  it("the same with storage growth, wrapping and many pieces", function() rt.model(4102, 30, 10 * MIN, 250, model) end)
 end)

@@ -1,36 +1,9 @@
 -- The byte ring behind socket buffers (core/ring.c).
 local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
-
-local function ring(cap)
-  local r = ffi.new("struct tl_ring")
-  C.tl_ring_init(r, cap)
-  return ffi.gc(r, C.tl_ring_free)
-end
-
-local function write(r, s) return C.tl_ring_write(r, s, #s) end
-
-local function peek(r, off, n)
-  local buf = ffi.new("uint8_t[?]", math.max(n, 1))
-  local got = C.tl_ring_peek(r, off, buf, n)
-  return ffi.string(buf, got)
-end
-
-local function read(r, n)
-  local buf = ffi.new("uint8_t[?]", math.max(n, 1))
-  local got = C.tl_ring_read(r, buf, n)
-  return ffi.string(buf, got)
-end
-
-local function spans(r, off, n)
-  local p1, p2 = ffi.new("const uint8_t *[1]"), ffi.new("const uint8_t *[1]")
-  local n1, n2 = ffi.new("uint32_t[1]"), ffi.new("uint32_t[1]")
-  local k = C.tl_ring_spans(r, off, n, p1, n1, p2, n2)
-  local s = ""
-  if k >= 1 then s = s .. ffi.string(p1[0], n1[0]) end
-  if k == 2 then s = s .. ffi.string(p2[0], n2[0]) end
-  return k, s
-end
+local C = core.C
+local rt = require "helpers.ringtest"
+local ring, write, peek, read, spans = rt.ring, rt.write, rt.peek, rt.read, rt.spans
+local MIN = C.TL_RING_MIN_ALLOC
 
 describe("ring buffer", function()
   it("allocates storage on first write and frees it when drained", function()
@@ -120,7 +93,6 @@ describe("ring buffer", function()
   end)
 
   it("starts its storage small and doubles it up to the capacity", function()
-    local MIN = C.TL_RING_MIN_ALLOC
     local cap = 100000 -- not a power of two: the last step stops at it
     local r = ring(cap)
     assert.are.equal(1, write(r, "x"))
@@ -146,7 +118,6 @@ describe("ring buffer", function()
   end)
 
   it("keeps the byte order when it grows with its bytes wrapped around the end", function()
-    local MIN = C.TL_RING_MIN_ALLOC
     local r = ring(64 * 1024)
     local a = string.rep("a", MIN - 100)
     write(r, a)
@@ -169,7 +140,6 @@ describe("ring buffer", function()
   end)
 
   it("grows for out-of-order bytes written ahead and keeps them", function()
-    local MIN = C.TL_RING_MIN_ALLOC
     local r = ring(256 * 1024)
     write(r, "head")
     local late = string.rep("L", 1000)
@@ -195,95 +165,69 @@ describe("ring buffer", function()
   -- Checks the ring against a string model: held bytes, bytes written
   -- ahead, and the storage invariants (it exists exactly while something is
   -- held or written ahead, covers both, and never exceeds the capacity).
-  local function model_run(seed, rounds, maxcap, steps)
-    math.randomseed(seed)
-    local MIN = C.TL_RING_MIN_ALLOC
-    for round = 1, rounds do
-      local cap = math.random(1, maxcap)
-      local r = ring(cap)
-      local held, ahead = "", {} -- ahead[i] = byte at offset i past the end
-      local aheadlen = 0
-      local counter = 0
-      local function rnd(n)
-        local t = {}
-        for i = 1, n do counter = counter + 1; t[i] = string.char(counter % 251) end
-        return table.concat(t)
-      end
-      local function shift(n)
-        local na = {}
-        for i, b in pairs(ahead) do if i >= n then na[i - n] = b end end
-        ahead, aheadlen = na, math.max(0, aheadlen - n)
-      end
-      for _ = 1, steps do
-        local op = math.random(1, 8)
-        local space = cap - #held
-        if op == 1 then
-          local s = rnd(math.random(0, math.min(cap, 3 * MIN)))
-          local took = write(r, s)
-          assert.are.equal(math.min(#s, space), took)
-          held = held .. s:sub(1, took)
-          shift(took) -- in-order bytes consume the front of the written-ahead area
-        elseif op == 2 then
-          local n = math.random(0, cap)
-          assert.are.equal(held:sub(1, n), read(r, n))
-          held = held:sub(n + 1)
-        elseif op == 3 then
-          local off = math.random(0, #held)
-          local n = math.random(0, #held - off + 2)
-          assert.are.equal(held:sub(off + 1, off + n), peek(r, off, n))
-        elseif op == 4 and space > 0 then
-          local off = math.random(0, space - 1)
-          local s = rnd(math.random(1, math.min(space - off, 2 * MIN)))
-          assert.are.equal(0, C.tl_ring_write_at(r, off, s, #s))
-          for i = 1, #s do ahead[off + i - 1] = s:sub(i, i) end
-          aheadlen = math.max(aheadlen, off + #s)
-        elseif op == 5 and aheadlen > 0 then
-          -- commit the contiguous written prefix of the ahead area
-          local n = 0
-          while ahead[n] do n = n + 1 end
-          if n > 0 then
-            local t = {}
-            for i = 0, n - 1 do t[#t + 1] = ahead[i] end
-            C.tl_ring_commit(r, n)
-            held = held .. table.concat(t)
-            shift(n)
-          end
-        elseif op == 6 then
-          local c = math.random(0, 250)
-          local pos = held:find(string.char(c), 1, true)
-          assert.are.equal(pos and pos - 1 or -1, C.tl_ring_find(r, c))
-        elseif op == 7 then
-          local off = math.random(0, cap)
-          local n = math.random(0, cap)
-          local _, s = spans(r, off, n)
-          assert.are.equal(held:sub(off + 1, off + n), s)
-        elseif op == 8 then
-          local want = math.random(1, maxcap)
-          if want < #held + aheadlen then
-            assert.are.equal(-1, C.tl_ring_resize(r, want))
-          else
-            assert.are.equal(0, C.tl_ring_resize(r, want))
-            cap = want
-          end
-        end
-        assert.are.equal(#held, r.len, "round " .. round)
-        assert.are.equal(cap, r.cap)
-        assert.are.equal(#held > 0 or aheadlen > 0, r.buf ~= nil)
-        if r.buf ~= nil then
-          assert.is_true(r.size >= #held + aheadlen and r.size <= cap, "storage " .. r.size)
-        else
-          assert.are.equal(0, r.size)
-        end
-      end
-      assert.are.equal(held, read(r, #held))
-    end
+  -- m.ahead[i] = byte at offset i past the end of the held bytes
+  local function shift(m, n)
+    local na = {}
+    for i, b in pairs(m.ahead) do if i >= n then na[i - n] = b end end
+    m.ahead, m.aheadlen = na, math.max(0, m.aheadlen - n)
   end
+  local ops = {
+    function(m)
+      -- in-order bytes consume the front of the written-ahead area
+      shift(m, rt.write_op(m, 3 * MIN))
+    end,
+    rt.read_op,
+    function(m) rt.peek_op(m, 2) end,
+    function(m)
+      if m.space == 0 then return end
+      local off = math.random(0, m.space - 1)
+      local s = m.bytes(math.random(1, math.min(m.space - off, 2 * MIN)))
+      assert.are.equal(0, C.tl_ring_write_at(m.r, off, s, #s))
+      for i = 1, #s do m.ahead[off + i - 1] = s:sub(i, i) end
+      m.aheadlen = math.max(m.aheadlen, off + #s)
+    end,
+    function(m)
+      -- commit the contiguous written prefix of the ahead area
+      local n = 0
+      while m.ahead[n] do n = n + 1 end
+      if n > 0 then
+        local t = {}
+        for i = 0, n - 1 do t[#t + 1] = m.ahead[i] end
+        C.tl_ring_commit(m.r, n)
+        m.held = m.held .. table.concat(t)
+        shift(m, n)
+      end
+    end,
+    function(m)
+      local c = math.random(0, 250)
+      local pos = m.held:find(string.char(c), 1, true)
+      assert.are.equal(pos and pos - 1 or -1, C.tl_ring_find(m.r, c))
+    end,
+    function(m)
+      local off = math.random(0, m.cap)
+      local n = math.random(0, m.cap)
+      local _, s = spans(m.r, off, n)
+      assert.are.equal(m.held:sub(off + 1, off + n), s)
+    end,
+    function(m) rt.resize_op(m, #m.held + m.aheadlen) end,
+  }
+  local model = {
+    ops = ops,
+    start = function(m) m.ahead, m.aheadlen = {}, 0 end,
+    check = function(m)
+      local r = m.r
+      assert.are.equal(#m.held, r.len, "round " .. m.round)
+      assert.are.equal(m.cap, r.cap)
+      assert.are.equal(#m.held > 0 or m.aheadlen > 0, r.buf ~= nil)
+      if r.buf ~= nil then
+        assert.is_true(r.size >= #m.held + m.aheadlen and r.size <= m.cap, "storage " .. r.size)
+      else
+        assert.are.equal(0, r.size)
+      end
+    end,
+  }
 
-  it("matches a string model over random operation sequences", function()
-    model_run(1071, 60, 64, 300)
-  end)
+  it("matches a string model over random operation sequences", function() rt.model(1071, 60, 64, 300, model) end)
 
-  it("matches the model while its storage grows, wraps and is resized", function()
-    model_run(1072, 30, 12 * C.TL_RING_MIN_ALLOC, 200)
-  end)
+  it("matches the model while its storage grows, wraps and is resized", function() rt.model(1072, 30, 12 * MIN, 200, model) end)
 end)
