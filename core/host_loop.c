@@ -114,7 +114,9 @@ static void service(struct host *h) {
   int stop = 0;
   for (int round = 0; round < 8; round++) {
     if (h->im_in) in_dl = tl_impair_poll(h->im_in, h->now);
+    tl_tcp_tx_batch(h->st, 1);
     host_lua_step(&h->lua, h->now, &lua_dl, &stop);
+    tl_tcp_tx_batch(h->st, 0);
     if (stop) {
       h->stopping = 1;
       ev_break(h->loop, EVBREAK_ALL);

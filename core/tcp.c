@@ -277,7 +277,24 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how,
     s->snd_urg = 1;
   }
   s->st->now = now;
-  if (tl_tcp_synchronized(s->state)) tcp_output(s->st, s, now);
+  if (!tl_tcp_synchronized(s->state)) return n;
+  uint32_t seg_max = tcp_seg_max(s->st, s);
+  if (how != SEND_URGENT && tl_tcp_of(s->st)->tx_batch && seg_max > s->snd_mss &&
+      s->snd_nxt - s->snd_una >= seg_max) {
+    /* With a whole TSO super-segment in flight an ACK is on its way and
+     * nothing here is urgent: the poll after the application's step
+     * sends all it queued in this step, so successive writes fill whole
+     * super-segments instead of the write that completes one block going
+     * out alone (an autocork at the step boundary). A connection with
+     * less in flight sends at once, as before. */
+    s->out_owed = 1;
+    if (s->t_delack > now) {
+      s->t_delack = now;
+      tcp_timer_update(s->st, s);
+    }
+    return n;
+  }
+  tcp_output(s->st, s, now);
   return n;
 }
 

@@ -153,6 +153,10 @@ int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hd
   return 0;
 }
 
+void tl_tcp_tx_batch(tl_stack *st, int on) {
+  if (st && st->tcp) tl_tcp_of(st)->tx_batch = on != 0;
+}
+
 void tl_tcp_rx_batch(tl_stack *st, int on) {
   if (st && st->tcp) tl_tcp_of(st)->rx_batch = on != 0;
 }

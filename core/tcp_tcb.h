@@ -188,6 +188,7 @@ struct tl_sock {
   unsigned rescue_sent : 1;  /* RFC 6675 4 rule 4: this recovery's rescue retransmission went out */
   unsigned snd_urg : 1;      /* SND.UP is live: SND.UNA has not reached it yet */
   unsigned rcv_urg : 1;      /* RCV.UP is live: RCV.NXT has not reached it yet */
+  unsigned out_owed : 1;     /* queued during a tx batch: the timer at t_delack sends it (tcp_timer.c) */
   unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
 };
 
@@ -212,6 +213,7 @@ struct tl_tcp {
   struct tl_sock *all;
   struct tl_isn_key isn_key;
   uint8_t rx_batch; /* the host is feeding a batch: coalesce ACKs (tcp_rcv.c) */
+  uint8_t tx_batch; /* the application is running: sends wait for the poll (tcp.c) */
   uint8_t rx_csum_partial; /* the datagram being fed has a link-offloaded checksum */
   uint8_t no_ts, no_sack;  /* decline timestamps or SACK offered in a SYN (tl_tcp_accept_options) */
   /* RFC 5961 10: challenge ACK token bucket */

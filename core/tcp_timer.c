@@ -193,7 +193,15 @@ static void timer_fire(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->t_release <= now) tcp_buf_release_timer(st, s, now);
   if (s->t_delack <= now) {
     s->t_delack = TL_T_OFF;
-    if (tl_tcp_synchronized(s->state) || s->state == TL_SYN_RECEIVED) {
+    if (s->out_owed) {
+      /* Data queued in a tx batch (tcp.c): it carries any ACK owed; a
+       * pure ACK goes only if nothing went and one is owed. */
+      s->out_owed = 0;
+      if (tl_tcp_synchronized(s->state)) {
+        tcp_output(st, s, now);
+        if (s->last_ack_sent != s->rcv_nxt) tcp_send_ack(st, s, now);
+      }
+    } else if (tl_tcp_synchronized(s->state) || s->state == TL_SYN_RECEIVED) {
       TL_COUNT(st, tcp_delayed_ack);
       tcp_send_ack(st, s, now);
     }
