@@ -30,6 +30,7 @@ local READ_CHUNK = 65536
 -- How long a closing connection waits for the peer's FIN after its own
 -- (nginx's lingering_timeout has the same default).
 local LINGER_US = 5e6
+M.LINGER_US = LINGER_US
 local EAGAIN = C.TL_EAGAIN
 local traceback = debug.traceback
 local errword, Conn, socket_setopt, child_opts -- from socket.lua (M.setup)
@@ -39,6 +40,14 @@ local FIN_STATES = {
   [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
   [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
 }
+M.FIN_STATES = FIN_STATES
+
+-- shutdown(how) takes "send", "receive" or "both" (both styles).
+function M.check_how(how)
+  if how ~= "send" and how ~= "both" and how ~= "receive" then
+    error("shutdown: expected \"send\", \"receive\" or \"both\"", 3)
+  end
+end
 
 local EvConn = {}
 EvConn.__index = EvConn
@@ -166,7 +175,8 @@ local function flush(c)
   return true
 end
 
--- Reads and drops whatever input is waiting (a closing connection).
+-- Reads and drops whatever input is waiting (a closing connection; the
+-- coroutine style's lingering close uses it too).
 local function drop_input(rt, s)
   while true do
     local n = tonumber(C.tl_readable(s))
@@ -175,6 +185,7 @@ local function drop_input(rt, s)
     if tonumber(C.tl_recv(s, recv.buffer(rt, n), n, rt.now_us)) <= 0 then return end
   end
 end
+M.drop_input = drop_input
 
 local linger_expired
 
@@ -494,9 +505,7 @@ end
 -- shutdown("send"): FIN once the queued bytes have left; on_data goes on.
 function EvConn:shutdown(how)
   how = how or "send"
-  if how ~= "send" and how ~= "both" and how ~= "receive" then
-    error("shutdown: expected \"send\", \"receive\" or \"both\"", 2)
-  end
+  M.check_how(how)
   if not live(self) then return nil, "closed" end
   if how == "receive" then return true end
   rawset(self, "wshut", true) -- send() refuses from now on, queue or not

@@ -268,20 +268,7 @@ end
 -- not s, so neither segment hooks nor the event loop take it for a conn):
 -- its input is read and dropped, its queued bytes and FIN go out, and the
 -- core handle is released at the peer's FIN or LINGER_US after close.
-local LINGER_US = 5e6
-local PEER_FIN = {
-  [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
-  [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
-}
-
-local function drop_input(rt, s)
-  while true do
-    local n = tonumber(C.tl_readable(s))
-    if n == 0 then return end
-    if n > 65536 then n = 65536 end
-    if tonumber(C.tl_recv(s, recv.buffer(rt, n), n, rt.now_us)) <= 0 then return end
-  end
-end
+local LINGER_US, PEER_FIN, drop_input = evserver.LINGER_US, evserver.FIN_STATES, evserver.drop_input
 
 local function linger_done(rt, l)
   if not l.lsock then return end
@@ -337,9 +324,7 @@ end
 -- and does nothing (TCP has no way to tell the peer); "both" = "send".
 function Conn:shutdown(how)
   how = how or "send"
-  if how ~= "send" and how ~= "both" and how ~= "receive" then
-    error("shutdown: expected \"send\", \"receive\" or \"both\"", 2)
-  end
+  evserver.check_how(how)
   if not self.s then return nil, "closed" end
   if how == "receive" then return true end
   local r = C.tl_shutdown(self.s, self.rt.now_us)
