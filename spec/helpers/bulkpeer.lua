@@ -69,6 +69,22 @@ function B:fill()
   end
 end
 
+-- Fills the send buffer, takes the initial window of 10 segments and
+-- acknowledges them one at a time (slow start: cwnd 20); returns the 20
+-- segments that then go out.
+function B:flight_of_20()
+  local M, p = self.mss, self.p
+  self:fill()
+  assert(#p:collect(2000) == 10, "expected an initial window of 10 segments")
+  for k = 1, 10 do
+    self.rcv_nxt = k * M
+    self:ack()
+  end
+  local flight = p:collect(2000)
+  assert(#flight == 20, "expected 20 segments after ten ACKs, got " .. #flight)
+  return flight
+end
+
 -- Drop the first arrival of the segment starting at offset `off`.
 function B:drop(off) self.drops[off] = true end
 

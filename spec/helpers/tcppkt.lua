@@ -274,6 +274,36 @@ function Peer:handshake(l, syn)
   return s, sa
 end
 
+-- A new peer and stack with a connection the peer opened to `port` from
+-- `sport`, for packetdrill-style scripts: returns c with c.p (the peer),
+-- c.l (the listener), c.s (the accepted socket), c.iss (the stack's ISS),
+-- c.seq / c.ack (what the peer sends next) and c.send(t), which fills
+-- ports, seq, ack, flags "." and the window into segment t. syn adds to
+-- or replaces fields of the SYN (win 65535, mss 1000 unless given).
+function M.connected(seed, port, iss, sport, syn)
+  local p = M.peer { seed = seed }
+  local l = p:listen(port, 16)
+  local t = { sport = sport, dport = port, seq = iss, flags = "S", win = 65535, mss = 1000 }
+  for k, v in pairs(syn or {}) do t[k] = v end
+  p:send(t)
+  local sa = assert(p:expect(100000), "no SYN-ACK")
+  assert(sa.flags == "S.", "expected a SYN-ACK, got " .. M.describe(sa))
+  local c = { p = p, l = l, sport = sport, seq = iss + 1, ack = sa.seq + 1, iss = sa.seq, win = t.win }
+  function c.send(seg)
+    seg.sport, seg.dport = sport, port
+    seg.seq = seg.seq or c.seq
+    seg.ack = seg.ack or c.ack
+    seg.flags = seg.flags or "."
+    seg.win = seg.win or c.win
+    return p:send(seg)
+  end
+  c.send {}
+  p:collect(10000)
+  c.s = C.tl_accept(l)
+  assert(c.s ~= nil, "nothing to accept after the handshake")
+  return c
+end
+
 function M.state(s) return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
 
 function M.info(s)

@@ -8,31 +8,7 @@ local pkt = require "helpers.tcppkt"
 local PORT, ISS = 8080, 70000
 
 -- A connected pair: the peer's view (seq/ack it should use) and the socket.
-local function connected(seed, sport, synopts)
-  local p = pkt.peer { seed = seed }
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 16, err)
-  assert(l ~= nil, "tl_listen failed")
-  local syn = { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1000 }
-  for k, v in pairs(synopts or {}) do syn[k] = v end
-  p:send(syn)
-  local sa = assert(p:expect(100000), "no SYN-ACK")
-  assert.are.equal("S.", sa.flags)
-  local c = { p = p, l = l, sport = sport, seq = ISS + 1, ack = sa.seq + 1, win = syn.win }
-  function c.send(t)
-    t.sport, t.dport = sport, PORT
-    t.seq = t.seq or c.seq
-    t.ack = t.ack or c.ack
-    t.flags = t.flags or "."
-    t.win = t.win or c.win
-    return p:send(t)
-  end
-  c.send {}
-  p:collect(10000)
-  c.s = C.tl_accept(l)
-  assert(c.s ~= nil, "nothing to accept after the handshake")
-  return c
-end
+local function connected(seed, sport, synopts) return pkt.connected(seed, PORT, ISS, sport, synopts) end
 
 local function recv_all(c)
   local buf = ffi.new("uint8_t[65536]")

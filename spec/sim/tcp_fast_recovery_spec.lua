@@ -61,14 +61,7 @@ describe("proportional rate reduction (RFC 6937)", function()
   it("keeps sending through recovery at about ssthresh/RecoverFS per delivered segment", function()
     local b = bulkpeer.new { seed = 26, latency_us = 100, sack = true, total = 1460 * 80 }
     local M, p = b.mss, b.p
-    b:fill()
-    assert.are.equal(10, #p:collect(2000))
-    for k = 1, 10 do -- ten ACKs of one segment: cwnd 20 (slow start)
-      b.rcv_nxt = k * M
-      b:ack()
-    end
-    local flight = p:collect(2000)
-    assert.are.equal(20, #flight)
+    local flight = b:flight_of_20()
     -- the first segment of the flight is lost; the other 19 are SACKed one
     -- ACK at a time, and we count what each ACK lets out
     local sent, entered = {}, nil

@@ -11,14 +11,7 @@ local bulkpeer = require "helpers.bulkpeer"
 local function recovery(cc, seed)
   local b = bulkpeer.new { seed = seed, latency_us = 100, sack = false, cc = cc, total = 1460 * 80 }
   local M, p = b.mss, b.p
-  b:fill()
-  assert.are.equal(10, #p:collect(2000))
-  for k = 1, 10 do -- ten ACKs of one segment: cwnd 20 (slow start)
-    b.rcv_nxt = k * M
-    b:ack()
-  end
-  local flight = p:collect(2000)
-  assert.are.equal(20, #flight)
+  local flight = b:flight_of_20()
   local sent, entered = {}, nil
   for _ = 2, #flight do
     b:ack() -- a duplicate: rcv_nxt stays at the lost segment

@@ -8,29 +8,7 @@ local tcpsim = require "helpers.tcpsim"
 
 local PORT, ISS, MSS = 8080, 90000, 1000
 
-local function connected(seed, sport)
-  local p = pkt.peer { seed = seed }
-  local err = ffi.new("int[1]")
-  local l = C.tl_listen(p.st, PORT, 16, err)
-  assert(l ~= nil, "tl_listen failed")
-  p:send { sport = sport, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = MSS }
-  local sa = assert(p:expect(100000), "no SYN-ACK")
-  assert.are.equal("S.", sa.flags)
-  local c = { p = p, seq = ISS + 1, ack = sa.seq + 1, iss = sa.seq }
-  function c.send(t)
-    t.sport, t.dport = sport, PORT
-    t.seq = t.seq or c.seq
-    t.ack = t.ack or c.ack
-    t.flags = t.flags or "."
-    t.win = t.win or 65535
-    return p:send(t)
-  end
-  c.send {}
-  p:collect(10000)
-  c.s = C.tl_accept(l)
-  assert(c.s ~= nil, "nothing to accept after the handshake")
-  return c
-end
+local function connected(seed, sport) return pkt.connected(seed, PORT, ISS, sport, { mss = MSS }) end
 
 local function has_urg(seg) return seg.flags:find("U", 1, true) ~= nil end
 
