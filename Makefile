@@ -55,8 +55,9 @@ $(CDEF): $(API_HDRS)
 	{ echo '-- generated from $(API_HDRS) by make; do not edit'; \
 	  echo 'return [==['; cat $(API_HDRS); echo ']==]'; } > $@
 
+# SPECS narrows the run (files or directories), e.g. SPECS=spec/unit.
 test: all
-	scripts/test
+	SANITIZE=$(SANITIZE) TCPLUA_BUILD=$(BUILD) scripts/test $(SPECS)
 
 fuzz:
 	$(MAKE) -C fuzz run
