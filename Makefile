@@ -1,7 +1,8 @@
 # tcplua build. `make` builds ./tcplua and build/libtcplua.so (the core,
 # loaded by the specs through LuaJIT's FFI); `make test` runs the specs;
 # `make test SANITIZE=1` builds into build-san/ with ASan+UBSan and runs the
-# same specs against that build.
+# same specs against that build. SPECS=spec/unit (files or directories)
+# runs a part.
 
 PREFIX ?= /usr/local
 CC ?= cc
