@@ -314,7 +314,7 @@ else
     if tcplua_sender then
       local extra = {}
       for k, v in pairs(t) do
-        if type(k) == "string" and (k:match("rack") or k:match("tlp")) then extra[#extra + 1] = k .. " " .. tostring(v) end
+        if type(k) == "string" and (k:match("rack") or k:match("tlp")) and not k:match("bytes") then extra[#extra + 1] = k .. " " .. tostring(v) end
       end
       table.sort(extra)
       return ("%s RTO, %s fast retransmits, %s segments resent%s%s"):format(tostring(t.rto or "?"),
@@ -337,6 +337,13 @@ else
       recov(r.t, r.dir == "send"), recov(r.k, false)))
   end
   w()
+  local lc = parse(raw.loss_check)
+  if lc.from_stack or lc.to_stack then
+    w(("Single losses (`scripts/loss-check`: the 200th data packet of a 2 MB transfer dropped, 20 runs each way, "
+      .. "offloads off): tcplua sending, %s recovered without an RTO; the kernel sending to tcplua, %s.")
+      :format(tostring(lc.from_stack or "not run"):gsub("/", " of "), tostring(lc.to_stack or "not run"):gsub("/", " of ")))
+    w()
+  end
   local lt = loss.tseq
   if lt.file then
     w(("One 1%% loss transfer, tcplua source -> kernel (offloads off, 20 MB or %s s: %s bytes at %.3f Gbit/s, "
@@ -781,7 +788,7 @@ for _, k in ipairs({ "date", "cpu", "kernel", "memory_gb", "git", "tcplua_versio
 local raw_obj = {}
 for _, k in ipairs(order) do raw_obj[k] = raw[k] end
 local jh = assert(io.open(json_path, "w"))
-local loss_json = { secs = loss.secs, tseq = loss.tseq, rows = {} }
+local loss_json = { secs = loss.secs, tseq = loss.tseq, check = raw.loss_check, rows = {} }
 for _, r in ipairs(loss.rows) do
   loss_json.rows[#loss_json.rows + 1] = { dir = r.dir, offloads = r.off, pct = r.pct, tcplua = r.tcplua, kernel = r.kernel,
     ratio = r.ratio, ratio_target = r.ratio_target, met = r.met, raw_tcplua = r.raw_tcplua, raw_kernel = r.raw_kernel }
