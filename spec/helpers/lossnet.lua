@@ -121,12 +121,12 @@ function Net:impair(rules)
   fh:close()
   -- Deleting the table first resets the numgen counters and rule counters.
   netns.sh(("ip netns exec %s nft delete table ip lossnet"):format(self.a))
-  sh_ok(("ip netns exec %s nft -f %s"):format(self.a, q(file)))
+  sh_ok((CLEAN_ENV .. "ip netns exec %s nft -f %s"):format(self.a, q(file)))
 end
 
 -- Packets each rule acted on, by its comment.
 function Net:counters()
-  local out = netns.sh(("ip netns exec %s nft list table ip lossnet"):format(self.a))
+  local out = netns.sh((CLEAN_ENV .. "ip netns exec %s nft list table ip lossnet"):format(self.a))
   local t = {}
   for line in out:gmatch("[^\n]+") do
     local n, name = line:match("counter packets (%d+) bytes %d+.-comment \"([^\"]+)\"")
@@ -143,7 +143,7 @@ end
 -- B's kernel TCP counters, absolute (`nstat -asz`: no history file is
 -- read or written, so nothing is shared with other runs).
 function Net:nstat()
-  local out = netns.sh("ip netns exec " .. self.b .. " nstat -asz")
+  local out = netns.sh(CLEAN_ENV .. "ip netns exec " .. self.b .. " nstat -asz")
   local t = {}
   for line in out:gmatch("[^\n]+") do
     local name, v = line:match("^(%w+)%s+(%d+)")
