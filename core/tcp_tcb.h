@@ -89,7 +89,10 @@ struct tl_sock {
   int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
   int64_t t_release;    /* free drained buffers (tcp_buf.c) */
   int64_t last_rx;      /* keepalive idle reference */
-  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+  union {
+    int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+    int64_t cookie_sent;  /* listener: 1 + period of its last SYN cookie, 0 none (tcp_syncookie.c) */
+  };
   int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
   int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
   int64_t rtt_start;
@@ -190,6 +193,7 @@ struct tl_sock {
   unsigned rcv_urg : 1;      /* RCV.UP is live: RCV.NXT has not reached it yet */
   unsigned out_owed : 1;     /* queued during a tx batch: the timer at t_delack sends it (tcp_timer.c) */
   unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
+  unsigned no_syncookies : 1; /* listener: TL_OPT_SYNCOOKIES 0, a full SYN queue drops SYNs */
 };
 
 /* The loss state for reading: an empty one when none is allocated. */
