@@ -140,8 +140,11 @@ static int cookie_ack(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
     TL_COUNT(st, tcp_syncookies_rejected);
     return 0;
   }
-  if (l->acceptq_len >= l->backlog) {
-    TL_COUNT(st, drop_tcp_backlog); /* the peer sends again: its data, or its ACK after our SYN-ACK */
+  /* With the accept queue full the child waits in SYN-RECEIVED, like one
+   * whose ACK found no room (below); past twice the backlog in the SYN
+   * queue, the ACK is dropped instead, as Linux always does. */
+  if (l->acceptq_len >= l->backlog && l->synq_len >= 2u * l->backlog) {
+    TL_COUNT(st, drop_tcp_backlog);
     return 1;
   }
   struct tl_tcp_hdr syn;
@@ -170,9 +173,12 @@ static int cookie_ack(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
   uint16_t queued = l->synq_len;
   struct tl_tcp_hdr seg = *h;
   tcp_segment_arrives(st, s, ip, &seg, now);
-  /* The ACK moves it to the accept queue (or ends it); a child left in
-   * SYN-RECEIVED would have no SYN-ACK to retransmit. */
-  if (l->synq_len == queued) tcp_conn_closed(st, l->synq, TL_ERESET);
+  /* The ACK moved it to the accept queue (or ended it), unless that was
+   * full: then it stays in SYN-RECEIVED (tcp_process_ack), and our SYN-ACK
+   * retransmissions, as from any half-open child, make the peer ACK again
+   * until there is room or tcp_synack_retries run out. It is a real peer:
+   * it returned a cookie. */
+  if (l->synq_len == queued) tcp_rto_arm(st, l->synq, now);
   return 1;
 }
 

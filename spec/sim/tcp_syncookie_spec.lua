@@ -177,6 +177,38 @@ describe("SYN cookies (RFC 4987 3.6)", function()
     assert.equal(5, tonumber(C.tl_readable(c)))
   end)
 
+  it("keeps a cookie connection whose ACK found the accept queue full in SYN-RECEIVED until there is room",
+    function()
+      local p = pkt.peer { seed = 21 }
+      local l = p:listen(PORT, 1)
+      -- A's SYN fills the SYN queue, so B gets a cookie; A's ACK then
+      -- fills the accept queue before B's ACK comes.
+      local sa1 = syn(p, { sport = 43000, seq = 1, mss = 1460 })
+      local sa, s = syn(p, { sport = 43001, mss = 1460, ts = { 1, 0 } })
+      assert.equal(1, stat(p, "tcp_syncookies_sent"))
+      p:send { sport = 43000, dport = PORT, seq = 2, ack = sa1.seq + 1, flags = ".", win = 1000 }
+      assert.is_nil(p:expect(1000))
+      p:send { sport = s.sport, dport = PORT, seq = s.seq + 1, ack = sa.seq + 1, flags = ".", win = 1000,
+        ts = { 2, sa.ts[1] } }
+      assert.is_nil(p:expect(1000))
+      assert.equal(1, stat(p, "tcp_syncookies_accepted"))
+      assert.equal(1, stat(p, "drop_tcp_backlog"))
+      assert.is_true(C.tl_accept(l) ~= nil)   -- the first connection: now there is room
+      assert.is_true(C.tl_accept(l) == nil)
+      -- The waiting child resends its SYN-ACK (RTO, 1 s): the same cookie ISN.
+      local again = p:expect(2000000)
+      assert.is_truthy(again, "no SYN-ACK retransmission")
+      assert.equal("S.", again.flags)
+      assert.equal(sa.seq, again.seq)
+      p:send { sport = s.sport, dport = PORT, seq = s.seq + 1, ack = sa.seq + 1, flags = ".", win = 1000,
+        ts = { 3, again.ts[1] } }
+      p:collect(1000)
+      local c = C.tl_accept(l)
+      assert.is_true(c ~= nil, "nothing to accept")
+      assert.equal("ESTABLISHED", pkt.state(c))
+      assert.equal(1, stat(p, "tcp_syncookies_accepted"))
+    end)
+
   it("answers a forged ACK with <SEQ=SEG.ACK><CTL=RST> and counts it (RFC 9293 3.10.7.2)", function()
     local p, l = full_listener(14, 4)
     local sa, s = syn(p, { mss = 1460 })
