@@ -165,6 +165,7 @@ static int cookie_ack(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
   struct tl_sock *s = child_new(st, l, ip, &syn, h->ack - 1, now);
   if (!s) return 1;
   TL_COUNT(st, tcp_syncookies_accepted);
+  TL_COUNT(st, tcp_passive_open); /* a passive open all the same, its SYN now rebuilt */
   /* As if our SYN-ACK had left from this TCB: its window, its TS clock. */
   tcp_rcv_window(s, 1);
   s->snd_nxt = s->snd_max = s->iss + 1;
