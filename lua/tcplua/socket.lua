@@ -362,7 +362,10 @@ function Conn:getoption(name)
   if not opt then return nil, "unknown option: " .. tostring(name) end
   local v = tonumber(C.tl_getopt(self.s, opt))
   if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
-  if opt == C.TL_OPT_SYNCOOKIES then return v == 1 end
+  if opt == C.TL_OPT_SYNCOOKIES then
+    if v < 0 then return nil, errword(v) end -- not a listener
+    return v == 1
+  end
   return v
 end
 

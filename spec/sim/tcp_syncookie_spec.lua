@@ -323,6 +323,15 @@ describe("SYN cookies (RFC 4987 3.6)", function()
     assert.is_true(off:setoption("syncookies", true))
     assert.is_true(off:getoption("syncookies"))
     assert.is_false(assert(b.listen(83, function() end)):getoption("syncookies"))
+    -- Not an option of a connection.
+    local res
+    a.spawn(function()
+      local c = assert(a.connect("10.0.0.1", 81))
+      res = { c:setoption("syncookies", true) }
+      res[3] = select(2, c:getoption("syncookies"))
+    end)
+    assert.is_true(sim:run_until(function() return res ~= nil end, 5000))
+    assert.same({ nil, "invalid", "invalid" }, res)
   end)
 
   it("still shows every SYN to the Lua accept filter", function()
