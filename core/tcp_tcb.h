@@ -91,7 +91,10 @@ struct tl_sock {
   int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
   int64_t t_release;    /* free drained buffers (tcp_buf.c) */
   int64_t last_rx;      /* keepalive idle reference */
-  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+  union {
+    int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+    int64_t cookie_sent;  /* listener: 1 + period of its last SYN cookie, 0 none (tcp_syncookie.c) */
+  };
   int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
   int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
   int64_t rtt_start;
@@ -195,6 +198,7 @@ struct tl_sock {
   unsigned recovery_dupack : 1; /* TL_OPT_RECOVERY: RFC 6675 DupThresh instead of RACK-TLP */
   unsigned rtx_kind : 2;        /* what t_rtx runs when not persist: TL_RTX_* */
   unsigned quickack : 4;        /* segments still ACKed at once (tcp_rcv.c, Linux quickack) */
+  unsigned no_syncookies : 1; /* listener: TL_OPT_SYNCOOKIES 0, a full SYN queue drops SYNs */
 };
 
 /* The loss state for reading: an empty one when none is allocated. */
