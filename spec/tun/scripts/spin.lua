@@ -1,0 +1,53 @@
+-- Port 7 echoes; a connection to port 9 runs a loop that never yields.
+-- The loop's kind is the first argument:
+--   while   local x = 0; while true do x = x + 1 end   (a trace, unguarded)
+--   for     for i = 1, 1e12 do end                       (a trace, unguarded)
+--   module  the while loop inside spin_mod.lua, reached through require
+--   events  the while loop in an on_data callback (tcplua.evserver)
+-- With a second argument "trace", every trace LuaJIT compiles in this file
+-- or spin_mod.lua is reported on stderr as "spin: trace at FILE:LINE".
+-- Used by spec/tun/watchdog_spec.lua.
+local tcp = require "tcplua"
+local mode, report = ...
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+package.path = here .. "?.lua;" .. package.path
+
+if report == "trace" then
+  local util = require "jit.util"
+  local started = {}
+  jit.attach(function(what, tr, func, pc)
+    if what == "start" then
+      local fi = util.funcinfo(func, pc)
+      started[tr] = fi.source and fi.source:match("spin") and fi.source:match("[^/]*$") .. ":" .. fi.currentline
+    elseif what == "stop" and started[tr] then
+      io.stderr:write("spin: trace at ", started[tr], "\n")
+    end
+  end, "trace")
+end
+
+tcp.listen(7, function(c)
+  while true do
+    local d = c:receiveany(65536)
+    if not d then break end
+    c:send(d)
+  end
+end)
+
+if mode == "events" then
+  tcp.listen(9, {
+    on_data = function()
+      local x = 0; while true do x = x + 1 end -- SPIN
+    end,
+  })
+else
+  tcp.listen(9, function(c)
+    c:receiveany(1)
+    if mode == "for" then
+      for _ = 1, 1e12 do end -- SPIN
+    elseif mode == "module" then
+      require("spin_mod").spin()
+    else
+      local x = 0; while true do x = x + 1 end -- SPIN
+    end
+  end)
+end
