@@ -217,6 +217,11 @@ static void *wd_thread(void *arg) {
     }
     atomic_store(&wd->stop_sig, sig);
     ev_async_send(wd->loop, wd->stop_async);
+    /* A step running now is usually one that does not return: say why the
+     * exit may wait, and that a second signal cuts it short. */
+    if (atomic_load_explicit(&wd->seq, memory_order_relaxed) & 1)
+      say("tcplua: stopping on %s once the running Lua step returns (a second signal exits at once)\n",
+          sig == SIGINT ? "SIGINT" : "SIGTERM");
     phase = 1;
     stop_at = mono_ms();
   }

@@ -36,18 +36,18 @@ end)
 if mode == "events" then
   tcp.listen(9, {
     on_data = function()
-      local x = 0; while true do x = x + 1 end -- SPIN
+      local x = 0; while true do x = x + 1 end -- SPIN events
     end,
   })
 else
   tcp.listen(9, function(c)
     c:receiveany(1)
     if mode == "for" then
-      for _ = 1, 1e12 do end -- SPIN
+      for _ = 1, 1e12 do end -- SPIN for
     elseif mode == "module" then
       require("spin_mod").spin()
     else
-      local x = 0; while true do x = x + 1 end -- SPIN
+      local x = 0; while true do x = x + 1 end -- SPIN while
     end
   end)
 end
