@@ -159,7 +159,9 @@ static void emergency_exit(struct host_watchdog *wd, const sigset_t *set) {
   _exit(0);
 }
 
-static void tick(struct host_watchdog *wd, uint64_t *seen, int *same) {
+/* seen/same: the step the last tick found and for how many ticks since;
+ * warned: the step already said to be out of reach. */
+static void tick(struct host_watchdog *wd, uint64_t *seen, int *same, uint64_t *warned) {
   uint64_t seq = atomic_load_explicit(&wd->seq, memory_order_relaxed);
   if (!(seq & 1) || seq != *seen) {
     *seen = seq;
@@ -171,6 +173,8 @@ static void tick(struct host_watchdog *wd, uint64_t *seen, int *same) {
   /* Still armed from the last interrupt of this step: the hook never ran,
    * so Lua is in a compiled trace or a C function. Say so, once. */
   if (atomic_load(&wd->armed) && atomic_load(&wd->fire_seq) == seq) {
+    if (*warned == seq) return;
+    *warned = seq;
     say("tcplua: a Lua step is still running past --lua-timeout where the watchdog cannot interrupt it "
         "(a compiled trace or a C call); SIGTERM ends the process\n");
     return;
@@ -185,7 +189,7 @@ static void *wd_thread(void *arg) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIG_TICK);
-  uint64_t seen = 0;
+  uint64_t seen = 0, warned = 0;
   int same = 0, phase = 0; /* 0: running; 1: signalled; 2: step interrupted */
   int64_t stop_at = 0;
   for (;;) {
@@ -208,7 +212,7 @@ static void *wd_thread(void *arg) {
     if (atomic_load(&wd->quit)) return NULL;
     if (sig < 0) continue; /* timeout or EINTR */
     if (sig == SIG_TICK) {
-      tick(wd, &seen, &same);
+      tick(wd, &seen, &same, &warned);
       continue;
     }
     if (phase) {

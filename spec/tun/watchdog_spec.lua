@@ -123,6 +123,23 @@ describe("the watchdog", function()
     gone(ns)
   end)
 
+  it("says when a loop is out of its reach (the script gave it back to the JIT), and SIGTERM still ends it",
+    function()
+    if not ok then pending(why) return end
+    local ns = stack({ "--stats", "--lua-timeout", "100" }, "jiton")
+    local file, line = spin_line("jiton")
+    assert.equal("timeout", (probe(ns, 1)))
+    assert(netns.wait_for(function()
+      return netns.read_file(ns.err):match("where the watchdog cannot interrupt it")
+    end, 5000), netns.read_file(ns.err))
+    assert.matches("spin: trace at " .. esc(file:match("[^/]*$")) .. ":" .. line .. "\n", netns.read_file(ns.err))
+    local res = ns:stop(3000)
+    assert.equal(0, res.rc, res.stderr)
+    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
+    assert.equal(0, res.stats.host_lua_timeouts)
+    gone(ns)
+  end)
+
   it("interrupts a step still running in the interpreter on SIGTERM and shuts down the ordinary way", function()
     if not ok then pending(why) return end
     local ns = stack({ "--stats", "--lua-timeout", "60000" }, "while")

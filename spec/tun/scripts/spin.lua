@@ -4,6 +4,8 @@
 --   for     for i = 1, 1e12 do end                       (a trace, unguarded)
 --   module  the while loop inside spin_mod.lua, reached through require
 --   events  the while loop in an on_data callback (tcplua.evserver)
+--   jiton   the while loop in a function the script gave back to the JIT
+--           with jit.on(fn, true): out of the watchdog's reach
 -- With a second argument "trace", every trace LuaJIT compiles in this file
 -- or spin_mod.lua is reported on stderr as "spin: trace at FILE:LINE".
 -- Used by spec/tun/watchdog_spec.lua.
@@ -46,6 +48,12 @@ else
       for _ = 1, 1e12 do end -- SPIN for
     elseif mode == "module" then
       require("spin_mod").spin()
+    elseif mode == "jiton" then
+      local function spin()
+        local x = 0; while true do x = x + 1 end -- SPIN jiton
+      end
+      jit.on(spin, true)
+      spin()
     else
       local x = 0; while true do x = x + 1 end -- SPIN while
     end
