@@ -33,11 +33,11 @@ struct host {
   struct host_watchdog wd;
   int64_t now; /* loop time of the current callback, us */
   int stopping;
-  int exit_code; /* set when the loop ends on an error */
+  int exit_code;   /* set when the loop ends on an error */
   int print_stats; /* --stats */
   uint64_t counters[HC__COUNT];
-  int vnet;     /* the TUN carries virtio_net_hdr (host_offload.h) */
-  uint16_t mtu; /* for sizing TSO pieces */
+  int vnet;               /* the TUN carries virtio_net_hdr (host_offload.h) */
+  uint16_t mtu;           /* for sizing TSO pieces */
   uint8_t rx[65536 + 16]; /* a 64 KB GRO datagram plus its virtio_net_hdr */
 };
 

@@ -83,8 +83,9 @@ static void wd_hook(lua_State *L, lua_Debug *ar) {
   } else {
     atomic_fetch_add(&wd->timeouts, 1);
     uint32_t us = wd->limit_us;
-    lua_pushfstring(L, "%s:%d: Lua ran for more than %d %s of CPU without yielding (--lua-timeout)", ar->short_src,
-                    ar->currentline, (int)(us % 1000 ? us : us / 1000), us % 1000 ? "us" : "ms");
+    lua_pushfstring(L, "%s:%d: Lua ran for more than %d %s of CPU without yielding (--lua-timeout)",
+                    ar->short_src, ar->currentline, (int)(us % 1000 ? us : us / 1000),
+                    us % 1000 ? "us" : "ms");
   }
   lua_error(L);
 }
@@ -102,7 +103,8 @@ static void on_interrupt(int sig, siginfo_t *si, void *uc) {
     /* Stop touching anything while the watchdog thread reads the
      * counters and exits the process. */
     atomic_store(&wd->parked, 1);
-    for (;;) pause();
+    for (;;)
+      pause();
   }
   /* The step the watchdog meant may have returned meanwhile: an even seq
    * (no step) or a newer one is left alone. */

@@ -23,8 +23,8 @@ enum { WD_NONE, WD_TIMEOUT, WD_STOP, WD_PARK };
 struct host_watchdog {
   /* Set by the host before host_watchdog_start. */
   lua_State *L;
-  uint32_t limit_us;       /* --lua-timeout; 0: no step limit */
-  struct ev_loop *loop;    /* woken through stop_async on a signal */
+  uint32_t limit_us;    /* --lua-timeout; 0: no step limit */
+  struct ev_loop *loop; /* woken through stop_async on a signal */
   ev_async *stop_async;
   /* Runs on the watchdog thread when the main thread is parked for an
    * emergency exit (Lua stuck past the grace time): prints what can be. */
@@ -34,11 +34,11 @@ struct host_watchdog {
   /* Main thread: odd while a Lua step runs, bumped at both ends. */
   _Atomic uint64_t seq;
   /* Watchdog thread -> main thread. */
-  _Atomic uint64_t fire_seq; /* the step the interrupt is meant for */
-  _Atomic int cmd;           /* WD_TIMEOUT, WD_STOP or WD_PARK */
-  _Atomic int stop_sig;      /* the first SIGINT/SIGTERM, 0 before */
-  _Atomic int parked;        /* main thread waits in the signal handler */
-  _Atomic int quit;          /* main thread -> watchdog: end the thread */
+  _Atomic uint64_t fire_seq;   /* the step the interrupt is meant for */
+  _Atomic int cmd;             /* WD_TIMEOUT, WD_STOP or WD_PARK */
+  _Atomic int stop_sig;        /* the first SIGINT/SIGTERM, 0 before */
+  _Atomic int parked;          /* main thread waits in the signal handler */
+  _Atomic int quit;            /* main thread -> watchdog: end the thread */
   volatile sig_atomic_t armed; /* the Lua hook is set (main thread only) */
   _Atomic uint64_t timeouts;   /* steps interrupted (host_lua_timeouts) */
 

@@ -216,7 +216,8 @@ static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given
       /* Up to an hour: longer is "off" in all but name, and says 0. */
       if (host_parse_duration_us(optarg, &o->lua_timeout_us) < 0 || o->lua_timeout_us > 3600u * 1000000u ||
           (o->lua_timeout_us > 0 && o->lua_timeout_us < 1000))
-        return bad_value("lua-timeout", optarg, "milliseconds of CPU such as 500 or 2s, at least 1ms; 0 = off");
+        return bad_value("lua-timeout", optarg,
+                         "milliseconds of CPU such as 500 or 2s, at least 1ms; 0 = off");
       break;
     case ':': fprintf(stderr, "tcplua: option %s needs a value; try --help\n", name); return 2;
     default:
@@ -285,7 +286,8 @@ static void print_stats(struct host *h, int raw) {
     tl_impair *im = tl_hook_impair(h->st, dir);
     if (!im) continue;
     for (int k = 0; k < 8; k++)
-      stat_line(raw, "host_impair_", dir ? "tx" : "rx", im_names[k], (unsigned long long)tl_impair_count(im, k));
+      stat_line(raw, "host_impair_", dir ? "tx" : "rx", im_names[k],
+                (unsigned long long)tl_impair_count(im, k));
   }
   if (!raw) fflush(stdout);
 }
