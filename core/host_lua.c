@@ -37,11 +37,15 @@ static int pcall_tb(lua_State *L, int nargs, int nres) {
   return 0;
 }
 
-/* pcall_tb as one watchdog step: an interrupt lands in this call only. */
-static int step_call(struct host_lua *hl, int nargs, int nres) {
+/* pcall_tb as one watchdog step: an interrupt lands in this call only.
+ * limited: --lua-timeout applies (a stop signal's interrupt always does). */
+static int step_call(struct host_lua *hl, int nargs, int nres, int limited) {
+  int exempt = hl->wd && !limited;
+  if (exempt) atomic_store_explicit(&hl->wd->unlimited, 1, memory_order_relaxed);
   host_watchdog_enter(hl->wd);
   int r = pcall_tb(hl->L, nargs, nres);
   host_watchdog_leave(hl->wd);
+  if (exempt) atomic_store_explicit(&hl->wd->unlimited, 0, memory_order_relaxed);
   return r;
 }
 
@@ -189,7 +193,7 @@ int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info) {
   lua_State *L = hl->L;
   lua_getglobal(L, "require");
   lua_pushstring(L, "tcplua.host");
-  if (step_call(hl, 1, 1) < 0) return -1;
+  if (step_call(hl, 1, 1, 0) < 0) return -1;
   if (!lua_istable(L, -1)) {
     fprintf(stderr, "tcplua: module tcplua.host did not return a table\n");
     lua_pop(L, 1);
@@ -209,7 +213,7 @@ int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info) {
     return -1;
   }
   push_info(L, info);
-  if (step_call(hl, 1, 0) < 0) {
+  if (step_call(hl, 1, 0, 0) < 0) {
     lua_pop(L, 1);
     return -1;
   }
@@ -235,7 +239,9 @@ int host_lua_run(struct host_lua *hl, const struct host_lua_info *info) {
   hl->script_ref = LUA_NOREF;
   for (int i = 0; i < info->nargs; i++)
     lua_pushstring(L, info->args[i]);
-  return step_call(hl, info->nargs, 0);
+  /* The top level may take its time setting up (nothing is served yet);
+   * only a stop signal interrupts it. */
+  return step_call(hl, info->nargs, 0, 0);
 }
 
 void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *stop) {
@@ -244,7 +250,7 @@ void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *
   *stop = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, hl->step_ref);
   lua_pushnumber(L, (lua_Number)now_us);
-  if (step_call(hl, 1, 2) < 0) return;
+  if (step_call(hl, 1, 2, 1) < 0) return;
   if (lua_isnumber(L, -2)) {
     lua_Number d = lua_tonumber(L, -2);
     /* Range-checked: a NaN or huge value must not reach the int64 cast. */
@@ -257,7 +263,7 @@ void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *
 void host_lua_shutdown(struct host_lua *hl) {
   if (!hl->L || hl->shutdown_ref == LUA_NOREF) return;
   lua_rawgeti(hl->L, LUA_REGISTRYINDEX, hl->shutdown_ref);
-  step_call(hl, 0, 0);
+  step_call(hl, 0, 0, 1);
 }
 
 void host_lua_close(struct host_lua *hl) {

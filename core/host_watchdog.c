@@ -28,8 +28,9 @@
 /* After SIGINT/SIGTERM: a step still running this long is interrupted... */
 #define STOP_INTERRUPT_MS 100
 /* ...and if the run has not ended this long after the signal, exit anyway. */
-#define GRACE_MS 500
-#define PARK_WAIT_MS 100
+#define GRACE_MS 450
+/* A spinning main thread on a loaded machine may wait for a CPU. */
+#define PARK_WAIT_MS 300
 
 static const char WD_KEY[] = "tcplua.watchdog";
 
@@ -165,7 +166,7 @@ static void emergency_exit(struct host_watchdog *wd, const sigset_t *set) {
  * warned: the step already said to be out of reach. */
 static void tick(struct host_watchdog *wd, uint64_t *seen, int *same, uint64_t *warned) {
   uint64_t seq = atomic_load_explicit(&wd->seq, memory_order_relaxed);
-  if (!(seq & 1) || seq != *seen) {
+  if (!(seq & 1) || seq != *seen || atomic_load_explicit(&wd->unlimited, memory_order_relaxed)) {
     *seen = seq;
     *same = 0;
     return;

@@ -33,6 +33,7 @@ struct host_watchdog {
 
   /* Main thread: odd while a Lua step runs, bumped at both ends. */
   _Atomic uint64_t seq;
+  _Atomic int unlimited; /* the running step is exempt from limit_us */
   /* Watchdog thread -> main thread. */
   _Atomic uint64_t fire_seq;   /* the step the interrupt is meant for */
   _Atomic int cmd;             /* WD_TIMEOUT, WD_STOP or WD_PARK */

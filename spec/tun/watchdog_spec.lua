@@ -40,13 +40,13 @@ local function esc(s) return (s:gsub("%p", "%%%0")) end
 describe("the watchdog", function()
   local ok, why = netns.available()
 
-  local function stack(args, mode)
+  local function stack(args, mode, busy_ms)
     local ns = netns.new()
     finally(function() ns:delete() end)
     local f = assert(io.open(ns.tmp .. "/probe.py", "w"))
     f:write(PROBE)
     f:close()
-    ns:start(args, SPIN, { mode, "trace" })
+    ns:start(args, SPIN, { mode, "trace", busy_ms })
     assert(ns:wait_up())
     return ns
   end
@@ -102,6 +102,20 @@ describe("the watchdog", function()
     end)
   end
 
+  it("leaves the script's top level alone: setting up may take longer than --lua-timeout", function()
+    if not ok then pending(why) return end
+    local ns = stack({ "--stats", "--lua-timeout", "50" }, "while", "300")
+    -- The device comes up before the script runs: wait for the listeners.
+    assert(netns.wait_for(function()
+      return netns.read_file(ns.err):match("top level was busy") or ns:exited()
+    end, 10000), netns.read_file(ns.err))
+    serving(ns)
+    local res = ns:stop(3000)
+    assert.equal(0, res.rc, res.stderr)
+    assert.not_matches("Lua ran for more than", res.stderr)
+    assert.equal(0, res.stats.host_lua_timeouts)
+  end)
+
   it("is off with --lua-timeout 0: the loop is a compiled trace that holds the stack, and SIGTERM still ends "
     .. "the process within a second with exit 0, its counters and the device removed", function()
     if not ok then pending(why) return end
@@ -118,8 +132,8 @@ describe("the watchdog", function()
     assert.equal(0, res.rc, res.stderr)
     assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.matches("Lua did not return within %d+ ms of the signal", res.stderr)
-    assert.is_number(res.stats.ip_in)
-    assert.is_number(res.stats.host_lua_timeouts)
+    assert.is_number(res.stats.ip_in, res.stdout .. res.stderr)
+    assert.is_number(res.stats.host_lua_timeouts, res.stdout .. res.stderr)
     gone(ns)
   end)
 
@@ -151,7 +165,7 @@ describe("the watchdog", function()
     assert.matches(esc(file) .. ":" .. line .. ": interrupted: tcplua is stopping %(SIGTERM%)", res.stderr)
     assert.not_matches("did not return within", res.stderr)
     -- The script's shutdown ran: the counters only Lua keeps are there too.
-    assert.is_number(res.stats.hook_errors)
+    assert.is_number(res.stats.hook_errors, res.stdout .. res.stderr)
     assert.equal(0, res.stats.host_lua_timeouts)
     gone(ns)
   end)

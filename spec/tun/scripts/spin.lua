@@ -8,9 +8,10 @@
 --           with jit.on(fn, true): out of the watchdog's reach
 -- With a second argument "trace", every trace LuaJIT compiles in this file
 -- or spin_mod.lua is reported on stderr as "spin: trace at FILE:LINE".
+-- A third argument N (ms) makes the top level busy for N ms of CPU first.
 -- Used by spec/tun/watchdog_spec.lua.
 local tcp = require "tcplua"
-local mode, report = ...
+local mode, report, busy_ms = ...
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 package.path = here .. "?.lua;" .. package.path
 
@@ -25,6 +26,12 @@ if report == "trace" then
       io.stderr:write("spin: trace at ", started[tr], "\n")
     end
   end, "trace")
+end
+
+if busy_ms then
+  local t0 = os.clock()
+  while os.clock() - t0 < tonumber(busy_ms) / 1000 do end
+  io.stderr:write("spin: top level was busy for ", busy_ms, " ms\n")
 end
 
 tcp.listen(7, function(c)
