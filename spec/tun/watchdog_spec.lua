@@ -154,6 +154,36 @@ describe("the watchdog", function()
     gone(ns)
   end)
 
+  it("ends a process blocked in a C call on SIGTERM: the signal interrupts the call (EINTR) and the run ends "
+    .. "the ordinary way", function()
+    if not ok then pending(why) return end
+    local ns = stack({ "--stats" }, "cstuck")
+    assert.equal("timeout", (probe(ns, 1)))
+    assert.matches("spin: entering C", netns.read_file(ns.err))
+    local res = ns:stop(3000)
+    assert.equal(0, res.rc, res.stderr)
+    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
+    assert.not_matches("did not return within", res.stderr)
+    assert.is_number(res.stats.hook_errors, res.stdout .. res.stderr)
+    gone(ns)
+  end)
+
+  it("ends a process computing in a C call on SIGTERM within a second: exit 0, counters, device removed",
+    function()
+    if not ok then pending(why) return end
+    local ns = stack({ "--stats", "--lua-timeout", "100" }, "cspin")
+    assert.equal("timeout", (probe(ns, 1)))
+    assert(netns.wait_for(function()
+      return netns.read_file(ns.err):match("where the watchdog cannot interrupt it")
+    end, 5000), netns.read_file(ns.err))
+    local res = ns:stop(3000)
+    assert.equal(0, res.rc, res.stderr)
+    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
+    assert.matches("Lua did not return within %d+ ms of the signal", res.stderr)
+    assert.is_number(res.stats.ip_in, res.stdout .. res.stderr)
+    gone(ns)
+  end)
+
   it("interrupts a step still running in the interpreter on SIGTERM and shuts down the ordinary way", function()
     if not ok then pending(why) return end
     local ns = stack({ "--stats", "--lua-timeout", "60000" }, "while")

@@ -6,6 +6,8 @@
 --   events  the while loop in an on_data callback (tcplua.evserver)
 --   jiton   the while loop in a function the script gave back to the JIT
 --           with jit.on(fn, true): out of the watchdog's reach
+--   cstuck  a C call that blocks for ever (poll(2) with no timeout)
+--   cspin   a C call that computes for ever (a pattern that backtracks)
 -- With a second argument "trace", every trace LuaJIT compiles in this file
 -- or spin_mod.lua is reported on stderr as "spin: trace at FILE:LINE".
 -- A third argument N (ms) makes the top level busy for N ms of CPU first.
@@ -55,6 +57,14 @@ else
       for _ = 1, 1e12 do end -- SPIN for
     elseif mode == "module" then
       require("spin_mod").spin()
+    elseif mode == "cstuck" then
+      local ffi = require "ffi"
+      pcall(ffi.cdef, "int poll(void *fds, unsigned long nfds, int timeout);")
+      io.stderr:write("spin: entering C\n")
+      ffi.C.poll(nil, 0, -1) -- SPIN cstuck
+    elseif mode == "cspin" then
+      io.stderr:write("spin: entering C\n")
+      string.find(string.rep("a", 100000), ".-.-.-.-.-.-b") -- SPIN cspin
     elseif mode == "jiton" then
       local function spin()
         local x = 0; while true do x = x + 1 end -- SPIN jiton
