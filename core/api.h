@@ -80,7 +80,7 @@ typedef struct tl_config {
   uint8_t tcp_syn_retries;
   uint8_t tcp_synack_retries;
   uint8_t tcp_data_retries;        /* RFC 1122 R2 */
-  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122), we use 200 */
+  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122); 40 ms, Linux's minimum */
   uint32_t tcp_challenge_ack_per_s; /* RFC 5961 10 */
   uint32_t tcp_keepalive_idle_ms;  /* RFC 1122 4.2.3.6: default 2 h */
   uint32_t tcp_keepalive_intvl_ms;
@@ -107,6 +107,10 @@ typedef struct tl_config {
    * answering them with SYN cookies (RFC 4987 3.6); the default for
    * TL_OPT_SYNCOOKIES of new listeners. 0 (default): cookies. */
   uint8_t tcp_no_syncookies;
+  /* Data segments ACKed at once at the start of a connection and after
+   * an idle period longer than the RTO, before delayed ACKs (RFC 1122
+   * 4.2.3.2) begin, as Linux's quickack mode: at most 15; 0 off. */
+  uint8_t tcp_quickacks;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);

@@ -132,7 +132,15 @@ static int acceptable(const struct tl_sock *s, const struct tl_tcp_hdr *h) {
 void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
                          int64_t now) {
   s->segs_in++;
-  if (h->len) s->data_segs_in++;
+  if (h->len) {
+    s->data_segs_in++;
+    /* Quick ACKs (as Linux's quickack mode) for the first segments and
+     * after a silence longer than the RTO: the peer is in slow start, and
+     * holding every other ACK for the delayed-ACK timer would slow its
+     * window's growth; tcp_rcv.c spends them. */
+    if (s->data_segs_in == 1 || now - s->last_rx > (int64_t)s->rto_us)
+      s->quickack = st->cfg.tcp_quickacks > 15 ? 15 : st->cfg.tcp_quickacks;
+  }
   s->last_rx = now;
   s->ka_probes = 0;
 

@@ -403,6 +403,14 @@ void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (s->snd_max == s->iss) {
       xmit(st, s, s->iss, 0, 0, now);
       s->snd_nxt = s->snd_max = s->iss + 1;
+      /* RFC 6298 2.2/3: the handshake is the first RTT sample, on a
+       * passive open too (the SYN-ACK timed to the ACK that completes
+       * it), so the first RTO is not the 1 s of 2.1 and a loss probe
+       * (RFC 8985 7) can be armed from the first data on. A
+       * retransmitted SYN or SYN-ACK ends the timing (Karn, tcp_timer.c). */
+      s->rtt_timing = 1;
+      s->rtt_seq = s->iss + 1;
+      s->rtt_start = now;
       tcp_rto_arm(st, s, now);
     } else if (s->ack_now && s->state == TL_SYN_RECEIVED) {
       xmit(st, s, s->iss, 0, 0, now);

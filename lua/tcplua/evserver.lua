@@ -96,7 +96,11 @@ end
 local function call(c, name, fn, data)
   local ok, err = xpcall(fn, traceback, c, data)
   if ok then return true end
-  c.rt:error(name .. " callback", err)
+  -- The report names the connection: "on_data callback: 10.77.0.1:40000 -> 7: file:line: ...".
+  local okp, rip, rport = pcall(c.peer, c)
+  local oks, _, lport = pcall(c.sockname, c)
+  local label = okp and oks and rip and lport and ("%s:%d -> %d: "):format(rip, rport, lport) or ""
+  c.rt:error(name .. " callback", label .. tostring(err))
   if c.s and not c.ending then M.finish(c, "error", true) end
   return false
 end

@@ -113,13 +113,24 @@ end
 
 ------------------------------------------------------------ coroutines ----
 
+-- "10.77.0.1:40000 -> 7: ": the connection a coroutine's error belongs
+-- to (its handler's), to lead the report; "" if it owns none.
+local function owned_label(rec)
+  for c in pairs(rec.owned or {}) do
+    local ok, rip, rport = pcall(c.peer, c)
+    local ok2, _, lport = pcall(c.sockname, c)
+    if ok and ok2 and rip and lport then return ("%s:%d -> %d: "):format(rip, rport, lport) end
+  end
+  return ""
+end
+
 -- Resumes co with the values given; reports an error and runs on_done.
 function R:_resume(co, rec, ...)
   local ok, a = co_resume(co, ...)
   if co_status(co) == "dead" then
     self.cos[co] = nil
     self.alive = self.alive - 1
-    if not ok then self:error(rec.what, traceback(co, a)) end
+    if not ok then self:error(rec.what, owned_label(rec) .. tostring(traceback(co, a))) end
     if rec.on_done then
       local ok2, err2 = xpcall(rec.on_done, traceback, ok, rec)
       if not ok2 then self:error(rec.what .. " cleanup", err2) end
