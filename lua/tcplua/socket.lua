@@ -140,7 +140,10 @@ end
 -- "timeout".
 local function wait_as(c, role, co, rec, deadline)
   c[role] = co
+  -- tcplua.kill frees the role of a thread killed while it waits here.
+  rec.wc, rec.wrole = c, role
   local why = c.rt:wait(co, rec, remaining(c.rt, deadline))
+  rec.wc, rec.wrole = nil, nil
   c[role] = nil
   return why
 end
@@ -502,6 +505,7 @@ local function accept_all(rt, srv)
     -- it is closed gracefully, when it raises it is aborted.
     local rec = { what = "connection handler" }
     local c = new_conn(rt, s, rec)
+    rec.conn = c
     apply_child_opts(rt, srv, s)
     rt:_spawn(rec, srv.handler, c)
   end
