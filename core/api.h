@@ -210,6 +210,15 @@ size_t tl_readable(const tl_sock *s);
 /* Find the first occurrence of byte c among the readable bytes: its offset,
  * or -1. Lets a line reader avoid copying data it cannot use yet. */
 long tl_find_byte(const tl_sock *s, uint8_t c);
+/* MSG_PEEK: copies up to cap readable bytes from offset off on without
+ * consuming them; returns bytes (>0), or what tl_recv would return when
+ * fewer than off+1 are readable (TL_EAGAIN, TL_ECLOSED, another tl_err). */
+long tl_peek(const tl_sock *s, size_t off, uint8_t *buf, size_t cap);
+/* Offset of the first occurrence of pat (1 to TL_FIND_MAX bytes) among the
+ * readable bytes at or after offset from, -1 if none, TL_EINVAL for a bad
+ * pattern. */
+enum { TL_FIND_MAX = 1024 };
+long tl_find(const tl_sock *s, const uint8_t *pat, size_t len, size_t from);
 size_t tl_writable(const tl_sock *s);
 /* Half-close: FIN after the queued data (RFC 9293 3.10.4). */
 int tl_shutdown(tl_sock *s, int64_t now);

@@ -178,6 +178,42 @@ function Conn:receive(pattern)
   error("receive: bad pattern " .. tostring(pattern) .. " (use \"*l\", \"*a\" or a byte count)", 2)
 end
 
+-- peek([n]): the next n bytes (or whatever is there, waiting for at least
+-- one), left in the stream for the next receive.
+function Conn:peek(n)
+  if n ~= nil then
+    n = tonumber(n)
+    if not n or n < 1 or n % 1 ~= 0 then error("peek: n must be a positive integer", 2) end
+  end
+  local co, rec, err = claim(self, "reader", "conn:peek")
+  if not co then return nil, err, "" end
+  local rcv = tonumber(C.tl_getopt(self.s, C.TL_OPT_RCVBUF))
+  if n and rcv and rcv > 0 and n > rcv then
+    error("peek: " .. n .. " bytes cannot all be held by the receive buffer (rcvbuf " .. rcv .. ")", 2)
+  end
+  return recv.peek(self, n, co, rec, deadline_of(self.rt, self.t_read))
+end
+
+-- receiveuntil(pattern [, { inclusive = true }]) -> iterator, as
+-- OpenResty's: iter() reads up to the pattern, iter(size) in chunks.
+function Conn:receiveuntil(pattern, opts)
+  if type(pattern) ~= "string" or #pattern == 0 or #pattern > C.TL_FIND_MAX then
+    error("receiveuntil: pattern must be a string of 1 to " .. C.TL_FIND_MAX .. " bytes", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("receiveuntil: options must be a table", 2) end
+  local st = { pat = pattern, incl = opts and opts.inclusive and true or false, done = false }
+  local c = self
+  return function(size)
+    if size ~= nil then
+      size = tonumber(size)
+      if not size or size < 1 or size % 1 ~= 0 then error("receiveuntil iterator: size must be a positive integer", 2) end
+    end
+    local co, rec, err = claim(c, "reader", "the receiveuntil iterator")
+    if not co then return nil, err, "" end
+    return recv.until_read(c, st, size, co, rec, deadline_of(c.rt, c.t_read))
+  end
+end
+
 local READ_CHUNK = 65536
 
 -- receiveany(max): whatever is there (at most max bytes, and at most
@@ -353,13 +389,26 @@ function Conn:settimeouts(connect, send, read)
   return true
 end
 
+-- Options the Lua layer keeps itself (no core counterpart).
+local LUA_OPTS = {
+  max_line = function(c, v)
+    v = tonumber(v)
+    if not v or v < 1 or v % 1 ~= 0 then return nil, "bad value for option max_line: " .. tostring(v) end
+    c.max_line = v
+    return true
+  end,
+}
+M.LUA_OPTS = LUA_OPTS
+
 function Conn:setoption(name, value)
   if not self.s then return nil, "closed" end
+  if LUA_OPTS[name] then return LUA_OPTS[name](self, value) end
   return setopt(self.s, name, value)
 end
 
 function Conn:getoption(name)
   if not self.s then return nil, "closed" end
+  if name == "max_line" then return self.max_line or recv.MAX_LINE end
   local opt = OPTS[name]
   if not opt then return nil, "unknown option: " .. tostring(name) end
   local v = tonumber(C.tl_getopt(self.s, opt))
@@ -506,6 +555,7 @@ local function accept_all(rt, srv)
     local rec = { what = "connection handler" }
     local c = new_conn(rt, s, rec)
     rec.conn = c
+    c.max_line = srv.max_line
     apply_child_opts(rt, srv, s)
     rt:_spawn(rec, srv.handler, c)
   end
@@ -527,13 +577,20 @@ function M.listen(rt, port, handler, opts)
   -- Backlog 0: the stack's default, unless opts.backlog sets it below.
   local s = C.tl_listen(rt.st, port, 0, err)
   if s == nil then return nil, errword(err[0]) end
+  if opts.max_line ~= nil then
+    local v = tonumber(opts.max_line)
+    if not v or v < 1 or v % 1 ~= 0 then
+      C.tl_close(s, rt.now_us)
+      return nil, "bad value for option max_line: " .. tostring(opts.max_line)
+    end
+  end
   local copts, oerr = listener_opts(s, opts)
   if copts == nil then
     C.tl_close(s, rt.now_us)
     return nil, oerr
   end
   local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts,
-    conn_opts = copts }, Server)
+    conn_opts = copts, max_line = opts.max_line }, Server)
   new_id(rt, srv)
   srv.is_server = true
   if type(handler) == "table" then
@@ -564,6 +621,7 @@ function M.connect(rt, host, port, opts)
   if s == nil then return nil, errword(err[0]) end
   local c = new_conn(rt, s, rec)
   local ok, oerr = apply_opts(s, opts)
+  if ok and opts.max_line ~= nil then ok, oerr = LUA_OPTS.max_line(c, opts.max_line) end
   if not ok then c:abort(); return nil, oerr end
   local timeout = ms_or_nil(opts.timeout)
   if timeout then c:settimeout(timeout) end
