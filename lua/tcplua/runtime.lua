@@ -12,6 +12,7 @@ local timers = require "tcplua.timers"
 local socket = require "tcplua.socket"
 local hook = require "tcplua.hook"
 local fault = require "tcplua.fault"
+local hosts = require "tcplua.hosts"
 
 local C, ffi = core.C, core.ffi
 local co_create, co_resume, co_running, co_status, co_yield =
@@ -394,8 +395,23 @@ function R:_make_api()
   function api.config() return self_:config() end
   function api.stop() self_.stopped = true end
   function api.on_error(fn) self_.report = fn or default_report end
-  function api.listen(port, handler, opts)
+  -- listen([host,] port, handler, opts): host, when given, is the stack's
+  -- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
+  function api.listen(port, handler, opts, ...)
     self_:need_stack()
+    if type(port) == "string" then
+      local host = port
+      if host ~= "*" then
+        local addr, err = hosts.resolve(host)
+        if not addr then return nil, err end
+        local own = core.ip(self_:config().addr)
+        if addr ~= 0 and addr ~= own then
+          return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
+            core.ipstr(own))
+        end
+      end
+      return socket.listen(self_, handler, opts, ...)
+    end
     return socket.listen(self_, port, handler, opts)
   end
   function api.connect(host, port, opts)

@@ -12,6 +12,7 @@ local recv = require "tcplua.recv"
 local hook = require "tcplua.hook"
 local evserver = require "tcplua.evserver"
 local lend = require "tcplua.lend"
+local hosts = require "tcplua.hosts"
 
 local M = {}
 
@@ -611,8 +612,13 @@ end
 -- connect(host, port, opts) -> conn, or nil, err. Waits for the handshake.
 function M.connect(rt, host, port, opts)
   local co, rec = rt:current("tcplua.connect")
-  local addr, aerr = core.ip(host)
+  local addr, aerr = hosts.resolve(host)
   if not addr then return nil, aerr end
+  if addr >= 0x7f000000 and addr <= 0x7fffffff then
+    -- The stack's only link is the TUN: loopback is the host's own.
+    return nil, ("unreachable: %s is %s, a loopback address, which the stack cannot reach; "
+      .. "the host's side of the TUN is %s"):format(tostring(host), core.ipstr(addr), rt:config().host or "?")
+  end
   if type(port) ~= "number" or port < 1 or port > 65535 then return nil, "bad port" end
   opts = opts or {}
   local err = rt.err_out
