@@ -171,7 +171,15 @@ enum tl_opt {
   TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
   TL_OPT_LINGER_MS = 10,
   TL_OPT_USER_TIMEOUT_MS = 11,
-  TL_OPT_CONGESTION = 12   /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
+  TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
+  /* Which options the handshake offers (default 1): set before tl_connect_sock
+   * (or on a listener, for its children); 0 leaves the option out. */
+  TL_OPT_TIMESTAMPS = 13,  /* RFC 7323 3 */
+  TL_OPT_SACK = 14,        /* RFC 2018 2 SACK-permitted */
+  TL_OPT_WSCALE = 15,      /* RFC 7323 2: 0 = no window scaling (windows up to 64 KB) */
+  TL_OPT_CORK = 16,        /* 1: send only full segments until cleared (Linux TCP_CORK) */
+  TL_OPT_NOTSENT_LOWAT = 17 /* bytes: sends are refused, and TL_EV_WRITABLE withheld, while
+                               this many or more are queued but not yet sent (0 = off) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */
@@ -181,6 +189,13 @@ tl_sock *tl_accept(tl_sock *listener);
 /* Active open: sends the SYN now. sport 0 picks an ephemeral port
  * (RFC 6056). Completion is reported with TL_EV_CONNECTED or TL_EV_CLOSED. */
 tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err);
+/* The same in two steps, so options can be set before the SYN (MSS, buffer
+ * sizes and so window scale, timestamps, SACK, congestion control...):
+ * tl_socket makes an unconnected socket (state CLOSED; NULL without
+ * memory); tl_connect_sock sends its SYN and returns 0 or a negative
+ * tl_err (the socket stays unconnected and may be retried or closed). */
+tl_sock *tl_socket(tl_stack *st);
+int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now);
 
 /* Queue data; returns bytes taken (maybe fewer than len, 0 when the buffer
  * is full) or a negative tl_err. */
@@ -222,6 +237,11 @@ long tl_find(const tl_sock *s, const uint8_t *pat, size_t len, size_t from);
 size_t tl_writable(const tl_sock *s);
 /* Half-close: FIN after the queued data (RFC 9293 3.10.4). */
 int tl_shutdown(tl_sock *s, int64_t now);
+/* SHUT_RD: the application reads no more. What is readable is dropped,
+ * tl_readable says 0 and tl_recv discards whatever arrives later (still
+ * acknowledged, so the peer is not stalled) and returns TL_ECLOSED. TCP
+ * has no way to tell the peer (RFC 9293 3.10.4 closes only the send side). */
+int tl_shutdown_read(tl_sock *s, int64_t now);
 /* Graceful close and release of the handle; the stack finishes the
  * connection and frees it. For a listener, resets queued connections. */
 void tl_close(tl_sock *s, int64_t now);

@@ -8,6 +8,7 @@
 
 long tl_peek(const tl_sock *s, size_t off, uint8_t *buf, size_t cap) {
   if (!s || s->listener) return TL_EINVAL;
+  if (s->rd_shut) return s->err ? s->err : TL_ECLOSED;
   if (s->rcv.len > off) {
     uint32_t n = tl_ring_peek(&s->rcv, (uint32_t)off, buf, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
     return n;
@@ -25,7 +26,7 @@ static const uint8_t *search(const uint8_t *p, size_t n, const uint8_t *pat, siz
 
 long tl_find(const tl_sock *s, const uint8_t *pat, size_t len, size_t from) {
   if (!s || s->listener || len == 0 || len > TL_FIND_MAX) return TL_EINVAL;
-  if (from >= s->rcv.len) return -1;
+  if (s->rd_shut || from >= s->rcv.len) return -1;
   const uint8_t *p1, *p2;
   uint32_t n1, n2;
   int k = tl_ring_spans(&s->rcv, (uint32_t)from, s->rcv.len - (uint32_t)from, &p1, &n1, &p2, &n2);

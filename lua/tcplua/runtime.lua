@@ -129,7 +129,11 @@ local function finished(self, co, rec, ok, a, ...)
   end
   self.cos[co] = nil
   self.alive = self.alive - 1
-  if not ok then self:error(rec.what, self:label(rec) .. traceback(co, a)) end
+  if not ok then
+    local msg = traceback(co, a)
+    if type(msg) == "string" then msg = self:label(rec) .. msg end
+    self:error(rec.what, msg)
+  end
   if rec.thread then
     -- Kept for tcplua.wait until the thread is waited for, killed, or
     -- unreachable (done is weak-keyed).

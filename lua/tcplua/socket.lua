@@ -38,8 +38,10 @@ local OPTS = {
   keepalive = C.TL_OPT_KEEPALIVE, keepidle = C.TL_OPT_KEEPIDLE_MS,
   keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
   mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
-  congestion = C.TL_OPT_CONGESTION,
+  congestion = C.TL_OPT_CONGESTION, timestamps = C.TL_OPT_TIMESTAMPS, sack = C.TL_OPT_SACK,
+  wscale = C.TL_OPT_WSCALE, cork = C.TL_OPT_CORK, notsent_lowat = C.TL_OPT_NOTSENT_LOWAT,
 }
+
 M.OPTS = OPTS
 
 -- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
@@ -91,6 +93,7 @@ local function apply_opts(s, opts)
   for name, value in pairs(opts) do
     if OPTS[name] then
       local ok, err = setopt(s, name, value)
+      if err == "invalid" then err = "bad value for option " .. name .. ": " .. tostring(value) end
       if not ok then return nil, err end
     end
   end
@@ -155,6 +158,7 @@ local function claim(c, role, name)
   local rt = c.rt
   local co, rec = rt:current(name)
   if not c.s then return nil, nil, "closed" end
+  if role == "reader" and c.rd_shut then return nil, nil, "closed" end
   if c[role] and c[role] ~= co then return nil, nil, "busy" end
   return co, rec
 end
@@ -271,6 +275,13 @@ function Conn:send(data, opts)
     end
   end
   local urgent = opts and opts.urgent
+  -- MSG_MORE: hold a partial segment until a send without it (or the
+  -- cork option's own state) releases it.
+  local more = opts and opts.more
+  if more and not self.more_cork then
+    self.more_cork = true
+    if not self.user_cork then C.tl_setopt(self.s, C.TL_OPT_CORK, 1) end
+  end
   local total = 0
   for i = 1, #pieces do
     local p = pieces[i]
@@ -296,6 +307,10 @@ function Conn:send(data, opts)
         return nil, "timeout", total
       end
     end
+  end
+  if not more and self.more_cork then
+    self.more_cork = nil
+    if not self.user_cork and self.s then C.tl_setopt(self.s, C.TL_OPT_CORK, 0) end
   end
   return total
 end
@@ -360,15 +375,24 @@ function Conn:abort()
   return true
 end
 
--- shutdown("send") sends FIN after the queued data; "receive" is accepted
--- and does nothing (TCP has no way to tell the peer); "both" = "send".
+-- shutdown("send") sends FIN after the queued data; "receive" is SHUT_RD
+-- (reads return nil, "closed"; what arrives is acknowledged and dropped;
+-- TCP has no way to tell the peer); "both" does both.
 function Conn:shutdown(how)
   how = how or "send"
   evserver.check_how(how)
   if not self.s then return nil, "closed" end
-  if how == "receive" then return true end
-  local r = C.tl_shutdown(self.s, self.rt.now_us)
-  if r < 0 then return nil, errword(r) end
+  local rt = self.rt
+  if how ~= "send" and not self.rd_shut then
+    local r = C.tl_shutdown_read(self.s, rt.now_us)
+    if r < 0 then return nil, errword(r) end
+    self.rd_shut = true
+    rt:wake(self.reader, "event")   -- a waiting reader gets nil, "closed"
+  end
+  if how ~= "receive" then
+    local r = C.tl_shutdown(self.s, rt.now_us)
+    if r < 0 then return nil, errword(r) end
+  end
   return true
 end
 
@@ -404,6 +428,11 @@ M.LUA_OPTS = LUA_OPTS
 function Conn:setoption(name, value)
   if not self.s then return nil, "closed" end
   if LUA_OPTS[name] then return LUA_OPTS[name](self, value) end
+  if name == "cork" then
+    -- send(..., { more = true }) corks too: the core's flag is the union.
+    self.user_cork = value and true or nil
+    if self.more_cork then return true end
+  end
   return setopt(self.s, name, value)
 end
 
@@ -621,14 +650,22 @@ function M.connect(rt, host, port, opts)
   end
   if type(port) ~= "number" or port < 1 or port > 65535 then return nil, "bad port" end
   opts = opts or {}
-  local err = rt.err_out
-  err[0] = 0
-  local s = C.tl_connect(rt.st, addr, port, opts.sport or 0, rt.now_us, err)
-  if s == nil then return nil, errword(err[0]) end
+  local sport = opts.sport or opts.local_port or 0
+  if type(sport) ~= "number" or sport < 0 or sport > 65535 or sport % 1 ~= 0 then
+    return nil, "bad value for option sport: " .. tostring(sport)
+  end
+  -- Every option is set on the socket before its SYN (tl_socket, then
+  -- tl_connect_sock): MSS, buffers and so the window scale, timestamps,
+  -- SACK, congestion control all shape the handshake.
+  local s = C.tl_socket(rt.st)
+  if s == nil then return nil, "no memory" end
   local c = new_conn(rt, s, rec)
   local ok, oerr = apply_opts(s, opts)
   if ok and opts.max_line ~= nil then ok, oerr = LUA_OPTS.max_line(c, opts.max_line) end
+  if ok and opts.cork then c.user_cork = true end
   if not ok then c:abort(); return nil, oerr end
+  local r = tonumber(C.tl_connect_sock(s, addr, port, sport, rt.now_us))
+  if r < 0 then c:abort(); return nil, errword(r) end
   local timeout = ms_or_nil(opts.timeout)
   if timeout then c:settimeout(timeout) end
   local deadline = deadline_of(rt, timeout)
@@ -681,7 +718,11 @@ function M.drain_events(rt)
             if obj.handlers then evaccept(rt, obj) else accept_all(rt, obj) end
           end
         else
-          if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then rt:wake(obj.reader, "event") end
+          if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then
+            -- After shutdown("receive") input is dropped as it comes.
+            if obj.rd_shut then C.tl_recv(obj.s, recv.buffer(rt, 1), 0, rt.now_us) end
+            rt:wake(obj.reader, "event")
+          end
           if band(mask, EV_WRITABLE + EV_CONNECTED + EV_CLOSED) ~= 0 then rt:wake(obj.writer, "event") end
         end
       end
