@@ -174,11 +174,11 @@ enum tl_opt {
   TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
   /* Which options the handshake offers (default 1): set before tl_connect_sock
    * (or on a listener, for its children); 0 leaves the option out. */
-  TL_OPT_TIMESTAMPS = 13,  /* RFC 7323 3 */
-  TL_OPT_SACK = 14,        /* RFC 2018 2 SACK-permitted */
-  TL_OPT_WSCALE = 15,      /* RFC 7323 2: 0 = no window scaling (windows up to 64 KB) */
-  TL_OPT_CORK = 16,        /* 1: send only full segments until cleared (Linux TCP_CORK) */
-  TL_OPT_NOTSENT_LOWAT = 17 /* bytes: sends are refused, and TL_EV_WRITABLE withheld, while
+  TL_OPT_TIMESTAMPS = 20,  /* RFC 7323 3 */
+  TL_OPT_SACK = 21,        /* RFC 2018 2 SACK-permitted */
+  TL_OPT_WSCALE = 22,      /* RFC 7323 2: 0 = no window scaling (windows up to 64 KB) */
+  TL_OPT_CORK = 23,        /* 1: send only full segments until cleared (Linux TCP_CORK) */
+  TL_OPT_NOTSENT_LOWAT = 24 /* bytes: sends are refused, and TL_EV_WRITABLE withheld, while
                                this many or more are queued but not yet sent (0 = off) */
 };
 

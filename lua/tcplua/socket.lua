@@ -44,6 +44,13 @@ local OPTS = {
 
 M.OPTS = OPTS
 
+-- Loss recovery per connection, where the core has the option (RACK-TLP
+-- or RFC 6675's DupThresh).
+local has_recovery, RECOVERY_OPT = pcall(function() return C.TL_OPT_RECOVERY end)
+local RECOVERY = { rack = 0, dupthresh = 1 }
+local RECOVERY_NAME = { [0] = "rack", [1] = "dupthresh" }
+if has_recovery then OPTS.recovery = RECOVERY_OPT end
+
 -- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
 local CC = { reno = 0, newreno = 1, cubic = 2 }
 local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic" }
@@ -72,6 +79,9 @@ local function optvalue(name, value)
   if OPTS[name] == C.TL_OPT_CONGESTION then
     value = CC[value]
     if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+  elseif name == "recovery" then
+    value = RECOVERY[value]
+    if not value then return nil, "recovery must be one of rack, dupthresh" end
   end
   if value == true then value = 1 elseif value == false or value == nil then value = 0 end
   if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
@@ -443,6 +453,7 @@ function Conn:getoption(name)
   if not opt then return nil, "unknown option: " .. tostring(name) end
   local v = tonumber(C.tl_getopt(self.s, opt))
   if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
+  if name == "recovery" then return RECOVERY_NAME[v] end
   return v
 end
 
