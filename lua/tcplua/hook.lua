@@ -255,6 +255,13 @@ local function apply(rt, seg, v, dir, nv)
     return
   end
   local note = note_of(seg, nv)
+  if nv.reverse ~= nil then
+    -- A segment the other way (reset_after tells the sender too).
+    local buf = scratch(rt)
+    local n = segview.build(nv.reverse, buf)
+    local back = seg.dir == C.TL_PCAP_DIR_IN and C.TL_PCAP_DIR_OUT or C.TL_PCAP_DIR_IN
+    C.tl_hook_inject(st, back, buf, n, 0, note, now)
+  end
   if nv.drop then
     rt.hk.cur = nil
     C.tl_hook_release(st, seg, 0, 0, note, now)
