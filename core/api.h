@@ -182,8 +182,9 @@ enum tl_opt {
   TL_OPT_SACK = 21,        /* RFC 2018 2 SACK-permitted */
   TL_OPT_WSCALE = 22,      /* RFC 7323 2: 0 = no window scaling (windows up to 64 KB) */
   TL_OPT_CORK = 23,        /* 1: send only full segments until cleared (Linux TCP_CORK) */
-  TL_OPT_NOTSENT_LOWAT = 24 /* bytes: sends are refused, and TL_EV_WRITABLE withheld, while
-                               this many or more are queued but not yet sent (0 = off) */
+  TL_OPT_NOTSENT_LOWAT = 24 /* bytes (kept in whole KiB, rounded up; at most 2047 KiB): sends
+                               are refused, and TL_EV_WRITABLE withheld, while this many or
+                               more are queued but not yet sent (0 = off) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */

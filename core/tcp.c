@@ -270,7 +270,7 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how,
   if (s->err) return s->err;
   if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
   if (len == 0) return 0;
-  if (s->notsent_lowat && tcp_notsent_full(s)) return 0;
+  if (s->notsent_lowat_kb && tcp_notsent_full(s)) return 0;
   tcp_cc_send_resume(s->st, s, now); /* before the data makes the socket busy */
   uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
   if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);

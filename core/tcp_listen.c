@@ -98,7 +98,7 @@ void tcp_listen_input(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
   s->no_sack_offer = l->no_sack_offer;
   s->no_ws_offer = l->no_ws_offer;
   s->cork = l->cork;
-  s->notsent_lowat = l->notsent_lowat;
+  s->notsent_lowat_kb = l->notsent_lowat_kb;
   tl_ring_resize(&s->snd, l->snd.cap);
   tl_ring_resize(&s->rcv, l->rcv.cap);
   s->irs = h->seq;

@@ -10,6 +10,10 @@ static int before_syn(const struct tl_sock *s) {
   return s->state == TL_CLOSED || s->state == TL_LISTEN;
 }
 
+#define NOTSENT_MAX_KB 2047 /* what notsent_lowat_kb holds */
+
+static uint32_t lowat(const struct tl_sock *s) { return (uint32_t)s->notsent_lowat_kb * 1024; }
+
 static uint32_t unsent_of(const struct tl_sock *s) {
   uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
   return tl_seq_lt(s->snd_nxt, data_end) ? data_end - s->snd_nxt : 0;
@@ -38,8 +42,9 @@ int tcp_sockopt_set(struct tl_sock *s, int opt, int64_t v) {
     if (!s->cork && tl_tcp_synchronized(s->state)) tcp_output(st, s, st->now);
     return 0;
   case TL_OPT_NOTSENT_LOWAT:
-    if (v > (1 << 30)) return TL_EINVAL;
-    s->notsent_lowat = (uint32_t)v;
+    /* Whole KiB, rounded up, at most 2047 KiB. */
+    if (v > (int64_t)NOTSENT_MAX_KB * 1024) return TL_EINVAL;
+    s->notsent_lowat_kb = (unsigned)((v + 1023) / 1024);
     if (s->notsent_blocked) tcp_notsent_wake(st, s, unsent_of(s));
     return 0;
   default: return TL_EINVAL;
@@ -52,7 +57,7 @@ int64_t tcp_sockopt_get(const struct tl_sock *s, int opt) {
   case TL_OPT_SACK: return before_syn(s) ? !s->no_sack_offer : s->sack_ok;
   case TL_OPT_WSCALE: return before_syn(s) ? !s->no_ws_offer : s->ws_ok;
   case TL_OPT_CORK: return s->cork;
-  case TL_OPT_NOTSENT_LOWAT: return s->notsent_lowat;
+  case TL_OPT_NOTSENT_LOWAT: return (int64_t)s->notsent_lowat_kb * 1024;
   default: return TL_EINVAL;
   }
 }
@@ -61,18 +66,18 @@ int64_t tcp_sockopt_get(const struct tl_sock *s, int opt) {
  * than notsent_lowat bytes wait unsent. A refused send remembers it, so
  * the wake comes from the output path when the backlog drains below. */
 int tcp_notsent_full(struct tl_sock *s) {
-  if (unsent_of(s) < s->notsent_lowat) return 0;
+  if (unsent_of(s) < lowat(s)) return 0;
   s->notsent_blocked = 1;
   return 1;
 }
 
 /* May the ACK path wake a writer? Not while notsent_lowat holds it. */
 int tcp_notsent_ok(const struct tl_sock *s) {
-  return !s->notsent_blocked || unsent_of(s) < s->notsent_lowat;
+  return !s->notsent_blocked || unsent_of(s) < lowat(s);
 }
 
 void tcp_notsent_wake(tl_stack *st, struct tl_sock *s, uint32_t unsent) {
-  if (s->notsent_lowat && unsent >= s->notsent_lowat) return;
+  if (s->notsent_lowat_kb && unsent >= lowat(s)) return;
   if (tl_ring_space(&s->snd) == 0) return; /* the ACK path wakes it once space frees */
   s->notsent_blocked = 0;
   tcp_event(st, s, TL_EV_WRITABLE);

@@ -203,7 +203,9 @@ struct tl_sock {
   unsigned cork : 1;            /* TL_OPT_CORK: whole segments only (Linux TCP_CORK) */
   unsigned rd_shut : 1;         /* tl_shutdown_read: input is discarded */
   unsigned notsent_blocked : 1; /* a send was refused by notsent_lowat: wake the writer below it */
-  uint32_t notsent_lowat;       /* TL_OPT_NOTSENT_LOWAT, 0 = off */
+  /* TL_OPT_NOTSENT_LOWAT in KiB (0 = off): 11 bits fill the TCB's last
+   * hole, so the limit costs no memory per connection. */
+  unsigned notsent_lowat_kb : 11;
 };
 
 /* The loss state for reading: an empty one when none is allocated. */

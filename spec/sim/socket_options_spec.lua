@@ -235,6 +235,18 @@ describe("notsent_lowat", function()
     return worst
   end
 
+  it("is kept in whole KiB, rounded up, at most 2047 KiB", function()
+    local sim, a, b, log = luasim.pair(16)
+    local r
+    luasim.serve(a, function(conn)
+      assert(conn:setoption("notsent_lowat", 1000))
+      r = { conn:getoption("notsent_lowat"), conn:setoption("notsent_lowat", 4 * 1024 * 1024) }
+    end)
+    luasim.fetch(sim, b)
+    assert.are.same({}, log)
+    assert.are.same({ 1024, nil, "invalid" }, { r[1], r[2], r[3] })
+  end)
+
   it("a writer waits until fewer than notsent_lowat bytes are unsent", function()
     local without = max_unsent(nil)
     local with = max_unsent(16384)
