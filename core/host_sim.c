@@ -35,7 +35,8 @@ int host_sim_main(int argc, char **argv) {
     lua_setglobal(L, "arg");
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, hl.script_ref);
-    for (int i = 1; i < argc; i++) lua_pushstring(L, argv[i]);
+    for (int i = 1; i < argc; i++)
+      lua_pushstring(L, argv[i]);
     if (lua_pcall(L, argc - 1, 0, -(argc + 1)) == 0) {
       status = 0;
     } else {

@@ -373,7 +373,9 @@ long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
 
 size_t tl_readable(const tl_sock *s) { return s && !s->listener && !s->rd_shut ? s->rcv.len : 0; }
 
-long tl_find_byte(const tl_sock *s, uint8_t c) { return s && !s->listener && !s->rd_shut ? tl_ring_find(&s->rcv, c) : -1; }
+long tl_find_byte(const tl_sock *s, uint8_t c) {
+  return s && !s->listener && !s->rd_shut ? tl_ring_find(&s->rcv, c) : -1;
+}
 
 size_t tl_writable(const tl_sock *s) {
   return s && !s->listener && can_send(s) && !s->err ? tl_ring_space(&s->snd) : 0;
@@ -511,7 +513,8 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     if (tl_ring_resize(&s->rcv, (uint32_t)v) < 0) return TL_EINVAL;
     s->rcvbuf_locked = 1;
     /* The scale is fixed by the SYN (RFC 7323 2.2); before it, follow the buffer. */
-    if (!s->no_ws_offer && (s->state == TL_CLOSED || s->state == TL_LISTEN || (s->state == TL_SYN_SENT && s->snd_max == s->iss)))
+    if (!s->no_ws_offer && (s->state == TL_CLOSED || s->state == TL_LISTEN ||
+                            (s->state == TL_SYN_SENT && s->snd_max == s->iss)))
       s->rcv_wscale = tcp_wscale_for((uint32_t)v);
     return 0;
   }

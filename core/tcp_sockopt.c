@@ -6,9 +6,7 @@
 #include "tcp_tcb.h"
 
 /* Before our SYN (or SYN-ACK) has gone out the offer may still change. */
-static int before_syn(const struct tl_sock *s) {
-  return s->state == TL_CLOSED || s->state == TL_LISTEN;
-}
+static int before_syn(const struct tl_sock *s) { return s->state == TL_CLOSED || s->state == TL_LISTEN; }
 
 #define NOTSENT_MAX_KB 2047 /* what notsent_lowat_kb holds */
 
@@ -72,9 +70,7 @@ int tcp_notsent_full(struct tl_sock *s) {
 }
 
 /* May the ACK path wake a writer? Not while notsent_lowat holds it. */
-int tcp_notsent_ok(const struct tl_sock *s) {
-  return !s->notsent_blocked || unsent_of(s) < lowat(s);
-}
+int tcp_notsent_ok(const struct tl_sock *s) { return !s->notsent_blocked || unsent_of(s) < lowat(s); }
 
 void tcp_notsent_wake(tl_stack *st, struct tl_sock *s, uint32_t unsent) {
   if (s->notsent_lowat_kb && unsent >= lowat(s)) return;
