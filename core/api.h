@@ -103,6 +103,10 @@ typedef struct tl_config {
   /* Loss detection for connections that agree SACK (TL_OPT_RECOVERY's
    * default): 0 RACK-TLP (RFC 8985), 1 RFC 6675 DupThresh. */
   uint8_t tcp_recovery;
+  /* 1: a listener whose SYN queue is full drops further SYNs instead of
+   * answering them with SYN cookies (RFC 4987 3.6); the default for
+   * TL_OPT_SYNCOOKIES of new listeners. 0 (default): cookies. */
+  uint8_t tcp_no_syncookies;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);
@@ -176,6 +180,7 @@ enum tl_opt {
   TL_OPT_USER_TIMEOUT_MS = 11,
   TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
   TL_OPT_RECOVERY = 13,    /* loss detection with SACK: 0 RACK-TLP (RFC 8985, default), 1 DupThresh (RFC 6675) */
+  TL_OPT_SYNCOOKIES = 14,  /* listeners: 1 SYN cookies while the SYN queue is full (RFC 4987 3.6), 0 drop */
   /* Which options the handshake offers (default 1): set before tl_connect_sock
    * (or on a listener, for its children); 0 leaves the option out. */
   TL_OPT_TIMESTAMPS = 20,  /* RFC 7323 3 */

@@ -198,6 +198,7 @@ tl_sock *tl_listen(tl_stack *st, uint16_t port, int backlog, int *err) {
     s->laddr = st->cfg.addr;
     s->lport = port;
     s->backlog = (uint16_t)(backlog > 0 ? (backlog > 65535 ? 65535 : backlog) : st->cfg.tcp_backlog);
+    s->no_syncookies = st->cfg.tcp_no_syncookies != 0;
     tcp_listener_add(tl_tcp_of(st), s);
   }
   if (err) *err = e;
@@ -578,6 +579,10 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
       if (s->rtx_kind != TL_RTX_RTO && !s->persist && s->t_rtx != TL_T_OFF) tcp_rto_arm(st, s, st->now);
     }
     return 0;
+  case TL_OPT_SYNCOOKIES:
+    if (!s->listener) return TL_EINVAL;
+    s->no_syncookies = v == 0;
+    return 0;
   default: return TL_EINVAL;
   }
 }
@@ -598,6 +603,7 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   case TL_OPT_LINGER_MS: return s->linger_ms;
   case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
   case TL_OPT_CONGESTION: return s->cc == &tl_cc_cubic ? 2 : s->cc == &tl_cc_newreno ? 1 : 0;
+  case TL_OPT_SYNCOOKIES: return s->listener ? !s->no_syncookies : TL_EINVAL;
   default: return tcp_sockopt_get(s, opt);
   }
 }

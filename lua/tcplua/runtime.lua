@@ -294,6 +294,7 @@ function R:config()
     t.sndbuf = tonumber(c.tcp_sndbuf)
     t.rcvbuf = tonumber(c.tcp_rcvbuf)
     t.backlog = tonumber(c.tcp_backlog)
+    t.syncookies = c.tcp_no_syncookies == 0
   end
   for k, v in pairs(self.extra_config) do t[k] = v end
   return t

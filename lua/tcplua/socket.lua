@@ -39,6 +39,7 @@ local OPTS = {
   keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
   mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
   congestion = C.TL_OPT_CONGESTION, recovery = C.TL_OPT_RECOVERY,
+  syncookies = C.TL_OPT_SYNCOOKIES,
   timestamps = C.TL_OPT_TIMESTAMPS, sack = C.TL_OPT_SACK, wscale = C.TL_OPT_WSCALE,
   cork = C.TL_OPT_CORK, notsent_lowat = C.TL_OPT_NOTSENT_LOWAT,
 }
@@ -451,6 +452,10 @@ function Conn:getoption(name)
   local v = tonumber(C.tl_getopt(self.s, opt))
   if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
   if opt == C.TL_OPT_RECOVERY then return RECOVERY_NAME[v] end
+  if opt == C.TL_OPT_SYNCOOKIES then
+    if v < 0 then return nil, errword(v) end -- not a listener
+    return v == 1
+  end
   return v
 end
 
@@ -539,6 +544,11 @@ function Server:sockname()
   if not self.s then return nil, "closed" end
   return self.rt.api.config().addr, self.port
 end
+
+-- Options of the listening socket (backlog, syncookies, and the defaults
+-- its connections inherit from the next SYN on).
+Server.setoption = Conn.setoption
+Server.getoption = Conn.getoption
 
 -- Options a child does not inherit from its listener: tcp_listen.c copies
 -- the others into the child it makes from the SYN.
