@@ -22,7 +22,7 @@ int host_sim_main(int argc, char **argv) {
     return 2;
   }
   struct host_lua hl;
-  if (host_lua_open(&hl) < 0) return 1;
+  if (host_lua_open(&hl, 0) < 0) return 1; /* no watchdog in --sim: the JIT stays on */
   int status = 1;
   if (host_lua_load(&hl, argv[0]) == 0) {
     lua_State *L = hl.L;
