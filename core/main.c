@@ -19,6 +19,7 @@
 #include "host_netlink.h"
 #include "host_opts.h"
 #include "host_offload.h"
+#include "host_sim.h"
 #include "host_tun.h"
 
 static const char usage[] =
@@ -57,7 +58,12 @@ static const char usage[] =
     "  --trace           one tcpdump-like line per segment on stderr, with state and verdict\n"
     "  --tseq FILE.csv   time-sequence trace (segments, cwnd, ssthresh, srtt) for scripts/tseq-plot\n"
     "\n"
-    "Needs CAP_NET_ADMIN (sudo, or: sudo setcap cap_net_admin+ep ./tcplua).\n"
+    "Without root or a TUN:\n"
+    "  tcplua --sim SCRIPT [ARGS...]   run a tcplua.sim script (in-memory network, virtual\n"
+    "                    clock); --sim must come first\n"
+    "\n"
+    "Needs root (sudo) to create the TUN. Without sudo, once as root: sudo ip tuntap add dev\n"
+    "tcplua0 mode tun user $USER, give it 10.77.0.1/24 and bring it up, then run tcplua --attach.\n"
     "Example: sudo tcplua examples/echo.lua, then from the host: ping 10.77.0.2\n";
 
 enum {
@@ -316,6 +322,8 @@ int main(int argc, char **argv) {
    * the next connection reuses the same pages. */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  /* tcplua --sim SCRIPT: no TUN, no stack of our own (host_sim.c). */
+  if (argc > 1 && strcmp(argv[1], "--sim") == 0) return host_sim_main(argc - 2, argv + 2);
   struct host_opts o;
   memset(&o, 0, sizeof o);
   int mtu_given = 0;

@@ -82,6 +82,11 @@ static void child_fill(tl_stack *st, struct tl_sock *l, struct tl_sock *s, const
   s->sndbuf_locked = l->sndbuf_locked; /* an explicit size stays fixed (tcp_buf.c) */
   s->rcvbuf_locked = l->rcvbuf_locked;
   s->user_timeout_ms = l->user_timeout_ms;
+  s->no_ts_offer = l->no_ts_offer;
+  s->no_sack_offer = l->no_sack_offer;
+  s->no_ws_offer = l->no_ws_offer;
+  s->cork = l->cork;
+  s->notsent_lowat_kb = l->notsent_lowat_kb;
   tl_ring_resize(&s->snd, l->snd.cap);
   tl_ring_resize(&s->rcv, l->rcv.cap);
   s->irs = h->seq;
