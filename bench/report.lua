@@ -300,7 +300,8 @@ if #loss.rows == 0 then
 else
   w(("nftables drops a random share of the data packets on a router namespace between the kernel peer and "
     .. "the endpoint under test (tcplua on its TUN, or a kernel in a third namespace over a veth), %s s per "
-    .. "figure, both endpoints crossing the same router, rule and peer. `send`: the endpoint sends to the kernel "
+    .. "figure, both endpoints crossing the same router, rule and peer (0%%: no rule, the path's own ratio). "
+    .. "`send`: the endpoint sends to the kernel "
     .. "peer; `recv`: the kernel peer sends to it. With offloads on, a dropped \"packet\" may be a whole TSO "
     .. "super-segment on either path. Recovery columns: tcplua's own counters (`--stats`: RTOs, fast "
     .. "retransmits, and RACK/TLP counters when it has them) when tcplua sends, the kernel sender's (`nstat`: "
@@ -773,7 +774,7 @@ w("- Raw tool output of this run: bench/results/latest.json.")
 w()
 w("Reproduce: `sudo make bench` (about 4 minutes). Knobs: `BENCH_BULK_SECS` (10), `BENCH_SHORT_SECS` (3),")
 w("`BENCH_IDLE_COUNTS` (\"100000 1000000\"), `BENCH_IDLE_SECS` (120), `BENCH_PROFILE` (1), `BENCH_HOOK_ROUNDS` (7),")
-w("`BENCH_LOSS_SECS` (4), `BENCH_LOSS_PCTS` (\"0.1 1 3\"),")
+w("`BENCH_LOSS_SECS` (4), `BENCH_LOSS_PCTS` (\"0 0.1 1 3\"),")
 w("`BENCH_ONLY=\"bulk rr hook tseq idle loss\"` (a subset, reported to bench/build/partial.md).")
 w()
 
