@@ -128,6 +128,7 @@ struct harness {
   int tainted; /* something may corrupt or rewrite datagrams: oracles off */
   int rx_batch;
   uint32_t b_bytes;
+  uint64_t vec_calls, vec_super; /* for FUZZ_DEBUG */
   uint8_t last[2048]; /* the latest datagram queued for the raw peer */
   size_t last_len;
   uint8_t vec[DGRAM_MAX + 1]; /* the scatter output's concatenation */
@@ -262,6 +263,8 @@ static int out_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
     sum += iov[i].len;
   }
   CHECK(sum == len);
+  h->vec_calls++;
+  if (len > h->mtu) h->vec_super++;
   size_t ihl = (size_t)(h->vec[0] & 15) * 4;
   if (h->vec[9] == 6 && len >= ihl + 20 && ihl >= 20) {
     CHECK(iov[0].len >= ihl + (size_t)(h->vec[ihl + 12] >> 4) * 4);
@@ -503,7 +506,7 @@ static void run_app(struct harness *h, struct in *in) {
   uint8_t action = u8(in), param = u8(in);
   int64_t t = now(h);
   tl_sock *s = hs ? hs->s : NULL;
-  switch (action & 15) {
+  switch (action & 31) {
   case 0:
     if (s) tl_send(s, chunk, (size_t)param * 16 + 1, t);
     break;
@@ -607,6 +610,56 @@ static void run_app(struct harness *h, struct in *in) {
     break;
   case 15:
     if (s) tl_sock_set_user(s, param);
+    (void)tl_sock_user(s);
+    break;
+  case 16:
+    /* what only a listener takes, on a connection, and the other way */
+    if (s) (void)tl_accept(s);
+    if (h->listener) {
+      tl_sock *l = h->listener;
+      (void)tl_send(l, chunk, 1, t);
+      (void)tl_send_urgent(l, chunk, 1, t);
+      (void)tl_send_ref(l, chunk, 1, t);
+      (void)tl_recv(l, h->rbuf, 1, t);
+      (void)tl_shutdown(l, t);
+      (void)tl_readable(l);
+      (void)tl_writable(l);
+      (void)tl_find_byte(l, 0);
+      tl_tcp_info info;
+      (void)tl_sock_info(l, &info);
+      (void)tl_sock_is_listener(l);
+      for (int o = 0; o <= 13; o++)
+        (void)tl_getopt(l, o), (void)tl_setopt(l, o, param);
+    }
+    break;
+  case 17: {
+    /* odd destinations and ports */
+    static const uint32_t dst[] = {0, ADDR_A, 0xffffffffu, 0x7f000001u, 0xe0000001u, ADDR_RAW, ADDR_B, ADDR_ROUTER};
+    int err = 0;
+    tl_sock *a = tl_connect(h->a, dst[param & 7], (uint16_t)((param >> 3) & 3 ? param * 257 : 0),
+                            (uint16_t)((param >> 5) ? LISTEN_PORT : 0), t, &err);
+    (void)tl_strerror(err);
+    if (a) add_sock(h, a);
+    break;
+  }
+  case 18: {
+    /* a second listener: on the same port (in use), on port 0, elsewhere */
+    int err = 0;
+    tl_sock *l = tl_listen(h->a, param % 3 == 0 ? LISTEN_PORT : param % 3 == 1 ? 0 : 8, param, &err);
+    (void)tl_strerror(err);
+    if (l) {
+      (void)tl_accept(l);
+      tl_close(l, t);
+    }
+    break;
+  }
+  case 19:
+    /* many connections at once: the 4-tuple table grows */
+    for (int k = 0; k < 1 + param % 12; k++) {
+      int err = 0;
+      tl_sock *a = tl_connect(h->a, (param & 1) ? ADDR_B : ADDR_RAW, B_PORT, 0, t, &err);
+      if (!a || add_sock(h, a) < 0) break;
+    }
     break;
   }
 }
@@ -898,6 +951,8 @@ static void debug_counters(struct harness *h) {
   static int debug = -1;
   if (debug < 0) debug = getenv("FUZZ_DEBUG") != NULL;
   if (!debug || !h->sim) return;
+  fprintf(stderr, "scatter output: %llu datagrams, %llu super-segments\n", (unsigned long long)h->vec_calls,
+          (unsigned long long)h->vec_super);
   for (int i = 0; i < tl_stats_count(); i++) {
     uint64_t va = tl_stats_get(h->a, i), vb = tl_stats_get(h->b, i);
     if (va || vb)

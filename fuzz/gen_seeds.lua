@@ -17,7 +17,7 @@ local PARTIAL, RXBUF, VIA_SIM, RXBATCH = 16, 32, 64, 128 -- OP_DGRAM's second by
 -- OP_APP actions
 local A = { SEND = 0, SEND_LOTS = 1, SEND_REF = 2, URGENT = 3, SHUTDOWN = 4, CLOSE = 5, ABORT = 6, RECV = 7,
   CONNECT_RAW = 8, CONNECT_B = 9, AUTOREAD = 10, TX_BATCH = 11, INFO = 12, URGENT_BIG = 13, LISTENER = 14,
-  USER = 15 }
+  USER = 15, MISUSE = 16, ODD_CONNECT = 17, SECOND_LISTENER = 18, MANY = 19 }
 -- OP_B actions
 local B = { SEND = 0, SHUTDOWN = 1, CLOSE = 2, ABORT = 3, SMALL_RCVBUF = 4, URGENT = 5, CC = 6, CONNECT = 7 }
 -- OP_HOOK verdict bits (copies in the low 2)
@@ -265,6 +265,39 @@ seeds.newreno = cfg() .. app(A.CONNECT_B) .. time(14) .. setopt(OPT.CONGESTION, 
   .. app(A.SEND_LOTS, 1, 63) .. time(23)
 seeds.wheel = cfg() .. wheel { { 0x01, 5 }, { 0x12, 100 }, { 0x73, 9 }, { 0x44, 7 }, { 0x80, 3 }, { 0xc2, 0 },
   { 0x35, 0xffff }, { 0x96, 0x100 }, { 0xf0, 0xffff }, { 0x01, 0 }, { 0x80, 0 } }
+
+seeds.api_misuse = cfg() .. app(A.MISUSE) .. app(A.ODD_CONNECT, 0, 0) .. app(A.ODD_CONNECT, 0, 1 + 8)
+  .. app(A.ODD_CONNECT, 0, 2 + 32) .. app(A.ODD_CONNECT, 0, 3) .. app(A.ODD_CONNECT, 0, 4 + 16)
+  .. app(A.ODD_CONNECT, 0, 5 + 8) .. app(A.SECOND_LISTENER, 0, 0) .. app(A.SECOND_LISTENER, 0, 1)
+  .. app(A.SECOND_LISTENER, 0, 2) .. app(A.INFO, 1, 0)
+seeds.many = cfg() .. app(A.MANY, 0, 11) .. time(14) .. app(A.MANY, 0, 10) .. time(20) .. app(A.INFO, 3, 0)
+  .. app(A.ABORT, 2) .. app(A.CLOSE, 5) .. time(22)
+
+-- the state machine: segments in every state (RFC 9293 3.10.7)
+local function peer(t, sport)
+  t.sport = sport
+  t.src, t.dst, t.dport = PEER, SELF, 7
+  return raw(pkt.build(t))
+end
+seeds.syn_sent = cfg() .. app(A.CONNECT_RAW) .. active { flags = "R" } .. active { flags = ".", ack = 5 }
+  .. active { flags = "S", ts = false } .. active { flags = "S.", ack = 7 } .. active { flags = "SR." }
+  .. active { flags = "S.", mss = 536, ts = false, data = "early" } .. active { flags = "FP.", data = "x" }
+seeds.syn_received = cfg() .. peer({ flags = "S", seq = 500, mss = 1200, ts = { 50, 0 }, sackok = true }, 40020)
+  .. peer({ flags = "R", seq = 501 }, 40020) .. peer({ flags = "S", seq = 600, mss = 1200 }, 40021)
+  .. peer({ flags = ".", seq = 601, ack = 12345 }, 40021) .. peer({ flags = "S", seq = 600, mss = 1200 }, 40021)
+  .. peer({ flags = "F", seq = 601 }, 40021) .. time(21) .. time(22)
+seeds.closing = cfg() .. ack .. app(A.SHUTDOWN) .. seg({ flags = "F.", ack = 1 }) .. seg { flags = "." } .. time(20)
+  .. seg { flags = "P.", data = "late" } .. peer({ flags = "S", seq = 99999, ts = { 2000, 0 } }, 40000)
+  .. time(28) .. ack
+seeds.last_ack = cfg() .. ack .. seg { flags = "FP.", data = "bye" } .. app(A.SEND, 0, 3) .. app(A.CLOSE) .. seg({
+  flags = "." }, 0, 0, 0, ADDR) .. seg { flags = "R" } .. time(22)
+seeds.fin_wait_2 = cfg() .. ack .. app(A.SHUTDOWN) .. ack .. seg { flags = "P.", data = "still talking" }
+  .. seg { flags = "P.", seq = 200, data = "beyond" } .. seg { flags = "P.", seq = -3, data = "overlap" } .. time(26)
+  .. seg { flags = "F." } .. seg { flags = "F." } .. time(26)
+seeds.challenge = cfg() .. ack .. seg { flags = "R", seq = 3 } .. seg { flags = "R.", seq = 100 }
+  .. seg { flags = "S", seq = 10 } .. seg { flags = ".", ts = { 1, 1 } } .. seg({ flags = ".", ack = 0x7fffffff },
+    0, 0, 0, ADDR + FIX) .. seg { flags = "P.", win = 0, data = ("z"):rep(2000) } .. seg { flags = "U.", urg = 0 }
+  .. seg { flags = "EW." } .. seg { flags = "none" }
 
 local n = 0
 local function write(path, bytes)

@@ -16,7 +16,7 @@ log=build/$name.log
 mkdir -p "$corpus" build
 [ -d "$seeds" ] || seeds=
 ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="print_stacktrace=1:${UBSAN_OPTIONS:-}" \
-  "$bin" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build/ \
+  "$bin" -max_len=8192 -len_control=0 -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build/ \
   -print_final_stats=1 -print_coverage=1 -max_total_time="$secs" "$corpus" $seeds >"$log" 2>&1
 rc=$?
 total=$(sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters).*/\1/p' "$log" | head -1)
