@@ -1,7 +1,8 @@
 # tcplua build. `make` builds ./tcplua and build/libtcplua.so (the core,
 # loaded by the specs through LuaJIT's FFI); `make test` runs the specs;
 # `make test SANITIZE=1` builds into build-san/ with ASan+UBSan and runs the
-# same specs against that build.
+# same specs against that build. SPECS=spec/unit (files or directories)
+# runs a part.
 
 PREFIX ?= /usr/local
 CC ?= cc
@@ -55,8 +56,9 @@ $(CDEF): $(API_HDRS)
 	{ echo '-- generated from $(API_HDRS) by make; do not edit'; \
 	  echo 'return [==['; cat $(API_HDRS); echo ']==]'; } > $@
 
+# SPECS narrows the run (files or directories), e.g. SPECS=spec/unit.
 test: all
-	scripts/test
+	SANITIZE=$(SANITIZE) TCPLUA_BUILD=$(BUILD) scripts/test $(SPECS)
 
 fuzz:
 	$(MAKE) -C fuzz run

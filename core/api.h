@@ -100,6 +100,9 @@ typedef struct tl_config {
   /* 1: never undo a congestion response found spurious (RFC 3522 Eifel
    * detection, RFC 9438 4.9 undo); for comparisons. 0 (default): undo. */
   uint8_t tcp_no_undo;
+  /* Loss detection for connections that agree SACK (TL_OPT_RECOVERY's
+   * default): 0 RACK-TLP (RFC 8985), 1 RFC 6675 DupThresh. */
+  uint8_t tcp_recovery;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);
@@ -171,7 +174,8 @@ enum tl_opt {
   TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
   TL_OPT_LINGER_MS = 10,
   TL_OPT_USER_TIMEOUT_MS = 11,
-  TL_OPT_CONGESTION = 12   /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
+  TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
+  TL_OPT_RECOVERY = 13     /* loss detection with SACK: 0 RACK-TLP (RFC 8985, default), 1 DupThresh (RFC 6675) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */

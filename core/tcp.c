@@ -58,6 +58,7 @@ struct tl_sock *tcp_sock_new(tl_stack *st) {
   tcp_buf_init(st, s);
   s->cc = &tl_cc_cubic; /* RFC 9438 */
   s->cubic.epoch = -1;
+  s->recovery_dupack = c->tcp_recovery == 1;
   s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */
   s->keepidle_ms = c->tcp_keepalive_idle_ms;
   s->keepintvl_ms = c->tcp_keepalive_intvl_ms;
@@ -88,6 +89,7 @@ void tcp_sock_free(tl_stack *st, struct tl_sock *s) {
   tl_ring_free(&s->snd);
   tl_ring_free(&s->rcv);
   tcp_loss_free(s);
+  tcp_rack_free(s);
   free(s);
 }
 
@@ -122,6 +124,7 @@ void tcp_enter_time_wait(tl_stack *st, struct tl_sock *s, int64_t now) {
   tcp_timer_update(st, s);
   tl_ring_free(&s->snd);
   tcp_loss_free(s); /* both halves are done: nothing left to recover */
+  tcp_rack_free(s);
   tcp_buf_closed(s);
   tcp_event(st, s, TL_EV_CLOSED | TL_EV_READABLE);
 }
@@ -134,6 +137,7 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err) {
   tcp_timer_remove(st, s);
   tl_ring_free(&s->snd);
   tcp_loss_free(s);
+  tcp_rack_free(s);
   tcp_buf_closed(s);
   tl_ring_forget_ahead(&s->rcv);
   if (s->parent || !s->user_owned) {
@@ -536,6 +540,16 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     s->cc = cc;
     return 0;
   }
+  case TL_OPT_RECOVERY:
+    if (v != 0 && v != 1) return TL_EINVAL;
+    if ((unsigned)v != s->recovery_dupack) {
+      /* The other detector starts from a clean slate; a recovery under
+       * way ends with the ACK of its recovery point as before. */
+      tcp_rack_free(s);
+      s->recovery_dupack = v == 1;
+      if (s->rtx_kind != TL_RTX_RTO && !s->persist && s->t_rtx != TL_T_OFF) tcp_rto_arm(st, s, st->now);
+    }
+    return 0;
   default: return TL_EINVAL;
   }
 }
@@ -544,6 +558,7 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   if (!s) return TL_EINVAL;
   switch (opt) {
   case TL_OPT_NODELAY: return s->nodelay;
+  case TL_OPT_RECOVERY: return s->recovery_dupack;
   case TL_OPT_SNDBUF: return s->snd.cap;
   case TL_OPT_RCVBUF: return s->rcv.cap;
   case TL_OPT_KEEPALIVE: return s->keepalive;

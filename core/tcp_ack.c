@@ -188,7 +188,22 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
   if (s->snd_una == s->snd_max && s->snd.len == 0 && (data || s->fin_acked)) tcp_event(st, s, TL_EV_SENT);
 }
 
-/* RFC 5681 2 (duplicate ACK) and 3.2 (fast retransmit / fast recovery). */
+void tcp_recovery_enter(tl_stack *st, struct tl_sock *s, int64_t now) {
+  TL_COUNT(st, tcp_fast_retrans);
+  s->fast_retrans++;
+  tcp_undo_arm(st, s, now);
+  s->cc->on_loss(s, TL_CC_LOSS_FAST, s->snd_max - s->snd_una);
+  s->in_recovery = 1;
+  s->recover = s->snd_max;
+  s->rtt_timing = 0; /* Karn */
+  s->rescue_sent = 0;
+  /* RFC 6937 3: from here PRR sets cwnd on every ACK (tcp_process_ack),
+   * with SACK or without, starting from RecoverFS = the flight now. */
+  tcp_prr_enter(s);
+}
+
+/* RFC 5681 2 (duplicate ACK) and 3.2 (fast retransmit / fast recovery);
+ * RFC 6675 5 with SACK when TL_OPT_RECOVERY asks for DupThresh. */
 static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   if (s->dupacks < 255) s->dupacks++;
   if (s->in_recovery) return; /* PRR in tcp_process_ack sets cwnd (RFC 6937 3) */
@@ -198,24 +213,14 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
   /* RFC 6582 3.2 step 2: no new recovery for losses from the window that
    * the last one (or a timeout) already handled. */
   if (s->cc->on_partial_ack && tl_seq_leq(s->snd_una, s->recover) && s->recover != s->iss) return;
-  TL_COUNT(st, tcp_fast_retrans);
-  s->fast_retrans++;
-  tcp_undo_arm(st, s, now);
-  s->total_retrans++;
-  s->cc->on_loss(s, TL_CC_LOSS_FAST, s->snd_max - s->snd_una);
-  s->in_recovery = 1;
-  s->recover = s->snd_max;
-  s->rtt_timing = 0; /* Karn */
+  tcp_recovery_enter(st, s, now);
+  s->total_retrans++; /* after the undo snapshot: this episode's first */
   uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
   uint32_t avail = tl_seq_gt(data_end, s->snd_una) ? data_end - s->snd_una : 0;
   uint32_t len = min_u32(avail, s->snd_mss);
-  /* RFC 6937 3: from here PRR sets cwnd on every ACK (tcp_process_ack),
-   * with SACK or without, starting from RecoverFS = the flight now. */
-  tcp_prr_enter(s);
   if (s->sack_ok) {
     /* RFC 6675 5 steps 4.2-4.3: resend the first segment (up to the first
      * SACKed byte). */
-    s->rescue_sent = 0;
     const struct tl_assembler *sacked = tcp_sacked(s);
     if (sacked->n && sacked->r[0].start > 0) len = min_u32(len, sacked->r[0].start);
     tcp_xmit(st, s, s->snd_una, len, now);
@@ -256,25 +261,43 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   }
   /* RFC 6675 2: with SACK in use, an ACK is a duplicate only if its blocks
    * cover octets not SACKed before; a D-SACK (RFC 2883 4) or a repeated
-   * block reports a duplicate arrival, not a loss, so it does not count. */
+   * block reports a duplicate arrival, not a loss, so it does not count.
+   * That definition has no window condition (RFC 5681's (e)): a receiver
+   * whose application reads while a hole is open (Linux) announces a
+   * growing window on every duplicate, and they must still count. An ACK
+   * without blocks is judged as RFC 5681 2 says. */
   int sack_news = 1;
   uint32_t una_before = s->snd_una, sacked_before = tl_asm_bytes(tcp_sacked(s));
   if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
-  int dup = 0, was_recovering = s->in_recovery;
+  int dup = 0, was_recovering = s->in_recovery, rack = tcp_rack_active(s);
   if (tl_seq_lt(s->snd_una, ack)) {
     tcp_ack_new(st, s, ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
-             s->snd_max != s->snd_una && win == s->snd_wnd && sack_news) {
-    dup_ack(st, s, now);
+             s->snd_max != s->snd_una && (s->sack_ok && h->opt.sack_n ? sack_news : win == s->snd_wnd)) {
+    if (rack) {
+      if (s->dupacks < 255) s->dupacks++; /* for limited transmit (RFC 3042) only */
+    } else {
+      dup_ack(st, s, now);
+    }
     dup = 1;
   }
+  /* RFC 8985 6.2: RACK judges losses by time on every ACK. */
+  int started = rack && tcp_rack_ack(st, s, h, una_before, was_recovering, now) == 2;
   if (s->in_recovery && s->sack_ok) {
     /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
      * SACKed bytes (those the cumulative ACK swallowed count once). */
     int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(tcp_sacked(s)) - sacked_before;
     tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
-    tcp_sack_rexmit(st, s, now);
+    if (rack) {
+      /* RFC 6675 5 step 4.3: the first retransmission goes at once,
+       * whatever PRR allows. */
+      uint32_t pipe = tcp_rack_pipe(s);
+      if (started && s->cwnd < pipe + s->snd_mss) s->cwnd = pipe + s->snd_mss;
+      tcp_rack_rexmit(st, s, now);
+    } else {
+      tcp_sack_rexmit(st, s, now);
+    }
   } else if (s->in_recovery && (dup || s->snd_una != una_before)) {
     /* RFC 6937 3 without SACK: DeliveredData is the change in SND.UNA
      * plus one MSS per duplicate ACK (the one that started recovery
@@ -286,6 +309,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
    * used (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)). */
   if (tl_seq_lt(s->snd_wl1, h->seq) || (s->snd_wl1 == h->seq && tl_seq_leq(s->snd_wl2, ack)))
     tcp_update_window(s, h);
+  if (rack) tcp_rack_timer(st, s, now);
 
   switch (s->state) {
   case TL_FIN_WAIT_1:

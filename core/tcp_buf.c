@@ -101,6 +101,7 @@ void tcp_buf_release_timer(tl_stack *st, struct tl_sock *s, int64_t now) {
   }
   if (idle_ring(&s->snd)) {
     tl_ring_free(&s->snd);
+    tcp_rack_idle(s);
     s->snd_drains = 0;
     TL_COUNT(st, tcp_buf_release);
   }

@@ -90,6 +90,7 @@ void tcp_listen_input(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
   s->keepcnt = l->keepcnt;
   s->user_mss = l->user_mss;
   s->cc = l->cc;
+  s->recovery_dupack = l->recovery_dupack;
   s->sndbuf_locked = l->sndbuf_locked; /* an explicit size stays fixed (tcp_buf.c) */
   s->rcvbuf_locked = l->rcvbuf_locked;
   s->user_timeout_ms = l->user_timeout_ms;

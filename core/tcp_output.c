@@ -144,6 +144,7 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
       s->bytes_sent += len;
     }
   }
+  if (!(h.flags & TL_TH_SYN)) tcp_rack_on_xmit(s, seq, used, now);
   if (!(h.flags & TL_TH_SYN) && tl_seq_gt(seq + used, s->snd_max)) s->snd_max = seq + used;
   if (h.flags & TL_TH_ACK) {
     /* Every segment carries the ACK: nothing delayed is left owing. */
@@ -385,6 +386,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     sent = 1;
     if (used == 0) break;
   }
+  if (sent && tcp_rack_active(s)) tcp_rack_timer(st, s, now); /* RFC 8985 7.2: a probe after new data */
   if (s->snd_una == s->snd_max && unsent(s) && s->t_rtx == TL_T_OFF) {
     s->persist = 1;
     s->backoff = 0;

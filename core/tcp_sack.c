@@ -38,6 +38,7 @@ uint32_t tcp_sack_record(struct tl_sock *s, const struct tl_tcp_hdr *h) {
   int i = 0;
   if (h->opt.sack_n && is_dsack(h)) {
     TL_COUNT(s->st, tcp_dsack_recv);
+    tcp_rack_dsack(s);
     tcp_undo_dsack(s->st, s, h->opt.sack[0][0], h->opt.sack[0][1]);
     i = 1;
   }
@@ -246,6 +247,7 @@ int tcp_sack_loss_detected(const struct tl_sock *s) {
  * what duplicates credited; the retransmitted hole is lost and resent,
  * which cancels out. */
 uint32_t tcp_recovery_pipe(const struct tl_sock *s) {
+  if (tcp_rack_active(s) && s->rack) return tcp_rack_pipe(s);
   if (s->sack_ok) return tcp_sack_pipe(s);
   uint32_t out = s->snd_max - s->snd_una;
   return out > s->reno_sacked ? out - s->reno_sacked : 0;

@@ -15,6 +15,7 @@
 #include "timer_wheel.h"
 
 struct tl_cc_ops;
+struct tl_rack;
 
 /* Timer slots; each is an absolute time or TL_T_OFF. The connection sits in
  * the stack's timing wheel under the earliest of them. */
@@ -81,6 +82,7 @@ struct tl_sock {
   struct tl_sock *synq, *acceptq, *acceptq_tail;
   const struct tl_cc_ops *cc; /* congestion control (tcp_cc.h) */
   struct tl_sock_loss *loss;  /* NULL while nothing is lost or reordered */
+  struct tl_rack *rack;       /* RACK-TLP transmit log (tcp_rack.c), NULL before data is sent */
 
   /* timers (tcp_timer.c) */
   struct tl_tw_entry timer; /* in the stack's wheel at the min of the slots below */
@@ -190,6 +192,9 @@ struct tl_sock {
   unsigned rcv_urg : 1;      /* RCV.UP is live: RCV.NXT has not reached it yet */
   unsigned out_owed : 1;     /* queued during a tx batch: the timer at t_delack sends it (tcp_timer.c) */
   unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
+  unsigned recovery_dupack : 1; /* TL_OPT_RECOVERY: RFC 6675 DupThresh instead of RACK-TLP */
+  unsigned rtx_kind : 2;        /* what t_rtx runs when not persist: TL_RTX_* */
+  unsigned quickack : 4;        /* segments still ACKed at once (tcp_rcv.c, Linux quickack) */
 };
 
 /* The loss state for reading: an empty one when none is allocated. */
@@ -349,6 +354,29 @@ uint32_t tcp_dupthresh(const struct tl_sock *s);
 /* RFC 6937 (PRR-SSRB): cwnd for this ACK of SACK recovery, from the bytes
  * it delivered. */
 void tcp_prr_ack(struct tl_sock *s, uint32_t delivered);
+
+/* tcp_rack.c: RACK-TLP (RFC 8985) */
+enum { TL_RTX_RTO = 0, TL_RTX_PTO = 1, TL_RTX_REO = 2 };
+/* RACK-TLP is in charge: SACK agreed and TL_OPT_RECOVERY not set to dupack. */
+int tcp_rack_active(const struct tl_sock *s);
+/* Every data range [seq, seq+used) as it leaves (tcp_output.c xmit). */
+void tcp_rack_on_xmit(struct tl_sock *s, uint32_t seq, uint32_t used, int64_t now);
+/* After an ACK's SACK blocks and cumulative ACK are taken: delivery, loss
+ * marking, recovery entry. Returns 2 if recovery began, 1 else, 0 no log. */
+int tcp_rack_ack(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, uint32_t una_before, int was_recovering,
+                 int64_t now);
+void tcp_rack_dsack(struct tl_sock *s);
+void tcp_rack_rexmit(tl_stack *st, struct tl_sock *s, int64_t now);
+uint32_t tcp_rack_pipe(const struct tl_sock *s);
+/* Choose the t_rtx deadline after an ACK or a send: REO, PTO or RTO. */
+void tcp_rack_timer(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_rack_timer_fire(tl_stack *st, struct tl_sock *s, int64_t now);
+void tcp_rack_on_rto(struct tl_sock *s);
+void tcp_rack_idle(struct tl_sock *s);
+void tcp_rack_free(struct tl_sock *s);
+/* Fast recovery begins (RFC 6675 5 step 4 / RFC 6582 / RFC 6937 init),
+ * whichever detection found the loss (tcp_ack.c). */
+void tcp_recovery_enter(tl_stack *st, struct tl_sock *s, int64_t now);
 
 /* tcp_rcv.c: steps six to eight. Returns 1 if the connection is gone. */
 int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now);

@@ -39,6 +39,7 @@ void tcp_timer_update(tl_stack *st, struct tl_sock *s) {
 /* ---- arming ----------------------------------------------------------------- */
 void tcp_rto_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->persist = 0;
+  s->rtx_kind = TL_RTX_RTO;
   s->t_rtx = now + s->rto_us;
   tcp_timer_update(st, s);
 }
@@ -138,6 +139,7 @@ static int rto_expired(tl_stack *st, struct tl_sock *s, int64_t now) {
     /* RFC 2018 8 / RFC 6675 5.1: after a timeout the receiver may have
      * reneged, so forget the scoreboard and resend from SND.UNA. */
     tcp_sacked_clear(s);
+    tcp_rack_on_rto(s);
     s->high_rxt = s->snd_una;
     /* 5.4: retransmit the earliest unacknowledged segment, then go back N
      * from there as ACKs open the window (RFC 5681 3.1). */
@@ -223,6 +225,8 @@ static void timer_fire(tl_stack *st, struct tl_sock *s, int64_t now) {
         return;
       }
       tcp_persist_probe(st, s, now);
+    } else if (s->rtx_kind != TL_RTX_RTO) {
+      tcp_rack_timer_fire(st, s, now); /* a loss probe or RACK's reordering timer (RFC 8985) */
     } else if (rto_expired(st, s, now)) {
       return;
     }

@@ -37,13 +37,16 @@ local OPTS = {
   keepalive = C.TL_OPT_KEEPALIVE, keepidle = C.TL_OPT_KEEPIDLE_MS,
   keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
   mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
-  congestion = C.TL_OPT_CONGESTION,
+  congestion = C.TL_OPT_CONGESTION, recovery = C.TL_OPT_RECOVERY,
 }
 M.OPTS = OPTS
 
 -- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
 local CC = { reno = 0, newreno = 1, cubic = 2 }
 local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic" }
+-- TL_OPT_RECOVERY: loss detection with SACK (core/tcp_rack.c).
+local RECOVERY = { rack = 0, dupack = 1 }
+local RECOVERY_NAME = { [0] = "rack", [1] = "dupack" }
 
 function M.init(rt)
   rt.ev = ffi.new("tl_event")
@@ -69,6 +72,9 @@ local function optvalue(name, value)
   if OPTS[name] == C.TL_OPT_CONGESTION then
     value = CC[value]
     if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+  elseif OPTS[name] == C.TL_OPT_RECOVERY then
+    value = RECOVERY[value]
+    if not value then return nil, "recovery must be rack or dupack" end
   end
   if value == true then value = 1 elseif value == false or value == nil then value = 0 end
   if type(value) ~= "number" then return nil, "option " .. name .. " needs a number or boolean" end
@@ -361,6 +367,7 @@ function Conn:getoption(name)
   if not opt then return nil, "unknown option: " .. tostring(name) end
   local v = tonumber(C.tl_getopt(self.s, opt))
   if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
+  if opt == C.TL_OPT_RECOVERY then return RECOVERY_NAME[v] end
   return v
 end
 

@@ -27,6 +27,7 @@ function M.new(opts)
   self.queued = 0
   self.p = pkt.peer { seed = opts.seed or 1, latency_us = self.lat, config = function(cfg)
     cfg.tcp_sndbuf = opts.sndbuf or 8 * 1024 * 1024
+    if opts.recovery == "dupack" then cfg.tcp_recovery = 1 end
   end }
   local err = ffi.new("int[1]")
   local l = C.tl_listen(self.p.st, PORT, 4, err)

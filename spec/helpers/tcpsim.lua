@@ -205,7 +205,10 @@ end
 -- took, a's counters and the sender's final tl_tcp_info.
 function M.bulk(data, opts)
   local w = M.pair { seed = opts.seed, latency_us = opts.latency_us, impair_a = opts.impair_a,
-    config = function(cfg) cfg.tcp_no_undo = opts.no_undo and 1 or 0 end }
+    config = function(cfg)
+      cfg.tcp_no_undo = opts.no_undo and 1 or 0
+      if opts.recovery == "dupack" then cfg.tcp_recovery = 1 end
+    end }
   if opts.timestamps == false or opts.sack == false then
     C.tl_tcp_accept_options(w.b, opts.timestamps == false and 0 or 1, opts.sack == false and 0 or 1)
   end

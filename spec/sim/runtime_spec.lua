@@ -287,10 +287,8 @@ describe("runtime under the sim", function()
     local a = sim:stack { addr = "10.0.0.1" }
     local woke
     a.spawn(function() a.sleep(1500); woke = a.now() end)
-    local t0 = os.clock()
     sim:run(10000)
     assert.are.equal(1500, woke)
-    assert.is_true(os.clock() - t0 < 1)
     assert.are.equal("10.0.0.1", a.config().addr)
     assert.is_number(a.stats().ip_in)
   end)

@@ -18,7 +18,7 @@ local NO_SSTHRESH = 0xffffffff -- "arbitrarily high": slow start never left
 -- sequence number, and ack(n, sack) to acknowledge the first n segments
 -- with SACK blocks given in segment numbers ({ {from, to}, ... }, from 0).
 local function sender(seed, sport, segs)
-  local p = pkt.peer { seed = seed, latency_us = 100 }
+  local p = pkt.peer { seed = seed, latency_us = 100, config = function(cfg) cfg.tcp_recovery = 1 end } -- RFC 6675 DupThresh
   local l = p:listen(PORT)
   local s, sa = p:handshake(l, { sport = sport, dport = PORT, seq = ISS, mss = MSS, sackok = true })
   assert.are.equal(MSS, pkt.info(s).snd_mss)
@@ -156,7 +156,7 @@ describe("D-SACK undo between two stacks, the receiver without timestamps", func
   -- A bulk transfer a -> b over `impair`, b declining timestamps (so a
   -- has only D-SACK to go on); returns seconds, a's stats, the client's info.
   local function transfer(seed, impair, no_undo)
-    return tcpsim.bulk(data, { seed = seed, latency_us = 10000, impair_a = impair, no_undo = no_undo,
+    return tcpsim.bulk(data, { seed = seed, latency_us = 10000, impair_a = impair, no_undo = no_undo, recovery = "dupack",
       timestamps = false })
   end
 

@@ -16,7 +16,7 @@ local function name(s) return ffi.string(C.tl_tcp_cc_name(s)) end
 -- returns the samples from detection on (t in seconds from detection),
 -- and the window just before it.
 local function loss_episode(opts)
-  local b = bulkpeer.new { seed = opts.seed, latency_us = opts.lat, sack = true, cc = opts.cc }
+  local b = bulkpeer.new { seed = opts.seed, latency_us = opts.lat, sack = true, cc = opts.cc, recovery = "dupack" }
   local M, rtt = b.mss, 2 * opts.lat
   local dropped
   for _ = 1, 40 do

@@ -13,7 +13,7 @@ local LAT = 10000 -- one way: RTT 20 ms
 -- The arrival times (relative to the first segment's) of the copies that
 -- filled the holes at `offs`.
 local function three_losses(sack, cc)
-  local b = bulkpeer.new { seed = 21, latency_us = LAT, sack = sack, cc = cc, total = 1460 * 10 }
+  local b = bulkpeer.new { seed = 21, latency_us = LAT, sack = sack, cc = cc, total = 1460 * 10, recovery = "dupack" }
   local M = b.mss
   local holes = { 1 * M, 4 * M, 7 * M }
   for _, off in ipairs(holes) do b:drop(off) end
@@ -93,9 +93,11 @@ describe("proportional rate reduction (RFC 6937)", function()
 end)
 
 -- A SACK peer that received the stack's first window of ten segments and
--- acknowledges the first `acked` of them. Returns the bulk peer.
+-- acknowledges the first `acked` of them. Returns the bulk peer. These
+-- specify RFC 6675's DupThresh counting (RACK-TLP would send a loss probe
+-- into the silence they leave: tcp_rack_spec.lua).
 local function ten_sent(seed, acked)
-  local b = bulkpeer.new { seed = seed, latency_us = LAT, sack = true, total = 1460 * 10 }
+  local b = bulkpeer.new { seed = seed, latency_us = LAT, sack = true, total = 1460 * 10, recovery = "dupack" }
   b:fill()
   assert.are.equal(10, #b.p:collect(2 * LAT))
   b.rcv_nxt = acked * b.mss
@@ -166,7 +168,7 @@ describe("liveness under loss", function()
   end)
 
   it("drops RTO backoff once new data is acknowledged, even without an RTT sample", function()
-    local b = bulkpeer.new { seed = 25, latency_us = LAT, sack = true, total = 1460 * 14 }
+    local b = bulkpeer.new { seed = 25, latency_us = LAT, sack = true, total = 1460 * 14, recovery = "dupack" }
     local p = b.p
     b:fill()
     assert.are.equal(10, #p:collect(2 * LAT))
@@ -194,7 +196,6 @@ describe("liveness under loss", function()
     local seeds = { 11, 23, 48, 49, 52, 58 }
     for sd = 70, 93 do seeds[#seeds + 1] = sd end
     local data = tcpsim.bytes(1024 * 1024, 7)
-    local t0 = os.clock()
     for _, seed in ipairs(seeds) do
       local imp = { loss = 0.1, reorder = 0.05, duplicate = 0.01, jitter_us = 1000 }
       local w = tcpsim.pair { seed = seed, latency_us = 2000, impair_a = imp, impair_b = imp }
@@ -203,6 +204,5 @@ describe("liveness under loss", function()
       assert(done, ("seed %d: echo stalled at %d of %d bytes"):format(seed, #got, #data))
       assert.is_true(got == data, ("seed %d: echoed bytes differ"):format(seed))
     end
-    assert.is_true(os.clock() - t0 < 60, "took " .. (os.clock() - t0) .. " s")
   end)
 end)

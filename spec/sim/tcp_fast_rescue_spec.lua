@@ -13,7 +13,7 @@ end
 
 describe("SACK rescue retransmission (RFC 6675 4 rule 4)", function()
   it("resends a lost last segment once the holes below it are filled, once per recovery", function()
-    local p = pkt.peer { seed = 71, latency_us = LAT }
+    local p = pkt.peer { seed = 71, latency_us = LAT, config = function(cfg) cfg.tcp_recovery = 1 end }
     local s, iss = establish(p, 3001)
     local M = pkt.info(s).snd_mss
     C.tl_send(s, string.rep("r", M * 10), M * 10, p:now())
@@ -45,7 +45,7 @@ describe("SACK rescue retransmission (RFC 6675 4 rule 4)", function()
   end)
 
   it("sends no rescue when the tail was SACKed", function()
-    local p = pkt.peer { seed = 72, latency_us = LAT }
+    local p = pkt.peer { seed = 72, latency_us = LAT, config = function(cfg) cfg.tcp_recovery = 1 end }
     local s, iss = establish(p, 3002)
     local M = pkt.info(s).snd_mss
     C.tl_send(s, string.rep("r", M * 10), M * 10, p:now())

@@ -9,7 +9,7 @@ local tcpsim = require "helpers.tcpsim"
 -- One bulk transfer a -> b (b declining SACK if no_sack); returns seconds
 -- of virtual time, a's stats and the client's final tl_tcp_info.
 local function transfer(seed, data, impair, no_undo, cc, no_sack)
-  return tcpsim.bulk(data, { seed = seed, latency_us = 10000, impair_a = impair, no_undo = no_undo, cc = cc,
+  return tcpsim.bulk(data, { seed = seed, latency_us = 10000, impair_a = impair, no_undo = no_undo, cc = cc, recovery = "dupack",
     sack = not no_sack })
 end
 
@@ -90,7 +90,7 @@ describe("spurious retransmission undo (RFC 3522, RFC 9438 4.9)", function()
   -- client's info at the end.
   local function with_event(no_undo, event)
     local w = tcpsim.pair { seed = 12, latency_us = 10000,
-      config = function(cfg) cfg.tcp_no_undo = no_undo and 1 or 0 end }
+      config = function(cfg) cfg.tcp_no_undo = no_undo and 1 or 0; cfg.tcp_recovery = 1 end }
     local c, s = w:establish(80)
     local chunk = tcpsim.bytes(65536, 3)
     local function pump(us)
