@@ -843,6 +843,13 @@ static void pcap_on(struct harness *h) {
 
 static void run_pcap(struct harness *h, struct in *in) {
   uint8_t b = u8(in);
+  if (b == 0xfe) {
+    /* a capture that cannot be opened (no file is created) */
+    tl_pcap *p = tl_pcap_open("/nonexistent-tcplua-fuzz/x.pcapng");
+    CHECK(!p);
+    tl_pcap_close(p);
+    return;
+  }
   if (b & 1) {
     pcap_on(h);
     if (h->pcap && (b >> 1)) tl_pcap_set_snaplen(h->pcap, (uint32_t)(b >> 1) * 64);

@@ -299,6 +299,26 @@ seeds.challenge = cfg() .. ack .. seg { flags = "R", seq = 3 } .. seg { flags = 
     0, 0, 0, ADDR + FIX) .. seg { flags = "P.", win = 0, data = ("z"):rep(2000) } .. seg { flags = "U.", urg = 0 }
   .. seg { flags = "EW." } .. seg { flags = "none" }
 
+-- ICMP errors A sends (and must not send), reassembly limits, urgent data in
+local udp = ipraw(17, "\4\210\0\53\0\12\0\0dns?", 40, 0, false)
+local many_udp = {}
+for i = 1, 12 do many_udp[#many_udp + 1] = raw(ipraw(17, "\4\210\0\53\0\12\0\0" .. i, 40 + i, 0, false)) end
+seeds.icmp_out = cfg() .. table.concat(many_udp) .. raw(ipraw(17, ("u"):rep(64), 60, 8, false))
+  .. raw(ipraw(1, icmpmsg(3, 3, "\0\0\0\0" .. udp), 61, 0, false)) .. raw(ipraw(50, "esp", 62, 0, true))
+  .. raw((ipraw(17, "\4\210\0\53\0\12\0\0bcast", 63, 0, false):gsub("^(" .. ("."):rep(16) .. ")....",
+    "%1\10\77\0\255"))) .. time(21) .. raw(udp)
+local frags = {}
+for i = 1, 40 do frags[#frags + 1] = raw(ipraw(1, ("f"):rep(1000), 100 + i, 0, true)) end
+seeds.reasm_limits = cfg() .. table.concat(frags) .. raw(ipraw(1, ("g"):rep(13), 200, 8, true))
+  .. raw(ipraw(1, "", 201, 16, true)) .. raw(ipraw(1, ("h"):rep(16), 202, 65528, false))
+  .. raw(ipraw(1, ("i"):rep(16), 203, 8, false)) .. raw(ipraw(1, ("i"):rep(24), 203, 0, true))
+  .. raw(ipraw(1, ("j"):rep(8), 203, 4, true)) .. raw(ipraw(6, pkt.segment(syn):sub(1, 8), 204, 0, true))
+  .. raw(ipraw(6, pkt.segment(syn):sub(9), 204, 8, false)) .. time(27)
+seeds.urgent_in = cfg() .. ack .. seg { flags = "PU.", urg = 1, data = "!" } .. app(A.INFO)
+  .. seg { flags = "PU.", seq = 1, urg = 600, data = ("u"):rep(500) } .. seg { flags = "U.", seq = 501, urg = 9 }
+  .. app(A.AUTOREAD) .. seg { flags = "PU.", seq = 501, urg = 3, data = ("v"):rep(100) } .. app(A.RECV, 0, 0)
+  .. seg { flags = "FPU.", seq = 601, urg = 2, data = "end" } .. app(A.RECV, 0, 9) .. pcap(0xfe)
+
 local n = 0
 local function write(path, bytes)
   local f = assert(io.open(path, "wb"))
