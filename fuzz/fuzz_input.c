@@ -51,6 +51,8 @@ enum {
   MAX_POLICY = 8,
   DGRAM_MAX = 65535,
   B_BYTES_MAX = 1 << 20, /* per run: bounds the work of bulk transfers */
+  HOOK_COPIES_MAX = 512,  /* per run: extra copies hook verdicts may make */
+  HOOK_REWRITES_MAX = 512, /* per run: datagrams hook verdicts may rewrite */
   EP_A = 0,
   EP_RAW = 1,
   EP_B = 2
@@ -128,6 +130,8 @@ struct harness {
   int tainted; /* something may corrupt or rewrite datagrams: oracles off */
   int rx_batch;
   uint32_t b_bytes;
+  uint32_t hook_copies;  /* extra copies made by verdicts so far */
+  uint32_t hook_rewrites; /* datagrams verdicts changed so far */
   uint64_t vec_calls, vec_super; /* for FUZZ_DEBUG */
   uint8_t last[2048]; /* the latest datagram queued for the raw peer */
   size_t last_len;
@@ -285,6 +289,12 @@ static int out_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
 static void apply_verdict(struct harness *h, tl_hook_seg *seg) {
   struct verdict v = h->npolicy ? h->policy[h->nverdict++ % h->npolicy] : (struct verdict){1, 0, 0, 0};
   int copies = v.how & 3;
+  /* Copies both ways feed each other (a duplicated ACK draws duplicated
+   * replies): a budget keeps a run's work bounded. */
+  if (copies > 1 && (h->hook_copies += (uint32_t)copies - 1) > HOOK_COPIES_MAX) copies = 1;
+  /* So do rewrites: a verdict growing every ACK into a data segment makes
+   * both stacks answer each other's unacceptable data for ever. */
+  if ((v.how & 24) && ++h->hook_rewrites > HOOK_REWRITES_MAX) v.how &= (uint8_t)~24;
   if ((v.how & 8) && seg->len) {
     seg->pkt[v.off % seg->len] ^= v.val ? v.val : 1;
     seg->csum_partial = 0;
