@@ -90,8 +90,8 @@ enum op {
 enum {
   CF_OFFLOAD = 1,    /* TSO (tso_max 64 KB) and the scatter output */
   CF_PCAP = 2,       /* capture from the start */
-  CF_NO_TS = 4,      /* passive opens decline timestamps */
-  CF_NO_SACK = 8,    /* passive opens decline SACK */
+  CF_NO_TS = 4,      /* the raw peer does not offer timestamps, A and B decline them */
+  CF_NO_SACK = 8,    /* ... nor SACK (loss recovery by duplicate ACKs) */
   CF_SMALL_MTU = 16, /* MTU 576 */
   CF_SMALL_BUF = 32, /* 4 KB fixed buffers */
   CF_HOOKS = 64,     /* hooks both ways from the start (auto pass) */
@@ -374,8 +374,10 @@ static void advance(struct harness *h, int64_t dt) {
 /* -------------------------------------------------------- datagrams ---- */
 
 /* Points a TCP datagram at socket s (addresses, ports) and/or its windows:
- * seq is RCV.NXT plus the signed low byte of the seq field, ack is SND.NXT
- * minus the ack field modulo the flight (0 acknowledges everything). */
+ * seq is RCV.NXT plus the signed low byte of the seq field; ack is SND.NXT
+ * minus the ack field modulo the flight (0 acknowledges everything), or
+ * with the top bit set SND.UNA plus the low 31 bits modulo the flight
+ * (0x80000000: a duplicate ACK). */
 static void patch(uint8_t *pkt, size_t len, unsigned flags, tl_sock *s) {
   if (!s || len < 40) return;
   uint32_t laddr, raddr;
@@ -394,7 +396,19 @@ static void patch(uint8_t *pkt, size_t len, unsigned flags, tl_sock *s) {
       uint8_t *t = pkt + ihl;
       uint32_t span = info.snd_nxt - info.snd_una + 1;
       wr32(t + 4, info.rcv_nxt + (uint32_t)(int32_t)(int8_t)t[7]);
-      wr32(t + 8, info.snd_nxt - (span ? rd32(t + 8) % span : 0));
+      uint32_t a = rd32(t + 8);
+      wr32(t + 8, (a >> 31) ? info.snd_una + (a & 0x7fffffff) % span : info.snd_nxt - a % span);
+      /* SACK blocks too: edges at SND.UNA plus their value modulo the
+       * flight, so holes lie in what is really outstanding. */
+      size_t doff = (size_t)(t[12] >> 4) * 4;
+      for (size_t o = 20; doff <= len - ihl && o + 1 < doff;) {
+        uint8_t kind = t[o], olen = kind <= 1 ? 1 : t[o + 1];
+        if (kind == 0 || olen < 1 || o + olen > doff) break;
+        if (kind == 5)
+          for (size_t b = o + 2; b + 8 <= o + olen; b += 4)
+            wr32(t + b, info.snd_una + rd32(t + b) % span);
+        o += olen;
+      }
     }
   }
   if (flags & 0xa) {
@@ -885,8 +899,8 @@ static tl_sock *handshake(struct harness *h) {
   th.opt.mss = 1460;
   th.opt.has_wscale = 1;
   th.opt.wscale = 7;
-  th.opt.sack_ok = 1;
-  th.opt.has_ts = 1;
+  th.opt.sack_ok = !(h->cfg & CF_NO_SACK);
+  th.opt.has_ts = !(h->cfg & CF_NO_TS);
   th.opt.ts_val = 1;
   uint8_t *p = h->pkt;
   size_t hl = tl_tcp_build(p + 20, &th);
@@ -940,7 +954,10 @@ static int setup(struct harness *h, int cf) {
   h->a = tl_sim_stack(h->sim, EP_A);
   h->b = tl_sim_stack(h->sim, EP_B);
   if (cf & CF_OFFLOAD) tl_stack_set_output_vec(h->a, out_vec, h);
-  if (cf & (CF_NO_TS | CF_NO_SACK)) tl_tcp_accept_options(h->a, !(cf & CF_NO_TS), !(cf & CF_NO_SACK));
+  if (cf & (CF_NO_TS | CF_NO_SACK)) {
+    tl_tcp_accept_options(h->a, !(cf & CF_NO_TS), !(cf & CF_NO_SACK));
+    tl_tcp_accept_options(h->b, !(cf & CF_NO_TS), !(cf & CF_NO_SACK));
+  }
   if (cf & CF_NO_LOSS) tl_tcp_set_loss_limit(h->a, 0);
   /* With offload the capture is a tap on the scatter output (a hook
    * capture would turn the scatter output off). */

@@ -40,7 +40,9 @@ local function dgram(bytes, flags, x, pad)
 end
 -- A segment on A's socket `sel` (0: the handshake's connection): addresses,
 -- ports and windows patched in; seq's low byte is the signed offset from
--- RCV.NXT, ack is SND.NXT minus the ack field modulo the flight (0: all).
+-- RCV.NXT, ack is SND.NXT minus the ack field modulo the flight (0: all),
+-- or with the top bit SND.UNA plus the rest (DUPACK: a duplicate ACK).
+local DUPACK = 0x80000000
 local function seg(t, sel, x, pad, flags)
   t.src, t.dst = t.src or PEER, t.dst or SELF
   t.sport, t.dport = t.sport or 40000, t.dport or 7
@@ -318,6 +320,26 @@ seeds.urgent_in = cfg() .. ack .. seg { flags = "PU.", urg = 1, data = "!" } .. 
   .. seg { flags = "PU.", seq = 1, urg = 600, data = ("u"):rep(500) } .. seg { flags = "U.", seq = 501, urg = 9 }
   .. app(A.AUTOREAD) .. seg { flags = "PU.", seq = 501, urg = 3, data = ("v"):rep(100) } .. app(A.RECV, 0, 0)
   .. seg { flags = "FPU.", seq = 601, urg = 2, data = "end" } .. app(A.RECV, 0, 9) .. pcap(0xfe)
+
+-- loss recovery without SACK (duplicate ACKs, NewReno) and with SACK holes
+local function noopt(t)
+  t.ts = false
+  return seg(t)
+end
+local dup = noopt { flags = ".", ack = DUPACK }
+seeds.dupacks = cfg(CF.NO_SACK + CF.NO_TS) .. noopt { flags = "." } .. app(A.SEND_LOTS, 0, 6) .. dup .. dup .. dup
+  .. dup .. noopt { flags = ".", ack = DUPACK + 1460 } .. dup .. dup .. dup .. noopt { flags = "." } .. time(21)
+  .. setopt(OPT.CONGESTION, 1) .. app(A.SEND_LOTS, 0, 6) .. dup .. dup .. dup .. noopt { flags = ".",
+    ack = DUPACK + 3000 } .. noopt { flags = "." }
+-- SACK block edges are patched to SND.UNA plus their value modulo the flight
+seeds.sack_holes = cfg() .. ack .. app(A.SEND_LOTS, 0, 6)
+  .. seg { flags = ".", ack = DUPACK, sack = { { 1448, 2896 } } } .. seg { flags = ".", ack = DUPACK,
+    sack = { { 1448, 5792 } } } .. seg { flags = ".", ack = DUPACK, sack = { { 1448, 5792 }, { 7240, 8688 } } }
+  .. seg { flags = ".", ack = DUPACK, sack = { { 1448, 11584 } } } .. seg { flags = ".", ack = DUPACK + 1448,
+    sack = { { 2896, 11584 } } } .. time(12) .. seg { flags = ".", ack = DUPACK, sack = { { 0, 1448 } } } .. ack
+seeds.nosack_sim = cfg(CF.NO_SACK) .. app(A.CONNECT_B) .. bapp(B.CONNECT) .. time(14) .. app(A.SEND_LOTS, 1, 63)
+  .. bapp(B.SEND, 0, 63) .. impair(4, { loss = 30, reorder = 30, seed = 5 }) .. time(20) .. time(21)
+  .. impair(5, {}) .. time(23)
 
 local n = 0
 local function write(path, bytes)
