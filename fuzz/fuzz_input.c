@@ -82,7 +82,8 @@ enum op {
   OP_B,      /* [sel][action][param]: what B's application does */
   OP_LATENCY,/* [b]: the sim's one-way latency */
   OP_BATCH,  /* [b]: rx batch on/off */
-  OP_WHEEL,  /* [n][n x 3 bytes]: the timing wheel alone, against a model */
+  OP_WHEEL,  /* [n][t16][n x 3 bytes]: the timing wheel alone, against a model */
+  OP_ASM,    /* [n][n x 3 bytes]: the out-of-order range set alone, against a bitmap */
   OP__N
 };
 
@@ -618,6 +619,26 @@ static void run_app(struct harness *h, struct in *in) {
     (void)tl_sim_dropped(h->sim);
     for (int k = 0; k < 8; k++)
       (void)tl_sim_impair_count(h->sim, param % 3, k);
+    /* the rest of the small API: counters, names, helpers */
+    for (int k = 0; k < tl_stats_count(); k++)
+      if (tl_stats_get(h->a, k) && !tl_stats_name(k)) __builtin_trap();
+    (void)tl_version();
+    (void)tl_strerror(-(int)(param % 13));
+    (void)tl_tcp_strerror(-(int)(param % 8));
+    (void)tl_stack_config(h->a);
+    (void)tl_tcp_sock_size();
+    {
+      char fl[8], fb[16];
+      (void)tl_tcp_flags_str(param, fl);
+      (void)tl_tcp_flags_fmt(param, fb, param % sizeof fb);
+      (void)tl_csum_update16((uint16_t)(param * 257), param, (uint16_t)~param);
+      CHECK(tl_seq_lt_x(param, param + 1u) && tl_seq_leq_x(param, param) && tl_seq_gt_x(param, param - 1u) &&
+            tl_seq_geq_x(param, param) && tl_seq_in_x(param, param, param + 1u) &&
+            tl_seq_max_x(0xfffffff0u, param) == param && tl_seq_min_x(0xfffffff0u, param) == 0xfffffff0u &&
+            tl_seq_diff_x(param, 0xfffffff0u) == (int32_t)param + 16);
+    }
+    /* a datagram of another protocol from A, fragmented unless DF */
+    (void)tl_ipv4_output(h->a, (param & 2) ? ADDR_B : ADDR_RAW, 17, h->rbuf, (size_t)param * 32, param & 1);
     break;
   case 13:
     /* urgent data longer than a segment: URG on each, SND.UP ahead */
@@ -798,6 +819,50 @@ static void run_wheel(struct in *in) {
   tl_timer_probe_free(p);
 }
 
+/* The out-of-order range set (core/assembler.c, the SACK scoreboard and
+ * receive queue's bookkeeping) alone: adds and advances against a bitmap.
+ * Ranges stay sorted, disjoint and non-adjacent and cover exactly the
+ * bytes added and not yet advanced past; a full set refuses, unchanged. */
+static void run_asm(struct in *in) {
+  enum { SPAN = 1024 };
+  uint8_t bits[SPAN] = {0};
+  struct tl_assembler a;
+  tl_asm_init(&a);
+  int n = u8(in);
+  for (int k = 0; k < n && in->i < in->n; k++) {
+    uint8_t b = u8(in), x = u8(in), y = u8(in);
+    if (b & 1) {
+      uint32_t adv = x;
+      memmove(bits, bits + adv, SPAN - adv);
+      memset(bits + SPAN - adv, 0, adv);
+      tl_asm_advance(&a, adv);
+    } else {
+      uint32_t off = (uint32_t)x * 2 + (b >> 7), len = y;
+      uint32_t before = tl_asm_bytes(&a);
+      if (tl_asm_add(&a, off, len) == 0)
+        memset(bits + off, 1, len);
+      else
+        CHECK(tl_asm_bytes(&a) == before && a.n == TL_ASM_MAX);
+    }
+    CHECK(a.n <= TL_ASM_MAX);
+    uint32_t pos = 0, total = 0;
+    for (int i = 0; i < a.n; i++) {
+      CHECK(a.r[i].start < a.r[i].end && a.r[i].end <= SPAN);
+      CHECK(i == 0 || a.r[i].start > a.r[i - 1].end);
+      for (; pos < a.r[i].start; pos++)
+        CHECK(!bits[pos]);
+      for (; pos < a.r[i].end; pos++)
+        CHECK(bits[pos]);
+      total += a.r[i].end - a.r[i].start;
+    }
+    for (; pos < SPAN; pos++)
+      CHECK(!bits[pos]);
+    CHECK(tl_asm_bytes(&a) == total);
+    CHECK(tl_asm_front(&a) == (a.n && a.r[0].start == 0 ? a.r[0].end : 0));
+    CHECK(tl_asm_highest(&a) == (a.n ? a.r[a.n - 1].end : 0));
+  }
+}
+
 /* --------------------------------------------------- link features ---- */
 
 static void run_hook(struct harness *h, struct in *in) {
@@ -950,6 +1015,7 @@ static int setup(struct harness *h, int cf) {
   cb.seed = 7;
   cb.addr = ADDR_B;
   cb.host = ADDR_A;
+  cb.tcp_recovery = 1; /* B recovers by RFC 6675 DupThresh, A by RACK-TLP (unless set) */
   if (tl_sim_add_stack(h->sim, &cb) != EP_B) return -1;
   h->a = tl_sim_stack(h->sim, EP_A);
   h->b = tl_sim_stack(h->sim, EP_B);
@@ -1040,6 +1106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         tl_tcp_rx_batch(h->a, h->rx_batch);
         break;
       case OP_WHEEL: run_wheel(&in); continue;
+      case OP_ASM: run_asm(&in); continue;
       default: break;
       }
       advance(h, 10000);

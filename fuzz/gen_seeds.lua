@@ -9,7 +9,7 @@ local dir = assert(arg[1], "usage: gen_seeds.lua DIR")
 
 -- fuzz_input.c: enum op, config bits, op flags
 local OP = { DGRAM = 0, APP = 1, SETOPT = 2, TIME = 3, HOOK = 4, INJECT = 5, IMPAIR = 6, PCAP = 7, ICMP = 8,
-  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12 }
+  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13 }
 local CF = { OFFLOAD = 1, PCAP = 2, NO_TS = 4, NO_SACK = 8, SMALL_MTU = 16, SMALL_BUF = 32, HOOKS = 64,
   NO_LOSS = 128 }
 local JUMP, FIX, SEQ, ADDR = 1, 2, 4, 8 -- OP_DGRAM flags (high nibble of the op byte)
@@ -24,7 +24,7 @@ local B = { SEND = 0, SHUTDOWN = 1, CLOSE = 2, ABORT = 3, SMALL_RCVBUF = 4, URGE
 local V = { DELAY = 4, MODIFY = 8, SET_BYTES = 16, NOTE = 32, LOOKUP_FIX = 64 }
 -- tl_opt
 local OPT = { NODELAY = 1, SNDBUF = 2, RCVBUF = 3, KEEPALIVE = 4, KEEPIDLE_MS = 5, KEEPINTVL_MS = 6, KEEPCNT = 7,
-  BACKLOG = 8, MSS = 9, LINGER_MS = 10, USER_TIMEOUT_MS = 11, CONGESTION = 12 }
+  BACKLOG = 8, MSS = 9, LINGER_MS = 10, USER_TIMEOUT_MS = 11, CONGESTION = 12, RECOVERY = 13 }
 
 local PEER, SELF = "10.77.0.1", "10.77.0.2"
 
@@ -340,6 +340,28 @@ seeds.sack_holes = cfg() .. ack .. app(A.SEND_LOTS, 0, 6)
 seeds.nosack_sim = cfg(CF.NO_SACK) .. app(A.CONNECT_B) .. bapp(B.CONNECT) .. time(14) .. app(A.SEND_LOTS, 1, 63)
   .. bapp(B.SEND, 0, 63) .. impair(4, { loss = 30, reorder = 30, seed = 5 }) .. time(20) .. time(21)
   .. impair(5, {}) .. time(23)
+
+-- [n][n x (kind, x, y)]: add at x*2 (+1 with kind's top bit) y bytes, or
+-- (kind odd) advance x
+local function asm(steps)
+  local t = {}
+  for _, s in ipairs(steps) do t[#t + 1] = u8(s[1]) .. u8(s[2]) .. u8(s[3] or 0) end
+  return op(OP.ASM) .. u8(#steps) .. table.concat(t)
+end
+seeds.assembler = cfg() .. asm { { 0, 10, 5 }, { 0, 20, 5 }, { 0, 30, 5 }, { 0, 40, 5 }, { 0, 50, 5 }, { 0, 60, 5 },
+  { 0, 70, 5 }, { 0, 80, 5 }, { 0, 90, 5 }, { 0x80, 12, 30 }, { 0, 0, 21 }, { 1, 7 }, { 0, 200, 255 }, { 1, 255 },
+  { 0, 255, 255 } }
+seeds.api_small = cfg() .. app(A.INFO, 0, 7) .. app(A.INFO, 0, 250) .. app(A.INFO, 0, 64) .. app(A.USER, 0, 9)
+  .. app(A.INFO, 0, 3)
+seeds.pmtu_age = cfg() .. ack .. app(A.SEND_LOTS, 0, 1) .. icmp(0, 3, 4, 1000, 10) .. time(14) .. ack .. time(30)
+  .. app(A.SEND_LOTS, 0, 1) .. ack .. time(14) .. ack
+seeds.persist = cfg() .. ack .. app(A.SEND_LOTS, 0, 30) .. seg { flags = ".", win = 0 } .. time(20)
+  .. time(21) .. time(22) .. seg { flags = ".", win = 1 } .. time(22) .. ack .. time(14)
+seeds.sndbuf_grows = cfg(CF.SMALL_BUF) .. ack .. app(A.SEND_LOTS, 0, 4) .. setopt(OPT.SNDBUF, 65536) .. ack
+  .. setopt(OPT.RCVBUF, 1) .. setopt(OPT.RCVBUF, 65536)
+seeds.dupthresh = cfg() .. setopt(OPT.RECOVERY, 1) .. seeds.sack_holes:sub(2) .. app(A.CONNECT_B) .. time(14)
+  .. setopt(OPT.RECOVERY, 1, 1) .. app(A.SEND_LOTS, 1, 63) .. impair(1, { loss = 40, seed = 4 }) .. bapp(B.SEND, 0, 63)
+  .. impair(3, { loss = 40, seed = 4 }) .. time(20) .. time(21) .. impair(5, {}) .. time(22)
 
 local n = 0
 local function write(path, bytes)
