@@ -363,6 +363,29 @@ seeds.dupthresh = cfg() .. setopt(OPT.RECOVERY, 1) .. seeds.sack_holes:sub(2) ..
   .. setopt(OPT.RECOVERY, 1, 1) .. app(A.SEND_LOTS, 1, 63) .. impair(1, { loss = 40, seed = 4 }) .. bapp(B.SEND, 0, 63)
   .. impair(3, { loss = 40, seed = 4 }) .. time(20) .. time(21) .. impair(5, {}) .. time(22)
 
+seeds.newreno_partial = cfg(CF.NO_SACK + CF.NO_TS) .. noopt { flags = "." } .. setopt(OPT.CONGESTION, 1)
+  .. app(A.SEND_LOTS, 0, 8) .. dup .. dup .. dup .. dup .. noopt { flags = ".", ack = DUPACK + 1448 }
+  .. noopt { flags = ".", ack = DUPACK + 1448 } .. noopt { flags = ".", ack = DUPACK + 4344 } .. dup .. dup .. dup
+  .. noopt { flags = "." } .. setopt(OPT.CONGESTION, 0) .. app(A.SEND_LOTS, 0, 8) .. dup .. dup .. dup .. dup
+  .. noopt { flags = ".", ack = DUPACK + 2896 } .. noopt { flags = "." }
+seeds.time_wait = cfg() .. ack .. app(A.SHUTDOWN) .. seg { flags = "F." } .. time(14) .. seg { flags = "F.", seq = -1 }
+  .. seg { flags = "P.", data = "after" } .. seg { flags = "R" } .. seg { flags = ".", seq = -1 }
+  .. seg({ flags = "S", seq = 100 }, 0, 0, 0, ADDR + FIX) .. time(27) .. seg { flags = "." }
+seeds.receive_edges = cfg() .. ack .. seg { flags = "P.", seq = 10, data = "gap" } .. seg { flags = "F.", seq = 40 }
+  .. seg { flags = "P.", data = ("0123456789"):rep(2) } .. seg { flags = "P.", seq = 5, data = ("a"):rep(30) }
+  .. seg { flags = "FP.", seq = 35, data = "tail" } .. seg { flags = "P.", seq = 60, data = "after fin" } .. time(18)
+seeds.receive_full = cfg(CF.SMALL_BUF) .. ack .. app(A.AUTOREAD)
+  .. seg { flags = "P.", data = ("r"):rep(1400) } .. seg { flags = "P.", data = ("s"):rep(1400) }
+  .. seg { flags = "P.", data = ("t"):rep(1400) } .. seg { flags = "P.", data = ("u"):rep(1400) } .. time(20)
+  .. seg { flags = "P.", seq = 1, data = "probe" } .. app(A.RECV, 0, 255) .. app(A.RECV, 0, 255) .. time(18)
+  .. seg { flags = "P.", data = "more" }
+seeds.window_shrink = cfg() .. ack .. app(A.SEND_LOTS, 0, 8) .. seg { flags = ".", ack = DUPACK + 1448, win = 2 }
+  .. seg { flags = ".", ack = DUPACK, win = 1 } .. time(20) .. seg { flags = ".", win = 65535 }
+  .. seg { flags = ".", ack = DUPACK + 9999999, win = 100 } .. time(21)
+seeds.simultaneous_open = cfg() .. app(A.CONNECT_RAW) .. active { flags = "S", ts = { 5, 0 }, mss = 1400 }
+  .. active { flags = "S.", ts = { 6, 0 } } .. active { flags = "." } .. app(A.SEND, 1, 1) .. active { flags = "F." }
+  .. app(A.CLOSE, 1) .. active { flags = "." } .. time(25)
+
 local n = 0
 local function write(path, bytes)
   local f = assert(io.open(path, "wb"))
