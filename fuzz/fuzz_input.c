@@ -108,6 +108,12 @@ struct hsock {
   tl_sock *s;
   struct lent lent[MAX_LENT];
   int nlent;
+  uint64_t tx, rx; /* stream offsets: what was queued, what was read */
+};
+
+struct bsock {
+  tl_sock *s;
+  uint64_t tx, rx;
 };
 
 struct verdict {
@@ -121,7 +127,7 @@ struct harness {
   uint32_t mtu;
   tl_sock *listener, *blistener;
   struct hsock socks[MAX_SOCKS]; /* A's connections; [0] from the handshake */
-  tl_sock *bsocks[MAX_BSOCKS];
+  struct bsock bsocks[MAX_BSOCKS];
   int nbsocks;
   tl_pcap *pcap, *tap_pcap;
   tl_pcap_tap tap;
@@ -129,16 +135,18 @@ struct harness {
   int npolicy, nverdict;
   int autoread;
   int tainted; /* something may corrupt or rewrite datagrams: oracles off */
+  int forged;  /* the fuzzer spoke for B or to B, or rewrote data: streams unchecked */
   int rx_batch;
   uint32_t b_bytes;
   uint32_t hook_copies;  /* extra copies made by verdicts so far */
   uint32_t hook_rewrites; /* datagrams verdicts changed so far */
-  uint64_t vec_calls, vec_super; /* for FUZZ_DEBUG */
+  uint64_t vec_calls, vec_super, checked; /* for FUZZ_DEBUG */
   uint8_t last[2048]; /* the latest datagram queued for the raw peer */
   size_t last_len;
   uint8_t vec[DGRAM_MAX + 1]; /* the scatter output's concatenation */
   uint8_t pkt[DGRAM_MAX + 64];
   uint8_t rbuf[DGRAM_MAX + 1];
+  uint8_t sbuf[4096]; /* what the applications send: the stream pattern */
 };
 
 /* ------------------------------------------------------------ input ---- */
@@ -191,6 +199,7 @@ static int add_sock(struct harness *h, tl_sock *s) {
     if (!h->socks[i].s) {
       h->socks[i].s = s;
       h->socks[i].nlent = 0;
+      h->socks[i].tx = h->socks[i].rx = 0;
       return i;
     }
   tl_close(s, now(h));
@@ -231,6 +240,57 @@ static void sock_release(struct harness *h, struct hsock *hs, int abort) {
     tl_close(hs->s, now(h));
   lent_free_all(hs); /* close copied what was still unacknowledged */
   hs->s = NULL;
+}
+
+/* ---------------------------------------------------------- streams ---- */
+
+/* Every byte an application sends is a function of its offset in the
+ * stream, so the receiver can check each byte it reads: A and B must hand
+ * their applications exactly what the other queued, in order, whatever
+ * the links lost, duplicated, reordered or delayed. Checked on A-B
+ * connections while the fuzzer neither forged segments for them nor let
+ * anything corrupt or rewrite datagrams. */
+static uint8_t pattern(uint64_t off) { return (uint8_t)(off * 7 + (off >> 9) + (off >> 17)); }
+
+static const uint8_t *stream_bytes(struct harness *h, uint64_t off, size_t n) {
+  for (size_t i = 0; i < n && i < sizeof h->sbuf; i++)
+    h->sbuf[i] = pattern(off + i);
+  return h->sbuf;
+}
+
+static int stream_checked(struct harness *h, tl_sock *s) {
+  if (h->tainted || h->forged) return 0;
+  uint32_t laddr, raddr;
+  uint16_t lport, rport;
+  tl_sock_addrs(s, &laddr, &lport, &raddr, &rport);
+  return (laddr == ADDR_A && raddr == ADDR_B) || (laddr == ADDR_B && raddr == ADDR_A);
+}
+
+static long recv_checked(struct harness *h, tl_sock *s, uint64_t *rx, size_t cap) {
+  long n = tl_recv(s, h->rbuf, cap, now(h));
+  if (n <= 0) return n;
+  if (stream_checked(h, s)) {
+    for (long i = 0; i < n; i++)
+      CHECK(h->rbuf[i] == pattern(*rx + (uint64_t)i));
+    h->checked += (uint64_t)n;
+  }
+  *rx += (uint64_t)n;
+  return n;
+}
+
+/* tl_send, tl_send_urgent (urgent != 0) of the next n stream bytes. */
+static long send_stream(struct harness *h, tl_sock *s, uint64_t *tx, size_t n, int urgent) {
+  if (n > sizeof h->sbuf) n = sizeof h->sbuf;
+  const uint8_t *b = stream_bytes(h, *tx, n);
+  long r = urgent ? tl_send_urgent(s, b, n, now(h)) : tl_send(s, b, n, now(h));
+  if (r > 0) *tx += (uint64_t)r;
+  return r;
+}
+
+/* A datagram the fuzzer made: one from or to B's address takes the A-B
+ * streams out of the check (it may carry data of its own). */
+static void note_forged(struct harness *h, const uint8_t *p, size_t len) {
+  if (len >= 20 && (rd32(p + 12) == ADDR_B || rd32(p + 16) == ADDR_B)) h->forged = 1;
 }
 
 /* ------------------------------------------------------------ links ---- */
@@ -296,6 +356,7 @@ static void apply_verdict(struct harness *h, tl_hook_seg *seg) {
   /* So do rewrites: a verdict growing every ACK into a data segment makes
    * both stacks answer each other's unacceptable data for ever. */
   if ((v.how & 24) && ++h->hook_rewrites > HOOK_REWRITES_MAX) v.how &= (uint8_t)~24;
+  if ((v.how & 24) && seg->len) h->forged = 1; /* rewritten bytes may be data */
   if ((v.how & 8) && seg->len) {
     seg->pkt[v.off % seg->len] ^= v.val ? v.val : 1;
     seg->csum_partial = 0;
@@ -326,16 +387,14 @@ static void drain_b(struct harness *h) {
   }
   tl_sock *c;
   while (h->blistener && h->nbsocks < MAX_BSOCKS && (c = tl_accept(h->blistener)) != NULL)
-    h->bsocks[h->nbsocks++] = c;
+    h->bsocks[h->nbsocks++] = (struct bsock){c, 0, 0};
   for (int i = 0; i < h->nbsocks; i++)
-    if (h->bsocks[i])
-      for (int k = 0; k < 64 && tl_recv(h->bsocks[i], h->rbuf, sizeof h->rbuf, now(h)) > 0; k++) {
-      }
+    for (int k = 0; k < 64 && recv_checked(h, h->bsocks[i].s, &h->bsocks[i].rx, sizeof h->rbuf) > 0; k++) {
+    }
 }
 
 /* What a host does after the link and timers had their turn. */
 static void service(struct harness *h) {
-  int64_t t = now(h);
   tl_hook_seg *seg;
   for (int k = 0; k < 4096 && (seg = tl_hook_next(h->a)) != NULL; k++)
     apply_verdict(h, seg);
@@ -352,7 +411,7 @@ static void service(struct harness *h) {
     struct hsock *hs = &h->socks[i];
     if (!hs->s) continue;
     if (h->autoread)
-      for (int k = 0; k < 8 && tl_recv(hs->s, h->rbuf, 4096, t) > 0; k++) {
+      for (int k = 0; k < 8 && recv_checked(h, hs->s, &hs->rx, 4096) > 0; k++) {
       }
     lent_reap(hs);
     tl_tcp_info info;
@@ -442,6 +501,7 @@ static void run_dgram(struct harness *h, struct in *in, unsigned flags) {
   uint8_t x = u8(in);
   struct hsock *hs = pick(h, x & 15);
   size_t len = read_dgram(h, in, flags, hs ? hs->s : NULL);
+  note_forged(h, h->pkt, len);
   if (flags & 1) advance(h, 1500000);
   int partial = x & 16, rxbuf = x & 32, via_sim = x & 64, batch = x & 128;
   if (batch) tl_tcp_rx_batch(h->a, 1);
@@ -469,6 +529,7 @@ static void run_inject(struct harness *h, struct in *in, unsigned flags) {
   uint8_t x = u8(in);
   struct hsock *hs = pick(h, 0);
   size_t len = read_dgram(h, in, flags, hs ? hs->s : NULL);
+  note_forged(h, h->pkt, len);
   int dir = (x & 1) ? TL_PCAP_DIR_OUT : TL_PCAP_DIR_IN;
   if (dir == TL_PCAP_DIR_OUT) h->tainted = 1;
   tl_hook_inject(h->a, (x & 2) ? 3 : dir, h->pkt, len, (int64_t)(x >> 2) * 1000, (x & 2) ? NULL : "inject",
@@ -533,30 +594,32 @@ static void run_app(struct harness *h, struct in *in) {
   tl_sock *s = hs ? hs->s : NULL;
   switch (action & 31) {
   case 0:
-    if (s) tl_send(s, chunk, (size_t)param * 16 + 1, t);
+    if (s) send_stream(h, s, &hs->tx, (size_t)param * 16 + 1, 0);
     break;
   case 1:
     for (int k = 0; s && k < 1 + param % 64; k++)
-      if (tl_send(s, chunk, sizeof chunk, t) <= 0) break;
+      if (send_stream(h, s, &hs->tx, sizeof h->sbuf, 0) <= 0) break;
     break;
   case 2:
     if (s && hs->nlent < MAX_LENT) {
       size_t n = (size_t)param * 256 + 1;
       uint8_t *b = malloc(n);
       if (!b) break;
-      memset(b, 'L', n);
+      for (size_t i = 0; i < n; i++)
+        b[i] = pattern(hs->tx + i);
       long r = tl_send_ref(s, b, n, t);
       if (r <= 0) {
         free(b);
         break;
       }
+      hs->tx += (uint64_t)r;
       hs->lent[hs->nlent].buf = b;
       hs->lent[hs->nlent].mark = tl_sock_snd_queued(s);
       hs->nlent++;
     }
     break;
   case 3:
-    if (s) tl_send_urgent(s, chunk, (size_t)param + 1, t);
+    if (s) send_stream(h, s, &hs->tx, (size_t)param + 1, 1);
     break;
   case 4:
     if (s) tl_shutdown(s, t);
@@ -567,7 +630,7 @@ static void run_app(struct harness *h, struct in *in) {
     break;
   case 7:
     for (int k = 0; s && k < 1 + param % 16; k++)
-      if (tl_recv(s, h->rbuf, (size_t)param * 64 + 1, t) <= 0) break;
+      if (recv_checked(h, s, &hs->rx, (size_t)param * 64 + 1) <= 0) break;
     break;
   case 8: {
     int err = 0;
@@ -589,7 +652,7 @@ static void run_app(struct harness *h, struct in *in) {
     /* the autocork at the application's step, as host_loop.c runs it */
     tl_tcp_tx_batch(h->a, 1);
     for (int k = 0; s && k < 1 + param % 8; k++)
-      tl_send(s, chunk, (size_t)param * 16 + 1, t);
+      send_stream(h, s, &hs->tx, (size_t)param * 16 + 1, 0);
     tl_tcp_tx_batch(h->a, 0);
     tl_stack_poll(h->a, t);
     break;
@@ -642,7 +705,7 @@ static void run_app(struct harness *h, struct in *in) {
     break;
   case 13:
     /* urgent data longer than a segment: URG on each, SND.UP ahead */
-    if (s) tl_send_urgent(s, chunk, sizeof chunk, t);
+    if (s) send_stream(h, s, &hs->tx, sizeof h->sbuf, 1);
     break;
   case 14:
     if (h->listener) {
@@ -720,12 +783,13 @@ static void run_setopt(struct harness *h, struct in *in) {
 
 static void run_b(struct harness *h, struct in *in) {
   uint8_t sel = u8(in), action = u8(in), param = u8(in);
-  tl_sock *s = h->nbsocks ? h->bsocks[sel % h->nbsocks] : NULL;
+  struct bsock *bs = h->nbsocks ? &h->bsocks[sel % h->nbsocks] : NULL;
+  tl_sock *s = bs ? bs->s : NULL;
   int64_t t = now(h);
   switch (action & 7) {
   case 0:
     for (int k = 0; s && k < 1 + param % 64 && h->b_bytes < B_BYTES_MAX; k++) {
-      long r = tl_send(s, chunk, sizeof chunk, t);
+      long r = send_stream(h, s, &bs->tx, sizeof h->sbuf, 0);
       if (r <= 0) break;
       h->b_bytes += (uint32_t)r;
     }
@@ -749,7 +813,7 @@ static void run_b(struct harness *h, struct in *in) {
     if (s) tl_setopt(s, TL_OPT_RCVBUF, 1 + (int64_t)param * 64); /* B's window closes: A probes */
     break;
   case 5:
-    if (s) tl_send_urgent(s, chunk, (size_t)param + 1, t);
+    if (s) send_stream(h, s, &bs->tx, (size_t)param + 1, 1);
     break;
   case 6:
     if (s) tl_setopt(s, TL_OPT_CONGESTION, param % 3);
@@ -758,7 +822,7 @@ static void run_b(struct harness *h, struct in *in) {
     if (h->nbsocks < MAX_BSOCKS) {
       int err = 0;
       tl_sock *c = tl_connect(h->b, ADDR_A, LISTEN_PORT, 0, t, &err);
-      if (c) h->bsocks[h->nbsocks++] = c;
+      if (c) h->bsocks[h->nbsocks++] = (struct bsock){c, 0, 0};
     }
     break;
   }
@@ -1051,8 +1115,8 @@ static void debug_counters(struct harness *h) {
   static int debug = -1;
   if (debug < 0) debug = getenv("FUZZ_DEBUG") != NULL;
   if (!debug || !h->sim) return;
-  fprintf(stderr, "scatter output: %llu datagrams, %llu super-segments\n", (unsigned long long)h->vec_calls,
-          (unsigned long long)h->vec_super);
+  fprintf(stderr, "scatter output: %llu datagrams, %llu super-segments; stream bytes checked: %llu\n",
+          (unsigned long long)h->vec_calls, (unsigned long long)h->vec_super, (unsigned long long)h->checked);
   for (int i = 0; i < tl_stats_count(); i++) {
     uint64_t va = tl_stats_get(h->a, i), vb = tl_stats_get(h->b, i);
     if (va || vb)
@@ -1065,7 +1129,7 @@ static void teardown(struct harness *h) {
   for (int i = 0; i < MAX_SOCKS; i++)
     if (h->socks[i].s) sock_release(h, &h->socks[i], i & 1);
   for (int i = 0; i < h->nbsocks; i++)
-    tl_close(h->bsocks[i], now(h));
+    tl_close(h->bsocks[i].s, now(h));
   h->nbsocks = 0;
   if (h->listener) tl_close(h->listener, now(h));
   if (h->blistener) tl_close(h->blistener, now(h));
