@@ -80,7 +80,7 @@ typedef struct tl_config {
   uint8_t tcp_syn_retries;
   uint8_t tcp_synack_retries;
   uint8_t tcp_data_retries;        /* RFC 1122 R2 */
-  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122), we use 200 */
+  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122); 40 ms, Linux's minimum */
   uint32_t tcp_challenge_ack_per_s; /* RFC 5961 10 */
   uint32_t tcp_keepalive_idle_ms;  /* RFC 1122 4.2.3.6: default 2 h */
   uint32_t tcp_keepalive_intvl_ms;
@@ -103,6 +103,14 @@ typedef struct tl_config {
   /* Loss detection for connections that agree SACK (TL_OPT_RECOVERY's
    * default): 0 RACK-TLP (RFC 8985), 1 RFC 6675 DupThresh. */
   uint8_t tcp_recovery;
+  /* 1: a listener whose SYN queue is full drops further SYNs instead of
+   * answering them with SYN cookies (RFC 4987 3.6); the default for
+   * TL_OPT_SYNCOOKIES of new listeners. 0 (default): cookies. */
+  uint8_t tcp_no_syncookies;
+  /* Data segments ACKed at once at the start of a connection and after
+   * an idle period longer than the RTO, before delayed ACKs (RFC 1122
+   * 4.2.3.2) begin, as Linux's quickack mode: at most 15; 0 off. */
+  uint8_t tcp_quickacks;
 } tl_config;
 
 void tl_config_default(tl_config *cfg);
@@ -175,7 +183,17 @@ enum tl_opt {
   TL_OPT_LINGER_MS = 10,
   TL_OPT_USER_TIMEOUT_MS = 11,
   TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
-  TL_OPT_RECOVERY = 13     /* loss detection with SACK: 0 RACK-TLP (RFC 8985, default), 1 DupThresh (RFC 6675) */
+  TL_OPT_RECOVERY = 13,    /* loss detection with SACK: 0 RACK-TLP (RFC 8985, default), 1 DupThresh (RFC 6675) */
+  TL_OPT_SYNCOOKIES = 14,  /* listeners: 1 SYN cookies while the SYN queue is full (RFC 4987 3.6), 0 drop */
+  /* Which options the handshake offers (default 1): set before tl_connect_sock
+   * (or on a listener, for its children); 0 leaves the option out. */
+  TL_OPT_TIMESTAMPS = 20,  /* RFC 7323 3 */
+  TL_OPT_SACK = 21,        /* RFC 2018 2 SACK-permitted */
+  TL_OPT_WSCALE = 22,      /* RFC 7323 2: 0 = no window scaling (windows up to 64 KB) */
+  TL_OPT_CORK = 23,        /* 1: send only full segments until cleared (Linux TCP_CORK) */
+  TL_OPT_NOTSENT_LOWAT = 24 /* bytes (kept in whole KiB, rounded up; at most 2047 KiB): sends
+                               are refused, and TL_EV_WRITABLE withheld, while this many or
+                               more are queued but not yet sent (0 = off) */
 };
 
 /* Passive open. Returns the listener or NULL; *err gets the reason. */
@@ -185,6 +203,13 @@ tl_sock *tl_accept(tl_sock *listener);
 /* Active open: sends the SYN now. sport 0 picks an ephemeral port
  * (RFC 6056). Completion is reported with TL_EV_CONNECTED or TL_EV_CLOSED. */
 tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err);
+/* The same in two steps, so options can be set before the SYN (MSS, buffer
+ * sizes and so window scale, timestamps, SACK, congestion control...):
+ * tl_socket makes an unconnected socket (state CLOSED; NULL without
+ * memory); tl_connect_sock sends its SYN and returns 0 or a negative
+ * tl_err (the socket stays unconnected and may be retried or closed). */
+tl_sock *tl_socket(tl_stack *st);
+int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now);
 
 /* Queue data; returns bytes taken (maybe fewer than len, 0 when the buffer
  * is full) or a negative tl_err. */
@@ -214,9 +239,23 @@ size_t tl_readable(const tl_sock *s);
 /* Find the first occurrence of byte c among the readable bytes: its offset,
  * or -1. Lets a line reader avoid copying data it cannot use yet. */
 long tl_find_byte(const tl_sock *s, uint8_t c);
+/* MSG_PEEK: copies up to cap readable bytes from offset off on without
+ * consuming them; returns bytes (>0), or what tl_recv would return when
+ * fewer than off+1 are readable (TL_EAGAIN, TL_ECLOSED, another tl_err). */
+long tl_peek(const tl_sock *s, size_t off, uint8_t *buf, size_t cap);
+/* Offset of the first occurrence of pat (1 to TL_FIND_MAX bytes) among the
+ * readable bytes at or after offset from, -1 if none, TL_EINVAL for a bad
+ * pattern. */
+enum { TL_FIND_MAX = 1024 };
+long tl_find(const tl_sock *s, const uint8_t *pat, size_t len, size_t from);
 size_t tl_writable(const tl_sock *s);
 /* Half-close: FIN after the queued data (RFC 9293 3.10.4). */
 int tl_shutdown(tl_sock *s, int64_t now);
+/* SHUT_RD: the application reads no more. What is readable is dropped,
+ * tl_readable says 0 and tl_recv discards whatever arrives later (still
+ * acknowledged, so the peer is not stalled) and returns TL_ECLOSED. TCP
+ * has no way to tell the peer (RFC 9293 3.10.4 closes only the send side). */
+int tl_shutdown_read(tl_sock *s, int64_t now);
 /* Graceful close and release of the handle; the stack finishes the
  * connection and frees it. For a listener, resets queued connections. */
 void tl_close(tl_sock *s, int64_t now);

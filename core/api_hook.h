@@ -13,7 +13,9 @@
 enum tl_hook_mask {
   TL_HOOK_IN = 1,    /* every datagram from the link */
   TL_HOOK_OUT = 2,   /* every datagram the stack emits */
-  TL_HOOK_SYN_IN = 4 /* only TCP SYNs (no ACK) from the link: accept filters */
+  TL_HOOK_SYN_IN = 4, /* only TCP SYNs (no ACK) from the link: accept filters */
+  TL_HOOK_DROPS = 8   /* also queue a copy of each datagram the command-line impairment
+                         dropped, marked dropped, for observers (--tseq, --trace) */
 };
 
 /* What tl_impair_faults reports: which faults touched the packet being
@@ -40,6 +42,9 @@ typedef struct tl_hook_seg {
    * only the pseudo-header sum); the runner clears it after changing the
    * bytes, so the stack verifies them. */
   int32_t csum_partial;
+  /* 1: a copy of a datagram the impairment already dropped (TL_HOOK_DROPS):
+   * to be observed only; releasing it just frees the slot. */
+  int32_t dropped;
   char note[192]; /* what a fault already did (command-line impairment), or "" */
 } tl_hook_seg;
 

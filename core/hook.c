@@ -131,6 +131,7 @@ static void slot_fill(struct hook_slot *s, int32_t i, size_t len, int dir, const
   s->seg.len = (uint32_t)len;
   s->seg.dir = dir;
   s->seg.id = i;
+  s->seg.dropped = 0;
   /* Most datagrams carry no note: skip the formatting then. */
   if (note && *note)
     snprintf(s->seg.note, sizeof s->seg.note, "%s", note);
@@ -273,6 +274,19 @@ static int im_dropped(void *ctx, const uint8_t *pkt, size_t len, int dir) {
   char note[128];
   TL_COUNT(h->st, impair_dropped);
   record(h, pkt, len, dir, tl_fault_note(tl_impair_faults(h->im[dir == TL_PCAP_DIR_OUT]), note, sizeof note));
+  if (h->mask & TL_HOOK_DROPS) {
+    /* Observers see the loss too (a tseq "drop" mark); a full pool only
+     * costs them the record. */
+    int32_t i = slot_get(h, pkt, len, dir, note);
+    if (i != HOOK_NONE) {
+      h->slot[i].seg.dropped = 1;
+      if (h->q_tail == HOOK_NONE)
+        h->q_head = i;
+      else
+        h->slot[h->q_tail].next = i;
+      h->q_tail = i;
+    }
+  }
   return 0;
 }
 static int im_in_dropped(void *ctx, const uint8_t *pkt, size_t len) {
@@ -373,7 +387,7 @@ int tl_hook_enable(tl_stack *st, int mask) {
       h->free_head = i;
     }
   }
-  h->mask = mask & (TL_HOOK_IN | TL_HOOK_OUT | TL_HOOK_SYN_IN);
+  h->mask = mask & (TL_HOOK_IN | TL_HOOK_OUT | TL_HOOK_SYN_IN | TL_HOOK_DROPS);
   tso_update(h);
   return 0;
 }
@@ -401,6 +415,10 @@ void tl_hook_release(tl_stack *st, tl_hook_seg *seg, int copies, int64_t delay_u
   struct tl_hook *h = st->hook;
   if (!h || !seg || seg->id < 0 || seg->id >= h->nslot || &h->slot[seg->id].seg != seg) return;
   set_now(st, now);
+  if (seg->dropped) {
+    slot_put(h, seg->id); /* counted and recorded when the impairment dropped it */
+    return;
+  }
   if (copies < 0) copies = 0;
   if (note && *note) snprintf(seg->note, sizeof seg->note, "%s", note);
   if (copies == 0) {

@@ -1,6 +1,6 @@
 /* The libev loop: TUN readable -> stack input; one timer for the earliest
- * of the stack's, Lua's and the impairments' deadlines; SIGINT/SIGTERM ->
- * clean stop. */
+ * of the stack's, Lua's and the impairments' deadlines; SIGINT/SIGTERM
+ * (through the watchdog thread) -> clean stop. */
 #include "host_loop.h"
 #include "api_fast.h"
 #include "host_offload.h"
@@ -199,7 +199,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
   service(h);
 }
 
-static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+static void on_stop(struct ev_loop *loop, ev_async *w, int revents) {
   (void)revents;
   struct host *h = w->data;
   h->stopping = 1;
@@ -209,16 +209,12 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents) {
 int host_loop_init(struct host *h) {
   h->loop = ev_loop_new(EVFLAG_AUTO);
   if (!h->loop) return -1;
-  /* Signals are watched from the start: a SIGTERM while the device is
-   * being set up or the script's top level runs ends the run cleanly
-   * once the loop starts (a background job may even have SIGINT ignored,
-   * which would lose it). */
-  ev_signal_init(&h->sigint, on_signal, SIGINT);
-  h->sigint.data = h;
-  ev_signal_init(&h->sigterm, on_signal, SIGTERM);
-  h->sigterm.data = h;
-  ev_signal_start(h->loop, &h->sigint);
-  ev_signal_start(h->loop, &h->sigterm);
+  /* SIGINT/SIGTERM are taken by the watchdog thread (host_watchdog.c),
+   * which wakes the loop here: a signal while the device is being set up
+   * or the script's top level runs ends the run once the loop starts. */
+  ev_async_init(&h->stop_async, on_stop);
+  h->stop_async.data = h;
+  ev_async_start(h->loop, &h->stop_async);
   ev_init(&h->timer, on_timer);
   h->timer.data = h;
   return 0;
@@ -243,8 +239,7 @@ void host_loop_run(struct host *h) {
 
 void host_loop_close(struct host *h) {
   if (!h->loop) return;
-  ev_signal_stop(h->loop, &h->sigint);
-  ev_signal_stop(h->loop, &h->sigterm);
+  ev_async_stop(h->loop, &h->stop_async);
   ev_loop_destroy(h->loop);
   h->loop = NULL;
 }

@@ -37,6 +37,18 @@ static int pcall_tb(lua_State *L, int nargs, int nres) {
   return 0;
 }
 
+/* pcall_tb as one watchdog step: an interrupt lands in this call only.
+ * limited: --lua-timeout applies (a stop signal's interrupt always does). */
+static int step_call(struct host_lua *hl, int nargs, int nres, int limited) {
+  int exempt = hl->wd && !limited;
+  if (exempt) atomic_store_explicit(&hl->wd->unlimited, 1, memory_order_relaxed);
+  host_watchdog_enter(hl->wd);
+  int r = pcall_tb(hl->L, nargs, nres);
+  host_watchdog_leave(hl->wd);
+  if (exempt) atomic_store_explicit(&hl->wd->unlimited, 0, memory_order_relaxed);
+  return r;
+}
+
 /* The Lua library is found next to the executable: ./tcplua in the repo
  * (lua/, build/lua/ for the generated cdef), build/tcplua or
  * build-san/tcplua (../lua/ and lua/ for the cdef) and an installed
@@ -61,8 +73,23 @@ static void set_package_path(lua_State *L) {
   lua_pop(L, 2);
 }
 
-int host_lua_open(struct host_lua *hl) {
+/* require("tcplua.guard").install(), and its list of the library's chunk
+ * sources where the watchdog's hook finds it. */
+static int install_guard(lua_State *L) {
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "tcplua.guard");
+  if (pcall_tb(L, 1, 1) < 0) return -1;
+  lua_getfield(L, -1, "lib_sources");
+  lua_setfield(L, LUA_REGISTRYINDEX, HOST_WATCHDOG_LIB_KEY);
+  lua_getfield(L, -1, "install");
+  int r = pcall_tb(L, 0, 0);
+  lua_pop(L, 1);
+  return r;
+}
+
+int host_lua_open(struct host_lua *hl, int guard) {
   hl->script_ref = hl->step_ref = hl->shutdown_ref = LUA_NOREF;
+  hl->guard = guard;
   /* Inside the binary the core is the binary itself (ffi.C, -rdynamic):
    * a second copy loaded from $TCPLUA_LIB (set for the specs) must not be
    * handed the stack this copy allocated. */
@@ -74,7 +101,22 @@ int host_lua_open(struct host_lua *hl) {
   }
   luaL_openlibs(hl->L);
   set_package_path(hl->L);
+  if (guard && install_guard(hl->L) < 0) return -1;
   return 0;
+}
+
+/* jit.off(chunk, true) for the function on top of the stack. */
+static int jit_off(lua_State *L) {
+  lua_getglobal(L, "jit");
+  if (!lua_istable(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  lua_getfield(L, -1, "off");
+  lua_remove(L, -2);
+  lua_pushvalue(L, -2);
+  lua_pushboolean(L, 1);
+  return pcall_tb(L, 2, 0);
 }
 
 int host_lua_load(struct host_lua *hl, const char *path) {
@@ -89,6 +131,10 @@ int host_lua_load(struct host_lua *hl, const char *path) {
   if (r != 0) {
     /* LUA_ERRSYNTAX messages already read "file:line: reason". */
     fprintf(stderr, "tcplua: %s\n", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  if (hl->guard && jit_off(L) < 0) {
     lua_pop(L, 1);
     return -1;
   }
@@ -147,7 +193,7 @@ int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info) {
   lua_State *L = hl->L;
   lua_getglobal(L, "require");
   lua_pushstring(L, "tcplua.host");
-  if (pcall_tb(L, 1, 1) < 0) return -1;
+  if (step_call(hl, 1, 1, 0) < 0) return -1;
   if (!lua_istable(L, -1)) {
     fprintf(stderr, "tcplua: module tcplua.host did not return a table\n");
     lua_pop(L, 1);
@@ -167,7 +213,7 @@ int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info) {
     return -1;
   }
   push_info(L, info);
-  if (pcall_tb(L, 1, 0) < 0) {
+  if (step_call(hl, 1, 0, 0) < 0) {
     lua_pop(L, 1);
     return -1;
   }
@@ -193,7 +239,9 @@ int host_lua_run(struct host_lua *hl, const struct host_lua_info *info) {
   hl->script_ref = LUA_NOREF;
   for (int i = 0; i < info->nargs; i++)
     lua_pushstring(L, info->args[i]);
-  return pcall_tb(L, info->nargs, 0);
+  /* The top level may take its time setting up (nothing is served yet);
+   * only a stop signal interrupts it. */
+  return step_call(hl, info->nargs, 0, 0);
 }
 
 void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *stop) {
@@ -202,7 +250,7 @@ void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *
   *stop = 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, hl->step_ref);
   lua_pushnumber(L, (lua_Number)now_us);
-  if (pcall_tb(L, 1, 2) < 0) return;
+  if (step_call(hl, 1, 2, 1) < 0) return;
   if (lua_isnumber(L, -2)) {
     lua_Number d = lua_tonumber(L, -2);
     /* Range-checked: a NaN or huge value must not reach the int64 cast. */
@@ -215,7 +263,7 @@ void host_lua_step(struct host_lua *hl, int64_t now_us, int64_t *deadline, int *
 void host_lua_shutdown(struct host_lua *hl) {
   if (!hl->L || hl->shutdown_ref == LUA_NOREF) return;
   lua_rawgeti(hl->L, LUA_REGISTRYINDEX, hl->shutdown_ref);
-  pcall_tb(hl->L, 0, 0);
+  step_call(hl, 0, 0, 1);
 }
 
 void host_lua_close(struct host_lua *hl) {

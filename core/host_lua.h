@@ -5,6 +5,7 @@
 #define TL_HOST_LUA_H
 #include <stdint.h>
 
+#include "host_watchdog.h"
 #include "tcplua.h"
 
 typedef struct lua_State lua_State;
@@ -14,6 +15,9 @@ struct host_lua {
   int script_ref;   /* the compiled script, until it runs */
   int step_ref;     /* tcplua.host.step */
   int shutdown_ref; /* tcplua.host.shutdown, if the module has one */
+  /* Every call into Lua is a step the watchdog may interrupt (NULL: none). */
+  struct host_watchdog *wd;
+  int guard; /* the user's code is kept out of the JIT (lua/tcplua/guard.lua) */
 };
 
 /* What main hands to require("tcplua.host").attach(info). */
@@ -35,7 +39,9 @@ struct host_lua_info {
 };
 
 /* Each returns 0, or -1 after printing what went wrong to stderr. */
-int host_lua_open(struct host_lua *hl);
+/* guard: keep the user's chunks out of the JIT, so the watchdog's hook can
+ * reach their loops (lua/tcplua/guard.lua). */
+int host_lua_open(struct host_lua *hl, int guard);
 /* Compiles the script (syntax errors are reported as file:line). */
 int host_lua_load(struct host_lua *hl, const char *path);
 int host_lua_attach(struct host_lua *hl, const struct host_lua_info *info);

@@ -58,9 +58,9 @@ static struct nlmsghdr *nl_req(struct nl *nl, uint16_t type, uint16_t flags) {
 static void fail(char *err, size_t errlen, const char *what, const char *ifname, int e) {
   if (e == EPERM || e == EACCES)
     snprintf(err, errlen,
-             "%s on %s: %s -- run with sudo, or grant CAP_NET_ADMIN: "
-             "sudo setcap cap_net_admin+ep ./tcplua",
-             what, ifname, strerror(e));
+             "%s on %s: %s -- run with sudo; or configure the device once as root (sudo ip addr add "
+             "10.77.0.1/24 dev %s && sudo ip link set %s up) and run tcplua --attach",
+             what, ifname, strerror(e), ifname, ifname);
   else
     snprintf(err, errlen, "%s on %s: %s", what, ifname, strerror(e));
 }

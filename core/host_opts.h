@@ -23,6 +23,7 @@ struct host_opts {
   const char *tseq;        /* --tseq FILE.csv */
   int trace;               /* --trace */
   int no_offload;          /* --offload off */
+  uint32_t lua_timeout_us; /* --lua-timeout; 0: off */
   const char *script;
   int nargs; /* script arguments */
   char **args;

@@ -9,7 +9,18 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define PRIV_HINT "run with sudo, or grant CAP_NET_ADMIN: sudo setcap cap_net_admin+ep ./tcplua"
+/* Creating a TUN needs CAP_NET_ADMIN; using one the user owns does not. */
+#define PRIV_HINT                                                                                  \
+  "run with sudo; or, without sudo, once as root: sudo ip tuntap add dev tcplua0 mode tun user $USER " \
+  "&& sudo ip addr add 10.77.0.1/24 dev tcplua0 && sudo ip link set tcplua0 up, then tcplua --attach " \
+  "(tcplua --sim runs sim scripts without any of this)"
+/* Where /dev/net/tun is mode 0600, as in many containers, no capability
+ * given to the binary (setcap) opens it for another user. */
+#define OPEN_HINT                                                                                  \
+  "it is not open to your user: run with sudo; or, as root, let users open it (sudo chmod 0666 "     \
+  "/dev/net/tun, its usual mode) and create a TUN you own (sudo ip tuntap add dev tcplua0 mode tun " \
+  "user $USER, then give it 10.77.0.1/24 and bring it up), then tcplua --attach (tcplua --sim runs "  \
+  "sim scripts without any of this)"
 
 int host_tun_open(const char *name, int attach, char *ifname, char *err, size_t errlen) {
   return host_tun_open_vnet(name, attach, 0, ifname, err, errlen);
@@ -47,7 +58,7 @@ int host_tun_open_vnet(const char *name, int attach, int vnet_hdr, char *ifname,
                "(load it with: sudo modprobe tun; in a container, pass --device /dev/net/tun)",
                strerror(e));
     else if (e == EPERM || e == EACCES)
-      snprintf(err, errlen, "cannot open /dev/net/tun: %s -- " PRIV_HINT, strerror(e));
+      snprintf(err, errlen, "cannot open /dev/net/tun: %s -- " OPEN_HINT, strerror(e));
     else
       snprintf(err, errlen, "cannot open /dev/net/tun: %s", strerror(e));
     return -1;

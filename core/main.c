@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "host_netlink.h"
 #include "host_opts.h"
 #include "host_offload.h"
+#include "host_sim.h"
 #include "host_tun.h"
 
 static const char usage[] =
@@ -34,6 +37,9 @@ static const char usage[] =
     "  --seed N          seed for every PRNG in the stack (default: random)\n"
     "  -q, --quiet       no start-up line\n"
     "  --stats           print every counter as 'name value' on exit\n"
+    "  --lua-timeout MS  a Lua step (handler, callback, hook, timer) that runs longer than MS ms\n"
+    "                    of CPU without yielding is interrupted with an error and its connection\n"
+    "                    reset (default 500; 0 = off, which also leaves the script's code to the JIT)\n"
     "  -h, --help        this text\n"
     "  -V, --version     print the version\n"
     "\n"
@@ -52,7 +58,12 @@ static const char usage[] =
     "  --trace           one tcpdump-like line per segment on stderr, with state and verdict\n"
     "  --tseq FILE.csv   time-sequence trace (segments, cwnd, ssthresh, srtt) for scripts/tseq-plot\n"
     "\n"
-    "Needs CAP_NET_ADMIN (sudo, or: sudo setcap cap_net_admin+ep ./tcplua).\n"
+    "Without root or a TUN:\n"
+    "  tcplua --sim SCRIPT [ARGS...]   run a tcplua.sim script (in-memory network, virtual\n"
+    "                    clock); --sim must come first\n"
+    "\n"
+    "Needs root (sudo) to create the TUN. Without sudo, once as root: sudo ip tuntap add dev\n"
+    "tcplua0 mode tun user $USER, give it 10.77.0.1/24 and bring it up, then run tcplua --attach.\n"
     "Example: sudo tcplua examples/echo.lua, then from the host: ping 10.77.0.2\n";
 
 enum {
@@ -74,7 +85,8 @@ enum {
   OPT_PCAP,
   OPT_TRACE,
   OPT_TSEQ,
-  OPT_OFFLOAD
+  OPT_OFFLOAD,
+  OPT_LUA_TIMEOUT
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +112,7 @@ static const struct option long_opts[] = {
     {"trace", no_argument, 0, OPT_TRACE},
     {"tseq", required_argument, 0, OPT_TSEQ},
     {"offload", required_argument, 0, OPT_OFFLOAD},
+    {"lua-timeout", required_argument, 0, OPT_LUA_TIMEOUT},
     {0, 0, 0, 0},
 };
 
@@ -119,6 +132,7 @@ static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given
   o->mtu = 1500;
   o->impair.reorder_gap = 3;
   o->impair.queue_max = 4096;
+  o->lua_timeout_us = 500 * 1000;
   opterr = 0; /* our messages name the flag and point at --help */
   int c;
   /* '+': options end at SCRIPT, so the script's own flags reach it. */
@@ -204,6 +218,13 @@ static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given
       if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
       o->no_offload = !strcmp(optarg, "off");
       break;
+    case OPT_LUA_TIMEOUT:
+      /* Up to an hour: longer is "off" in all but name, and says 0. */
+      if (host_parse_duration_us(optarg, &o->lua_timeout_us) < 0 || o->lua_timeout_us > 3600u * 1000000u ||
+          (o->lua_timeout_us > 0 && o->lua_timeout_us < 1000))
+        return bad_value("lua-timeout", optarg,
+                         "milliseconds of CPU such as 500 or 2s, at least 1ms; 0 = off");
+      break;
     case ':': fprintf(stderr, "tcplua: option %s needs a value; try --help\n", name); return 2;
     default:
       if (optopt && optopt < 256)
@@ -232,21 +253,56 @@ static int parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given
   return -1;
 }
 
-static void print_stats(struct host *h) {
+/* Writes buf to stdout without stdio, for the watchdog's emergency exit:
+ * the main thread may be parked holding stdout's lock. A reader that takes
+ * nothing for 100 ms gets no more. */
+static void raw_out(const char *buf, size_t n) {
+  while (n > 0) {
+    struct pollfd p = {STDOUT_FILENO, POLLOUT, 0};
+    if (poll(&p, 1, 100) <= 0) return;
+    ssize_t w = write(STDOUT_FILENO, buf, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;
+    buf += w;
+    n -= (size_t)w;
+  }
+}
+
+static void stat_line(int raw, const char *a, const char *b, const char *c, unsigned long long v) {
+  if (!raw) {
+    printf("%s%s%s %llu\n", a, b, c, v);
+    return;
+  }
+  char line[160];
+  int n = snprintf(line, sizeof line, "%s%s%s %llu\n", a, b, c, v);
+  if (n > 0 && n < (int)sizeof line) raw_out(line, (size_t)n);
+}
+
+/* raw: from the watchdog thread, the main thread parked (host_watchdog.c). */
+static void print_stats(struct host *h, int raw) {
   for (int i = 0; i < tl_stats_count(); i++)
-    printf("%s %llu\n", tl_stats_name(i), (unsigned long long)tl_stats_get(h->st, i));
-  for (int i = 0; i < HC__COUNT; i++)
-    printf("%s %llu\n", host_counter_name(i), (unsigned long long)h->counters[i]);
-  static const char *const im_names[] = {"in",        "out",       "lost",     "dup",
-                                         "reordered", "corrupted", "overflow", "oversize"};
+    stat_line(raw, tl_stats_name(i), "", "", (unsigned long long)tl_stats_get(h->st, i));
+  for (int i = 0; i < HC__COUNT; i++) {
+    uint64_t v = i == HC_host_lua_timeouts ? atomic_load(&h->wd.timeouts) : h->counters[i];
+    stat_line(raw, host_counter_name(i), "", "", (unsigned long long)v);
+  }
+  static const char *const im_names[] = {"_in",        "_out",       "_lost",     "_dup",
+                                         "_reordered", "_corrupted", "_overflow", "_oversize"};
   for (int dir = 0; dir < 2; dir++) {
     tl_impair *im = tl_hook_impair(h->st, dir);
     if (!im) continue;
     for (int k = 0; k < 8; k++)
-      printf("host_impair_%s_%s %llu\n", dir ? "tx" : "rx", im_names[k],
-             (unsigned long long)tl_impair_count(im, k));
+      stat_line(raw, "host_impair_", dir ? "tx" : "rx", im_names[k],
+                (unsigned long long)tl_impair_count(im, k));
   }
-  fflush(stdout);
+  if (!raw) fflush(stdout);
+}
+
+/* The watchdog's emergency exit (Lua stuck after SIGINT/SIGTERM): the
+ * counters the C side keeps, read while the main thread is parked. */
+static void emergency_stats(void *ctx) {
+  struct host *h = ctx;
+  if (h->print_stats && h->st) print_stats(h, 1);
 }
 
 static void addr_str(uint32_t a, char *buf, size_t len) {
@@ -266,6 +322,8 @@ int main(int argc, char **argv) {
    * the next connection reuses the same pages. */
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
+  /* tcplua --sim SCRIPT: no TUN, no stack of our own (host_sim.c). */
+  if (argc > 1 && strcmp(argv[1], "--sim") == 0) return host_sim_main(argc - 2, argv + 2);
   struct host_opts o;
   memset(&o, 0, sizeof o);
   int mtu_given = 0;
@@ -287,7 +345,21 @@ int main(int argc, char **argv) {
     goto out;
   }
   /* Script errors are reported before anything needs privileges. */
-  if (host_lua_open(&h->lua) < 0 || host_lua_load(&h->lua, o.script) < 0) goto out;
+  if (host_lua_open(&h->lua, o.lua_timeout_us > 0) < 0) goto out;
+  /* From here SIGINT/SIGTERM end the run even with Lua stuck. */
+  h->print_stats = o.stats;
+  h->wd.L = h->lua.L;
+  h->wd.limit_us = o.lua_timeout_us;
+  h->wd.loop = h->loop;
+  h->wd.stop_async = &h->stop_async;
+  h->wd.emergency = emergency_stats;
+  h->wd.emergency_ctx = h;
+  if (host_watchdog_start(&h->wd) < 0) {
+    fprintf(stderr, "tcplua: cannot start the watchdog: %s\n", strerror(errno));
+    goto out;
+  }
+  h->lua.wd = &h->wd;
+  if (host_lua_load(&h->lua, o.script) < 0) goto out;
   if (sodium_init() < 0) {
     fprintf(stderr, "tcplua: libsodium failed to initialise\n");
     goto out;
@@ -393,7 +465,9 @@ int main(int argc, char **argv) {
     printf("tcplua: %s %s, stack %s, host %s/%u -- try: ping %s\n", ifname, o.attach ? "attached" : "up", a,
            b, o.prefix, a);
   }
-  if (host_lua_run(&h->lua, &info) < 0) goto out;
+  /* A top level interrupted because a signal is stopping the run still
+   * ends in the ordinary way (exit 0). */
+  if (host_lua_run(&h->lua, &info) < 0 && !host_watchdog_stop_signal(&h->wd)) goto out;
 
   host_loop_run(h);
   rc = h->exit_code;
@@ -402,7 +476,8 @@ out:
   /* Lua objects may still hold sockets: close the state while the stack
    * is alive, so finalizers find it. */
   host_lua_close(&h->lua);
-  if (o.stats && h->st) print_stats(h);
+  host_watchdog_stop(&h->wd);
+  if (o.stats && h->st) print_stats(h, 0);
   tl_impair_free(h->im_in);
   tl_impair_free(h->im_out);
   if (h->st) tl_hook_set_pcap(h->st, NULL);

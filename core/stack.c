@@ -30,7 +30,8 @@ void tl_config_default(tl_config *c) {
   c->tcp_syn_retries = 6;
   c->tcp_synack_retries = 5;
   c->tcp_data_retries = 15;
-  c->tcp_delack_us = 200 * 1000;
+  c->tcp_delack_us = 40 * 1000;
+  c->tcp_quickacks = 15;
   c->tcp_challenge_ack_per_s = 1000;
   c->tcp_keepalive_idle_ms = 7200u * 1000; /* ms: 2 h in us overflows 32 bits */
   c->tcp_keepalive_intvl_ms = 75u * 1000;

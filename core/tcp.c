@@ -198,37 +198,33 @@ tl_sock *tl_listen(tl_stack *st, uint16_t port, int backlog, int *err) {
     s->laddr = st->cfg.addr;
     s->lport = port;
     s->backlog = (uint16_t)(backlog > 0 ? (backlog > 65535 ? 65535 : backlog) : st->cfg.tcp_backlog);
+    s->no_syncookies = st->cfg.tcp_no_syncookies != 0;
     tcp_listener_add(tl_tcp_of(st), s);
   }
   if (err) *err = e;
   return s;
 }
 
-tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err) {
+tl_sock *tl_socket(tl_stack *st) {
+  struct tl_sock *s = tcp_sock_new(st);
+  if (s) s->user_owned = 1;
+  return s;
+}
+
+int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now) {
+  if (!s || s->listener || s->state != TL_CLOSED || s->in_table || s->err) return TL_EINVAL;
+  tl_stack *st = s->st;
   struct tl_tcp *t = tl_tcp_of(st);
-  int e = 0;
-  struct tl_sock *s = NULL;
   uint32_t laddr = st->cfg.addr;
-  if (dport == 0 || daddr == 0 || daddr == 0xffffffffu || (daddr >> 28) == 14) {
-    e = TL_EINVAL;
-    goto out;
-  }
+  if (dport == 0 || daddr == 0 || daddr == 0xffffffffu || (daddr >> 28) == 14) return TL_EINVAL;
   if (sport == 0) {
     int p = tcp_ephemeral_port(t, laddr, daddr, dport);
-    if (p < 0) {
-      e = TL_EADDRINUSE;
-      goto out;
-    }
+    if (p < 0) return TL_EADDRINUSE;
     sport = (uint16_t)p;
   } else if (tcp_lookup(t, laddr, sport, daddr, dport)) {
-    e = TL_EADDRINUSE;
-    goto out;
+    return TL_EADDRINUSE;
   }
-  if (!(s = tcp_sock_new(st))) {
-    e = TL_ENOMEM;
-    goto out;
-  }
-  s->user_owned = 1;
+  st->now = now;
   s->active_open = 1;
   s->laddr = laddr;
   s->lport = sport;
@@ -244,7 +240,16 @@ tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport
   s->rtt_seq = s->iss + 1;
   s->rtt_start = now;
   tcp_output(st, s, now);
-out:
+  return 0;
+}
+
+tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err) {
+  tl_sock *s = tl_socket(st);
+  int e = s ? tl_connect_sock(s, daddr, dport, sport, now) : TL_ENOMEM;
+  if (e < 0 && s) {
+    tl_abort(s, now);
+    s = NULL;
+  }
   if (err) *err = e;
   return s;
 }
@@ -266,6 +271,7 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how,
   if (s->err) return s->err;
   if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
   if (len == 0) return 0;
+  if (s->notsent_lowat_kb && tcp_notsent_full(s)) return 0;
   tcp_cc_send_resume(s->st, s, now); /* before the data makes the socket busy */
   uint32_t want = len > UINT32_MAX ? UINT32_MAX : (uint32_t)len;
   if (want > tl_ring_space(&s->snd)) tcp_buf_app_blocked(s->st, s);
@@ -318,32 +324,47 @@ long tl_send_urgent(tl_sock *s, const uint8_t *data, size_t len, int64_t now) {
   return send_data_call(s, data, len, SEND_URGENT, now);
 }
 
-long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
-  if (!s || s->listener) return TL_EINVAL;
-  if (s->rcv.len) {
-    uint32_t n = tl_ring_read(&s->rcv, buf, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
-    tcp_buf_app_read(s->st, s, n, now);
-    if (s->rcv.len == 0) tcp_buf_drained(s->st, s, now);
-    /* A window update when the window we could offer has at least doubled
-     * and grown by the SWS threshold (RFC 9293 3.8.6.2.2), so a sender
-     * stalled on our window resumes without waiting for its persist timer.
-     * It goes out from the next poll (at this same time) rather than at
-     * once: an application that answers what it read sends data first,
-     * and that segment carries the new window (one datagram, not two). */
-    if (n && (s->state == TL_ESTABLISHED || s->state == TL_FIN_WAIT_1 || s->state == TL_FIN_WAIT_2)) {
-      uint32_t cur = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
-      uint32_t space = tl_ring_space(&s->rcv);
-      uint32_t thresh = s->rcv.cap / 2 < s->rcv_mss ? s->rcv.cap / 2 : s->rcv_mss;
-      uint32_t limit = (uint32_t)65535 << s->rcv_wscale;
-      if (space > limit) space = limit;
-      if (space >= cur + thresh && space >= 2 * cur) {
-        TL_COUNT(s->st, tcp_window_update);
-        if (s->t_delack > now) {
-          s->t_delack = now;
-          tcp_timer_update(s->st, s);
-        }
+/* After the application took n bytes off the receive ring. */
+static void app_read(tl_sock *s, uint32_t n, int64_t now) {
+  tcp_buf_app_read(s->st, s, n, now);
+  if (s->rcv.len == 0) tcp_buf_drained(s->st, s, now);
+  /* A window update when the window we could offer has at least doubled
+   * and grown by the SWS threshold (RFC 9293 3.8.6.2.2), so a sender
+   * stalled on our window resumes without waiting for its persist timer.
+   * It goes out from the next poll (at this same time) rather than at
+   * once: an application that answers what it read sends data first,
+   * and that segment carries the new window (one datagram, not two). */
+  if (n && (s->state == TL_ESTABLISHED || s->state == TL_FIN_WAIT_1 || s->state == TL_FIN_WAIT_2)) {
+    uint32_t cur = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
+    uint32_t space = tl_ring_space(&s->rcv);
+    uint32_t thresh = s->rcv.cap / 2 < s->rcv_mss ? s->rcv.cap / 2 : s->rcv_mss;
+    uint32_t limit = (uint32_t)65535 << s->rcv_wscale;
+    if (space > limit) space = limit;
+    if (space >= cur + thresh && space >= 2 * cur) {
+      TL_COUNT(s->st, tcp_window_update);
+      if (s->t_delack > now) {
+        s->t_delack = now;
+        tcp_timer_update(s->st, s);
       }
     }
+  }
+}
+
+long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
+  if (!s || s->listener) return TL_EINVAL;
+  if (s->rd_shut) {
+    /* After SHUT_RD what arrives is acknowledged and dropped, so the peer
+     * is never stalled on a window nobody will open. */
+    uint32_t n = s->rcv.len;
+    if (n) {
+      tl_ring_drop(&s->rcv, n);
+      app_read(s, n, now);
+    }
+    return s->err ? s->err : TL_ECLOSED;
+  }
+  if (s->rcv.len) {
+    uint32_t n = tl_ring_read(&s->rcv, buf, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+    app_read(s, n, now);
     return n;
   }
   if (s->err) return s->err;
@@ -351,9 +372,11 @@ long tl_recv(tl_sock *s, uint8_t *buf, size_t cap, int64_t now) {
   return TL_EAGAIN;
 }
 
-size_t tl_readable(const tl_sock *s) { return s && !s->listener ? s->rcv.len : 0; }
+size_t tl_readable(const tl_sock *s) { return s && !s->listener && !s->rd_shut ? s->rcv.len : 0; }
 
-long tl_find_byte(const tl_sock *s, uint8_t c) { return s && !s->listener ? tl_ring_find(&s->rcv, c) : -1; }
+long tl_find_byte(const tl_sock *s, uint8_t c) {
+  return s && !s->listener && !s->rd_shut ? tl_ring_find(&s->rcv, c) : -1;
+}
 
 size_t tl_writable(const tl_sock *s) {
   return s && !s->listener && can_send(s) && !s->err ? tl_ring_space(&s->snd) : 0;
@@ -491,7 +514,8 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     if (tl_ring_resize(&s->rcv, (uint32_t)v) < 0) return TL_EINVAL;
     s->rcvbuf_locked = 1;
     /* The scale is fixed by the SYN (RFC 7323 2.2); before it, follow the buffer. */
-    if (s->state == TL_CLOSED || s->state == TL_LISTEN || (s->state == TL_SYN_SENT && s->snd_max == s->iss))
+    if (!s->no_ws_offer && (s->state == TL_CLOSED || s->state == TL_LISTEN ||
+                            (s->state == TL_SYN_SENT && s->snd_max == s->iss)))
       s->rcv_wscale = tcp_wscale_for((uint32_t)v);
     return 0;
   }
@@ -528,6 +552,11 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
     return 0;
   case TL_OPT_LINGER_MS: s->linger_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
   case TL_OPT_USER_TIMEOUT_MS: s->user_timeout_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
+  case TL_OPT_TIMESTAMPS:
+  case TL_OPT_SACK:
+  case TL_OPT_WSCALE:
+  case TL_OPT_CORK:
+  case TL_OPT_NOTSENT_LOWAT: return tcp_sockopt_set(s, opt, v);
   case TL_OPT_CONGESTION: {
     const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : v == 2 ? &tl_cc_cubic : NULL;
     if (!cc) return TL_EINVAL;
@@ -550,6 +579,10 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
       if (s->rtx_kind != TL_RTX_RTO && !s->persist && s->t_rtx != TL_T_OFF) tcp_rto_arm(st, s, st->now);
     }
     return 0;
+  case TL_OPT_SYNCOOKIES:
+    if (!s->listener) return TL_EINVAL;
+    s->no_syncookies = v == 0;
+    return 0;
   default: return TL_EINVAL;
   }
 }
@@ -570,7 +603,8 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   case TL_OPT_LINGER_MS: return s->linger_ms;
   case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
   case TL_OPT_CONGESTION: return s->cc == &tl_cc_cubic ? 2 : s->cc == &tl_cc_newreno ? 1 : 0;
-  default: return TL_EINVAL;
+  case TL_OPT_SYNCOOKIES: return s->listener ? !s->no_syncookies : TL_EINVAL;
+  default: return tcp_sockopt_get(s, opt);
   }
 }
 

@@ -184,7 +184,8 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
    * every ACK it would queue, and so send, what one ACK freed, and with
    * TSO each write to the link would carry that instead of a whole
    * super-segment. The ring draining always frees enough. */
-  if (data && tl_ring_space(&s->snd) >= writable_min(s)) tcp_event(st, s, TL_EV_WRITABLE);
+  if (data && tl_ring_space(&s->snd) >= writable_min(s) && tcp_notsent_ok(s))
+    tcp_event(st, s, TL_EV_WRITABLE);
   if (s->snd_una == s->snd_max && s->snd.len == 0 && (data || s->fin_acked)) tcp_event(st, s, TL_EV_SENT);
 }
 

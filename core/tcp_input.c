@@ -36,10 +36,12 @@ void tcp_take_syn_options(tl_stack *st, struct tl_sock *s, const struct tl_tcp_h
   /* RFC 7323 3.2, RFC 2018 2: the passive side may decline timestamps or
    * SACK by leaving the option out of its SYN-ACK (an active opener has
    * offered both already). */
-  s->ts_ok = h->opt.has_ts && !(passive && tl_tcp_of(st)->no_ts);
+  s->ts_ok = h->opt.has_ts && !s->no_ts_offer && !(passive && tl_tcp_of(st)->no_ts);
   if (s->ts_ok) ts_recent_set(s, h->opt.ts_val, st->now);
-  s->sack_ok = h->opt.sack_ok && !(passive && tl_tcp_of(st)->no_sack);
-  if (h->opt.has_wscale) {
+  s->sack_ok = h->opt.sack_ok && !s->no_sack_offer && !(passive && tl_tcp_of(st)->no_sack);
+  /* RFC 7323 2.2: scaling only if both SYNs carry the option; a side that
+   * did not offer it ignores the peer's. */
+  if (h->opt.has_wscale && !s->no_ws_offer) {
     s->ws_ok = 1;
     /* RFC 7323 2.3: "SHOULD log the error but MUST use 14". */
     s->snd_wscale = h->opt.wscale;
@@ -132,7 +134,15 @@ static int acceptable(const struct tl_sock *s, const struct tl_tcp_hdr *h) {
 void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
                          int64_t now) {
   s->segs_in++;
-  if (h->len) s->data_segs_in++;
+  if (h->len) {
+    s->data_segs_in++;
+    /* Quick ACKs (as Linux's quickack mode) for the first segments and
+     * after a silence longer than the RTO: the peer is in slow start, and
+     * holding every other ACK for the delayed-ACK timer would slow its
+     * window's growth; tcp_rcv.c spends them. */
+    if (s->data_segs_in == 1 || now - s->last_rx > (int64_t)s->rto_us)
+      s->quickack = st->cfg.tcp_quickacks > 15 ? 15 : st->cfg.tcp_quickacks;
+  }
   s->last_rx = now;
   s->ka_probes = 0;
 

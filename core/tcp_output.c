@@ -62,18 +62,18 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
     used = 1;
     h.opt.has_mss = 1;
     h.opt.mss = s->rcv_mss;
-    if (s->state == TL_SYN_SENT || s->ws_ok) {
+    if ((s->state == TL_SYN_SENT && !s->no_ws_offer) || s->ws_ok) {
       h.opt.has_wscale = 1;
       h.opt.wscale = s->rcv_wscale;
     }
     /* RFC 7323 3.2 / RFC 2018 2: offer in our SYN, answer only what the
      * peer's SYN offered. */
-    if (s->state == TL_SYN_SENT || s->ts_ok) {
+    if ((s->state == TL_SYN_SENT && !s->no_ts_offer) || s->ts_ok) {
       h.opt.has_ts = 1;
       h.opt.ts_val = ts_clock(s, now);
       h.opt.ts_ecr = s->state == TL_SYN_SENT ? 0 : s->ts_recent;
     }
-    h.opt.sack_ok = s->state == TL_SYN_SENT || s->sack_ok;
+    h.opt.sack_ok = (s->state == TL_SYN_SENT && !s->no_sack_offer) || s->sack_ok;
     if (s->state == TL_SYN_RECEIVED) h.flags |= TL_TH_ACK;
   } else {
     h.flags = TL_TH_ACK;
@@ -368,6 +368,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
        * empties the queue or fills half the largest window seen. Nagle
        * (3.7.4, RFC 1122 4.2.3.4): only when nothing is in flight. A FIN
        * riding on the last bytes does not change the decision. */
+      if (s->cork && !fin_now) break; /* TL_OPT_CORK: whole segments only */
       int all = s->snd_nxt + len == data_end;
       int idle = s->snd_nxt == s->snd_una;
       if (!((all || len >= s->max_sndwnd / 2) && (s->nodelay || idle))) break;
@@ -387,6 +388,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (used == 0) break;
   }
   if (sent && tcp_rack_active(s)) tcp_rack_timer(st, s, now); /* RFC 8985 7.2: a probe after new data */
+  if (sent && s->notsent_blocked) tcp_notsent_wake(st, s, unsent(s));
   if (s->snd_una == s->snd_max && unsent(s) && s->t_rtx == TL_T_OFF) {
     s->persist = 1;
     s->backoff = 0;
@@ -403,6 +405,14 @@ void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (s->snd_max == s->iss) {
       xmit(st, s, s->iss, 0, 0, now);
       s->snd_nxt = s->snd_max = s->iss + 1;
+      /* RFC 6298 2.2/3: the handshake is the first RTT sample, on a
+       * passive open too (the SYN-ACK timed to the ACK that completes
+       * it), so the first RTO is not the 1 s of 2.1 and a loss probe
+       * (RFC 8985 7) can be armed from the first data on. A
+       * retransmitted SYN or SYN-ACK ends the timing (Karn, tcp_timer.c). */
+      s->rtt_timing = 1;
+      s->rtt_seq = s->iss + 1;
+      s->rtt_start = now;
       tcp_rto_arm(st, s, now);
     } else if (s->ack_now && s->state == TL_SYN_RECEIVED) {
       xmit(st, s, s->iss, 0, 0, now);

@@ -87,7 +87,8 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
    * delay at most cfg.tcp_delack_us. */
   if (had_holes) {
     s->ack_now = 1;
-  } else if (s->rcv_unacked >= 2 * s->rcv_seg_max) {
+  } else if (s->rcv_unacked >= 2 * s->rcv_seg_max || s->quickack) {
+    if (s->quickack) s->quickack--;
     /* While the host feeds a batch of datagrams read in one wake-up, one
      * ACK at the end of the batch (the stack's poll fires this "delayed"
      * ACK at once) stands for every second segment of it: fewer writes,

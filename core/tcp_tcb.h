@@ -91,7 +91,10 @@ struct tl_sock {
   int64_t t_keep;       /* keepalive, or orphaned FIN-WAIT-2 limit */
   int64_t t_release;    /* free drained buffers (tcp_buf.c) */
   int64_t last_rx;      /* keepalive idle reference */
-  int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+  union {
+    int64_t last_oow_ack; /* last ACK for an unacceptable segment */
+    int64_t cookie_sent;  /* listener: 1 + period of its last SYN cookie, 0 none (tcp_syncookie.c) */
+  };
   int64_t una_since;    /* when the oldest unacknowledged data was sent or last acked */
   int64_t rcv_epoch;    /* receive auto-tuning: start of the measurement */
   int64_t rtt_start;
@@ -191,10 +194,23 @@ struct tl_sock {
   unsigned snd_urg : 1;      /* SND.UP is live: SND.UNA has not reached it yet */
   unsigned rcv_urg : 1;      /* RCV.UP is live: RCV.NXT has not reached it yet */
   unsigned out_owed : 1;     /* queued during a tx batch: the timer at t_delack sends it (tcp_timer.c) */
+  /* Options chosen before the SYN (tcp_sockopt.c): leave timestamps, SACK or
+   * window scaling out of our SYN (active) or SYN-ACK (passive). These six
+   * bits fill the hole before keepcnt. */
+  unsigned no_ts_offer : 1;
+  unsigned no_sack_offer : 1;
+  unsigned no_ws_offer : 1;
+  unsigned cork : 1;            /* TL_OPT_CORK: whole segments only (Linux TCP_CORK) */
+  unsigned rd_shut : 1;         /* tl_shutdown_read: input is discarded */
+  unsigned notsent_blocked : 1; /* a send was refused by notsent_lowat: wake the writer below it */
   unsigned keepcnt : 8;      /* TL_OPT_KEEPCNT (1..255) */
   unsigned recovery_dupack : 1; /* TL_OPT_RECOVERY: RFC 6675 DupThresh instead of RACK-TLP */
   unsigned rtx_kind : 2;        /* what t_rtx runs when not persist: TL_RTX_* */
   unsigned quickack : 4;        /* segments still ACKed at once (tcp_rcv.c, Linux quickack) */
+  unsigned no_syncookies : 1; /* listener: TL_OPT_SYNCOOKIES 0, a full SYN queue drops SYNs */
+  /* TL_OPT_NOTSENT_LOWAT in KiB (0 = off): 11 bits fill the TCB's last
+   * hole, so the limit costs no memory per connection. */
+  unsigned notsent_lowat_kb : 11;
 };
 
 /* The loss state for reading: an empty one when none is allocated. */
@@ -295,6 +311,14 @@ uint32_t tcp_ooo_take(struct tl_sock *s, uint32_t len);
 
 /* tcp_events.c */
 void tcp_event(tl_stack *st, struct tl_sock *s, uint32_t mask);
+/* tcp_sockopt.c: the options tl_setopt/tl_getopt leave to it, and the
+ * writable wake-up of a writer held back by notsent_lowat (unsent: bytes
+ * queued and not yet sent). */
+int tcp_sockopt_set(struct tl_sock *s, int opt, int64_t v);
+int64_t tcp_sockopt_get(const struct tl_sock *s, int opt);
+void tcp_notsent_wake(tl_stack *st, struct tl_sock *s, uint32_t unsent);
+int tcp_notsent_full(struct tl_sock *s);
+int tcp_notsent_ok(const struct tl_sock *s);
 void tcp_event_unlink(tl_stack *st, struct tl_sock *s);
 
 /* tcp_timer.c */

@@ -5,7 +5,7 @@
 -- that says what to do. tcplua.sim builds runtimes without root or a TUN.
 local M = { _VERSION = "0.1.0" }
 
-local NAMES = { "now", "timer", "every", "spawn", "sleep", "stats", "config", "stop", "on_error",
+local NAMES = { "now", "timer", "every", "spawn", "wait", "kill", "sleep", "stats", "config", "stop", "on_error",
   "listen", "connect", "on_segment", "accept_filter", "inject", "seed" }
 
 local function no_stack()

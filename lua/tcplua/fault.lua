@@ -235,6 +235,16 @@ local function rst_for(seg)
   return copy(seg, { flags = "R.", len = 0, payload = "", win = 0, options = "" })
 end
 
+-- A reset to the sender of seg, as from its peer: its sequence number is
+-- what the sender acknowledged (its RCV.NXT), so the sender takes it (RFC
+-- 9293 3.10.7.4, RFC 5961 3.2 exact match). nil for a segment without ACK.
+local function rst_back(seg)
+  if band(flag_bits(seg), 0x10) == 0 then return nil end
+  return copy(seg, { src = opt(seg, "dst"), dst = opt(seg, "src"), sport = opt(seg, "dport"),
+    dport = opt(seg, "sport"), seq = opt(seg, "ack"), ack = (tonumber(opt(seg, "seq")) + seq_len(seg)) % 4294967296,
+    flags = "R.", len = 0, payload = "", win = 0, options = "" })
+end
+
 ---------------------------------------------------------------------------
 -- Verdicts
 local function is_segment(v)
@@ -271,6 +281,7 @@ local function merge(acc, b)
   out.corrupt = out.corrupt or b.corrupt or nil
   out.drop = out.drop or b.drop or nil
   if b.segment ~= nil then out.segment = b.segment end
+  if b.reverse ~= nil then out.reverse = b.reverse end
   if b.slice then out.slice = math.min(out.slice or huge, b.slice) end
   out.fault = join_names(out.fault, b.fault)
   return out
@@ -327,13 +338,19 @@ local function make(seed)
     return v
   end
 
-  -- Per-connection state for a policy; conn objects are weak keys.
+  -- Per-connection state for a policy. A segment with addresses and ports
+  -- is keyed by its 4-tuple, both ways alike: the conn object a hook gets
+  -- is nil before accept and after the connection ends, so keying by it
+  -- would split one connection's state (a reset_after fired twice). A SYN
+  -- without ACK starts the tuple afresh (a new incarnation). Segments
+  -- without ports (plain tables) are keyed by conn object (weak keys).
   local function per_conn()
     local objs = setmetatable({}, { __mode = "k" })
     local tuples, ntuples = {}, 0
     return function(seg, conn, dir)
       local t
-      if conn ~= nil and (type(conn) == "table" or type(conn) == "userdata") then
+      local sport = opt(seg, "sport")
+      if sport == nil and conn ~= nil and (type(conn) == "table" or type(conn) == "userdata") then
         t = objs[conn]
         if not t then
           t = {}
@@ -342,10 +359,14 @@ local function make(seed)
       else
         local k = tuple_key(seg)
         t = tuples[k]
+        if t and sport ~= nil and band(flag_bits(seg), 0x12) == 0x02 and t.syn_seq ~= tonumber(opt(seg, "seq")) then
+          t = nil -- a new connection on the same ports
+        end
         if not t then
           -- Bounded: a flood of tuples cannot grow this without limit.
           if ntuples >= 65536 then tuples, ntuples = {}, 0 end
           t = {}
+          if sport ~= nil and band(flag_bits(seg), 0x12) == 0x02 then t.syn_seq = tonumber(opt(seg, "seq")) end
           tuples[k] = t
           ntuples = ntuples + 1
         end
@@ -503,30 +524,51 @@ local function make(seed)
     end
   end
 
+  -- opts.per: "connection" (each connection and direction on its own,
+  -- as a toxiproxy toxic on one stream of one connection) or "shared" (one
+  -- state for every segment the policy sees). opts.per_conn = true is the
+  -- old spelling of "connection".
+  local function scope(opts, default, what)
+    local per = opts and opts.per
+    if per == nil and opts and opts.per_conn ~= nil then per = opts.per_conn and "connection" or "shared" end
+    per = per or default
+    if per ~= "connection" and per ~= "shared" then
+      error("fault." .. what .. ": per must be \"connection\" or \"shared\"", 3)
+    end
+    return per
+  end
+
   ---- rate(bps, burst_bytes, opts): token bucket shaper. Segments beyond
   -- the bucket wait (a delay verdict) for the tokens they need, so order is
   -- kept and the long-run rate is bps. opts.limit_ms: a segment that would
   -- wait longer is dropped instead (tbf's latency); default: no limit.
+  -- opts.per: one bucket per connection and direction ("connection", the
+  -- default, as toxiproxy's bandwidth toxic) or one for all ("shared", as
+  -- tc's tbf on a link).
   function F.rate(bps, burst, opts)
+    if type(burst) == "table" and opts == nil then burst, opts = nil, burst end
     bps = tonumber(bps)
     if not bps or bps <= 0 then error("fault.rate: bits per second must be > 0", 2) end
     burst = tonumber(burst) or 1500
     local limit = opts and opts.limit_ms
     local per_ms = bps / 8000 -- bytes per millisecond
-    local tokens, last = burst, nil
-    return function(seg, _, _, now)
+    local shared = { tokens = burst }
+    local state = scope(opts, "connection", "rate") == "connection" and per_conn()
+    return function(seg, dir, conn, now)
       now = now or 0
-      if last == nil then last = now end
-      if now > last then
-        tokens = math.min(burst, tokens + (now - last) * per_ms)
-        last = now
+      local b = state and state(seg, conn, dir or "?") or shared
+      if b.tokens == nil then b.tokens = burst end
+      if b.last == nil then b.last = now end
+      if now > b.last then
+        b.tokens = math.min(burst, b.tokens + (now - b.last) * per_ms)
+        b.last = now
       end
       local size = wire_size(seg)
-      tokens = tokens - size
-      if tokens >= 0 then return nil end
-      local wait = -tokens / per_ms
+      b.tokens = b.tokens - size
+      if b.tokens >= 0 then return nil end
+      local wait = -b.tokens / per_ms
       if limit and wait > limit then
-        tokens = tokens + size
+        b.tokens = b.tokens + size
         return drop("rate_drop")
       end
       count("rate")
@@ -543,12 +585,12 @@ local function make(seed)
     end
   end
 
-  ---- drop_first(n, opts): drop the first n segments this policy sees
-  -- (opts.per_conn: the first n of each connection and direction).
+  ---- drop_first(n, opts): drop the first n segments of each connection
+  -- and direction (opts.per = "shared": the first n this policy sees).
   function F.drop_first(n, opts)
     n = tonumber(n) or error("fault.drop_first: n must be a number", 2)
     local seen = 0
-    local state = opts and opts.per_conn and per_conn()
+    local state = scope(opts, "connection", "drop_first") == "connection" and per_conn()
     return function(seg, dir, conn)
       if state then
         local s = state(seg, conn, dir)
@@ -599,7 +641,9 @@ local function make(seed)
   ---- reset_after(n | { bytes = n } | { ms = t }): the segment carrying
   -- data past byte n of a connection's stream (per direction), or the first
   -- one seen t ms after the connection's first segment, is replaced by a RST
-  -- (toxiproxy's reset_peer); later segments of that connection are dropped.
+  -- (toxiproxy's reset_peer), and a RST goes back to its sender too, so
+  -- both ends learn of it (toxiproxy closes both sides); later segments
+  -- of that connection are dropped.
   function F.reset_after(arg)
     local bytes, ms
     if type(arg) == "table" then
@@ -626,7 +670,7 @@ local function make(seed)
       if fire then
         c.reset = true
         count("reset")
-        return { segment = rst_for(seg), fault = "reset" }
+        return { segment = rst_for(seg), reverse = rst_back(seg), fault = "reset" }
       end
     end
   end

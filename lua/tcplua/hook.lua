@@ -61,6 +61,8 @@ function M.update(rt)
   local mask = 0
   if any_seg then
     mask = C.TL_HOOK_IN + C.TL_HOOK_OUT
+    -- Observers record what the command-line impairment dropped too.
+    if #hk.observers > 0 then mask = mask + C.TL_HOOK_DROPS end
   elseif any_accept then
     mask = C.TL_HOOK_SYN_IN
   end
@@ -253,6 +255,13 @@ local function apply(rt, seg, v, dir, nv)
     return
   end
   local note = note_of(seg, nv)
+  if nv.reverse ~= nil then
+    -- A segment the other way (reset_after tells the sender too).
+    local buf = scratch(rt)
+    local n = segview.build(nv.reverse, buf)
+    local back = seg.dir == C.TL_PCAP_DIR_IN and C.TL_PCAP_DIR_OUT or C.TL_PCAP_DIR_IN
+    C.tl_hook_inject(st, back, buf, n, 0, note, now)
+  end
   if nv.drop then
     rt.hk.cur = nil
     C.tl_hook_release(st, seg, 0, 0, note, now)
@@ -294,6 +303,24 @@ local function apply(rt, seg, v, dir, nv)
   end
 end
 
+-- A datagram the command-line impairment dropped (TL_HOOK_DROPS): shown
+-- to the observers with a drop verdict naming the fault, then freed.
+local function observe_drop(rt, seg, v, dir, now)
+  local hk = rt.hk
+  local conn, s = lookup_conn(rt, seg)
+  local note = ffi.string(seg.note):gsub("^dropped by fault: ", "")
+  local nv = { drop = true, fault = note ~= "" and note or "link impairment" }
+  local obs = hk.observers
+  local lport = dir == "in" and v.dport or v.sport
+  local state = conn and conn:state() or state_of(s, hk.listeners[lport] ~= nil)
+  for i = 1, #obs do
+    local ok, err = xpcall(obs[i], traceback, v, dir, conn, now, nv, state)
+    if not ok then rt:error("trace", err) end
+  end
+  hk.cur = nil
+  C.tl_hook_release(rt.st, seg, 0, 0, nil, rt.now_us)
+end
+
 local function process(rt, seg)
   local hk = rt.hk
   -- One view per runtime, re-aimed at each segment (no allocation per
@@ -306,6 +333,7 @@ local function process(rt, seg)
   end
   local dir = seg.dir == C.TL_PCAP_DIR_IN and "in" or "out"
   local now = rt.now_us / 1000
+  if seg.dropped ~= 0 then return observe_drop(rt, seg, v, dir, now) end
   local conn, s, ev = lookup_conn(rt, seg)
   local lport = dir == "in" and v.dport or v.sport
   local srv = hk.listeners[lport]

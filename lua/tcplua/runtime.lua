@@ -12,11 +12,13 @@ local timers = require "tcplua.timers"
 local socket = require "tcplua.socket"
 local hook = require "tcplua.hook"
 local fault = require "tcplua.fault"
+local hosts = require "tcplua.hosts"
 
 local C, ffi = core.C, core.ffi
 local co_create, co_resume, co_running, co_status, co_yield =
   coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
 local traceback = debug.traceback
+local unpack = unpack or table.unpack
 
 -- What our own yields carry, so a stray coroutine.yield from user code can
 -- be told apart (it is treated as "run me again on the next step").
@@ -39,6 +41,7 @@ local function new(opts)
     timers = timers.new(),
     ready = {},          -- coroutines to resume, in order
     cos = {},            -- coroutine -> record { waiting, val, args, owned, on_done }
+    done = setmetatable({}, { __mode = "k" }), -- finished threads not yet waited for
     alive = 0,           -- coroutines not yet finished
     stopped = false,
     socks = {},          -- user id -> conn or server
@@ -113,22 +116,80 @@ end
 
 ------------------------------------------------------------ coroutines ----
 
+-- What a finished coroutine leaves: the error is reported, the waiter of a
+-- thread woken, its child threads killed, its connections released.
+local function finished(self, co, rec, ok, a, ...)
+  if co_status(co) ~= "dead" then
+    if a ~= WAIT then
+      -- A bare coroutine.yield: behave like sleep(0).
+      rec.val = nil
+      self.ready[#self.ready + 1] = co
+    end
+    return
+  end
+  self.cos[co] = nil
+  self.alive = self.alive - 1
+  if not ok then
+    local msg = traceback(co, a)
+    if type(msg) == "string" then msg = self:label(rec) .. msg end
+    self:error(rec.what, msg)
+  end
+  if rec.thread then
+    -- Kept for tcplua.wait until the thread is waited for, killed, or
+    -- unreachable (done is weak-keyed).
+    rec.res = { n = select("#", ...) + 2, ok, a, ... }
+    self.done[co] = rec
+    if rec.parent and rec.parent.children then rec.parent.children[co] = nil end
+    if rec.waiter then self:wake(rec.waiter, "event") end
+  end
+  if rec.children then self:_kill_children(rec) end
+  if rec.on_done then
+    local ok2, err2 = xpcall(rec.on_done, traceback, ok, rec)
+    if not ok2 then self:error(rec.what .. " cleanup", err2) end
+  end
+  socket.release_owned(self, rec, ok)
+end
+
 -- Resumes co with the values given; reports an error and runs on_done.
 function R:_resume(co, rec, ...)
-  local ok, a = co_resume(co, ...)
-  if co_status(co) == "dead" then
-    self.cos[co] = nil
-    self.alive = self.alive - 1
-    if not ok then self:error(rec.what, traceback(co, a)) end
-    if rec.on_done then
-      local ok2, err2 = xpcall(rec.on_done, traceback, ok, rec)
-      if not ok2 then self:error(rec.what .. " cleanup", err2) end
-    end
-    socket.release_owned(self, rec, ok)
-  elseif a ~= WAIT then
-    -- A bare coroutine.yield: behave like sleep(0).
-    rec.val = nil
-    self.ready[#self.ready + 1] = co
+  return finished(self, co, rec, co_resume(co, ...))
+end
+
+-- "10.77.0.1:53422 -> :7: " for a connection handler's error reports (the
+-- peer, then the local port), "" for other coroutines.
+function R:label(rec)
+  local c = rec.conn
+  if not c or not c.s then return rec.label or "" end
+  local ok, s = pcall(function()
+    local rip, rport = c:peer()
+    local _, lport = c:sockname()
+    return ("%s:%d -> :%d: "):format(rip, rport, lport)
+  end)
+  return ok and s or ""
+end
+
+-- Ends a coroutine that is not running: it never resumes. Its timer is
+-- cancelled, the connection it was waiting on is freed for others, its own
+-- threads are killed and the connections it owns are aborted (as when a
+-- coroutine raises).
+function R:_kill(co, rec)
+  self.cos[co] = nil
+  self.alive = self.alive - 1
+  if rec.wt then self.timers:remove(rec.wt); rec.wt = nil end
+  local wc = rec.wc
+  if wc and wc[rec.wrole] == co then wc[rec.wrole] = nil end
+  if rec.parent and rec.parent.children then rec.parent.children[co] = nil end
+  if rec.waiter then self:wake(rec.waiter, "event") end
+  if rec.children then self:_kill_children(rec) end
+  socket.release_owned(self, rec, false)
+end
+
+function R:_kill_children(rec)
+  local kids = rec.children
+  rec.children = nil
+  for kid in pairs(kids) do
+    local krec = self.cos[kid]
+    if krec then self:_kill(kid, krec) end
   end
 end
 
@@ -161,10 +222,10 @@ local function wake_timeout(self, co) self:wake(co, "timeout") end
 
 function R:wait(co, rec, ms)
   local t
-  if ms then t = arm(self, ms, wake_timeout, co) end
+  if ms then t = arm(self, ms, wake_timeout, co); rec.wt = t end
   rec.waiting = true
   local why = co_yield(WAIT)
-  if t then self.timers:remove(t) end
+  if t then self.timers:remove(t); rec.wt = nil end
   return why
 end
 
@@ -233,6 +294,7 @@ function R:config()
     t.sndbuf = tonumber(c.tcp_sndbuf)
     t.rcvbuf = tonumber(c.tcp_rcvbuf)
     t.backlog = tonumber(c.tcp_backlog)
+    t.syncookies = c.tcp_no_syncookies == 0
   end
   for k, v in pairs(self.extra_config) do t[k] = v end
   return t
@@ -244,9 +306,71 @@ function R:_make_api()
   function api.now() return self_.now_us / 1000 end
   function api.timer(ms, fn) return user_timer(self_, ms, fn, false) end
   function api.every(ms, fn) return user_timer(self_, ms, fn, true) end
+  -- Threads (OpenResty's ngx.thread): spawn returns the coroutine, which
+  -- wait and kill take; a thread spawned inside a coroutine is that
+  -- coroutine's child and is killed when it ends.
   function api.spawn(fn, ...)
-    local co = self_:_spawn({ what = "coroutine" }, fn, ...)
+    local pco = co_running()
+    local prec = pco and self_.cos[pco]
+    local rec = { what = "coroutine", thread = true, parent = prec, label = prec and self_:label(prec) }
+    if type(fn) ~= "function" then error("spawn: expected a function", 2) end
+    local co = co_create(fn)
+    if prec then
+      prec.children = prec.children or {}
+      prec.children[co] = true
+    end
+    rec.waiting = false
+    self_.cos[co] = rec
+    self_.alive = self_.alive + 1
+    self_:_resume(co, rec, ...)
     return co
+  end
+  function api.wait(...)
+    local co, rec = self_:current("tcplua.wait")
+    local n = select("#", ...)
+    if n == 0 then error("wait: expected one or more threads from tcplua.spawn", 2) end
+    for i = 1, n do
+      local t = select(i, ...)
+      if type(t) ~= "thread" then error("wait: argument " .. i .. " is not a thread from tcplua.spawn", 2) end
+      if t == co then error("wait: a thread cannot wait for itself", 2) end
+    end
+    while true do
+      local alive = false
+      for i = 1, n do
+        local t = select(i, ...)
+        local d = self_.done[t]
+        if d then
+          self_.done[t] = nil
+          local r = d.res
+          d.res = nil
+          for j = 1, n do
+            local tr = self_.cos[select(j, ...)]
+            if tr and tr.waiter == co then tr.waiter = nil end
+          end
+          return unpack(r, 1, r.n)
+        end
+        local tr = self_.cos[t]
+        if tr and tr.thread then
+          alive = true
+          tr.waiter = co
+        end
+      end
+      if not alive then return nil, "already waited or killed" end
+      self_:wait(co, rec, nil)
+    end
+  end
+  function api.kill(t)
+    if type(t) ~= "thread" then error("kill: expected a thread from tcplua.spawn", 2) end
+    if t == co_running() then return nil, "cannot kill the running thread" end
+    if co_status(t) == "normal" then return nil, "cannot kill a thread that is resuming this one" end
+    if self_.done[t] then
+      self_.done[t] = nil
+      return true
+    end
+    local rec = self_.cos[t]
+    if not rec or not rec.thread then return nil, "already waited or killed" end
+    self_:_kill(t, rec)
+    return true
   end
   function api.sleep(ms)
     local co, rec = self_:current("tcplua.sleep")
@@ -276,8 +400,23 @@ function R:_make_api()
   function api.config() return self_:config() end
   function api.stop() self_.stopped = true end
   function api.on_error(fn) self_.report = fn or default_report end
-  function api.listen(port, handler, opts)
+  -- listen([host,] port, handler, opts): host, when given, is the stack's
+  -- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
+  function api.listen(port, handler, opts, ...)
     self_:need_stack()
+    if type(port) == "string" then
+      local host = port
+      if host ~= "*" then
+        local addr, err = hosts.resolve(host)
+        if not addr then return nil, err end
+        local own = core.ip(self_:config().addr)
+        if addr ~= 0 and addr ~= own then
+          return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
+            core.ipstr(own))
+        end
+      end
+      return socket.listen(self_, handler, opts, ...)
+    end
     return socket.listen(self_, port, handler, opts)
   end
   function api.connect(host, port, opts)

@@ -12,6 +12,7 @@ local recv = require "tcplua.recv"
 local hook = require "tcplua.hook"
 local evserver = require "tcplua.evserver"
 local lend = require "tcplua.lend"
+local hosts = require "tcplua.hosts"
 
 local M = {}
 
@@ -38,7 +39,11 @@ local OPTS = {
   keepintvl = C.TL_OPT_KEEPINTVL_MS, keepcnt = C.TL_OPT_KEEPCNT, backlog = C.TL_OPT_BACKLOG,
   mss = C.TL_OPT_MSS, linger = C.TL_OPT_LINGER_MS, user_timeout = C.TL_OPT_USER_TIMEOUT_MS,
   congestion = C.TL_OPT_CONGESTION, recovery = C.TL_OPT_RECOVERY,
+  syncookies = C.TL_OPT_SYNCOOKIES,
+  timestamps = C.TL_OPT_TIMESTAMPS, sack = C.TL_OPT_SACK, wscale = C.TL_OPT_WSCALE,
+  cork = C.TL_OPT_CORK, notsent_lowat = C.TL_OPT_NOTSENT_LOWAT,
 }
+
 M.OPTS = OPTS
 
 -- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
@@ -96,6 +101,7 @@ local function apply_opts(s, opts)
   for name, value in pairs(opts) do
     if OPTS[name] then
       local ok, err = setopt(s, name, value)
+      if err == "invalid" then err = "bad value for option " .. name .. ": " .. tostring(value) end
       if not ok then return nil, err end
     end
   end
@@ -146,7 +152,10 @@ end
 -- "timeout".
 local function wait_as(c, role, co, rec, deadline)
   c[role] = co
+  -- tcplua.kill frees the role of a thread killed while it waits here.
+  rec.wc, rec.wrole = c, role
   local why = c.rt:wait(co, rec, remaining(c.rt, deadline))
+  rec.wc, rec.wrole = nil, nil
   c[role] = nil
   return why
 end
@@ -157,6 +166,7 @@ local function claim(c, role, name)
   local rt = c.rt
   local co, rec = rt:current(name)
   if not c.s then return nil, nil, "closed" end
+  if role == "reader" and c.rd_shut then return nil, nil, "closed" end
   if c[role] and c[role] ~= co then return nil, nil, "busy" end
   return co, rec
 end
@@ -179,6 +189,42 @@ function Conn:receive(pattern)
     return recv.all(self, co, rec, deadline)
   end
   error("receive: bad pattern " .. tostring(pattern) .. " (use \"*l\", \"*a\" or a byte count)", 2)
+end
+
+-- peek([n]): the next n bytes (or whatever is there, waiting for at least
+-- one), left in the stream for the next receive.
+function Conn:peek(n)
+  if n ~= nil then
+    n = tonumber(n)
+    if not n or n < 1 or n % 1 ~= 0 then error("peek: n must be a positive integer", 2) end
+  end
+  local co, rec, err = claim(self, "reader", "conn:peek")
+  if not co then return nil, err, "" end
+  local rcv = tonumber(C.tl_getopt(self.s, C.TL_OPT_RCVBUF))
+  if n and rcv and rcv > 0 and n > rcv then
+    error("peek: " .. n .. " bytes cannot all be held by the receive buffer (rcvbuf " .. rcv .. ")", 2)
+  end
+  return recv.peek(self, n, co, rec, deadline_of(self.rt, self.t_read))
+end
+
+-- receiveuntil(pattern [, { inclusive = true }]) -> iterator, as
+-- OpenResty's: iter() reads up to the pattern, iter(size) in chunks.
+function Conn:receiveuntil(pattern, opts)
+  if type(pattern) ~= "string" or #pattern == 0 or #pattern > C.TL_FIND_MAX then
+    error("receiveuntil: pattern must be a string of 1 to " .. C.TL_FIND_MAX .. " bytes", 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then error("receiveuntil: options must be a table", 2) end
+  local st = { pat = pattern, incl = opts and opts.inclusive and true or false, done = false }
+  local c = self
+  return function(size)
+    if size ~= nil then
+      size = tonumber(size)
+      if not size or size < 1 or size % 1 ~= 0 then error("receiveuntil iterator: size must be a positive integer", 2) end
+    end
+    local co, rec, err = claim(c, "reader", "the receiveuntil iterator")
+    if not co then return nil, err, "" end
+    return recv.until_read(c, st, size, co, rec, deadline_of(c.rt, c.t_read))
+  end
 end
 
 local READ_CHUNK = 65536
@@ -237,6 +283,13 @@ function Conn:send(data, opts)
     end
   end
   local urgent = opts and opts.urgent
+  -- MSG_MORE: hold a partial segment until a send without it (or the
+  -- cork option's own state) releases it.
+  local more = opts and opts.more
+  if more and not self.more_cork then
+    self.more_cork = true
+    if not self.user_cork then C.tl_setopt(self.s, C.TL_OPT_CORK, 1) end
+  end
   local total = 0
   for i = 1, #pieces do
     local p = pieces[i]
@@ -262,6 +315,10 @@ function Conn:send(data, opts)
         return nil, "timeout", total
       end
     end
+  end
+  if not more and self.more_cork then
+    self.more_cork = nil
+    if not self.user_cork and self.s then C.tl_setopt(self.s, C.TL_OPT_CORK, 0) end
   end
   return total
 end
@@ -326,15 +383,24 @@ function Conn:abort()
   return true
 end
 
--- shutdown("send") sends FIN after the queued data; "receive" is accepted
--- and does nothing (TCP has no way to tell the peer); "both" = "send".
+-- shutdown("send") sends FIN after the queued data; "receive" is SHUT_RD
+-- (reads return nil, "closed"; what arrives is acknowledged and dropped;
+-- TCP has no way to tell the peer); "both" does both.
 function Conn:shutdown(how)
   how = how or "send"
   evserver.check_how(how)
   if not self.s then return nil, "closed" end
-  if how == "receive" then return true end
-  local r = C.tl_shutdown(self.s, self.rt.now_us)
-  if r < 0 then return nil, errword(r) end
+  local rt = self.rt
+  if how ~= "send" and not self.rd_shut then
+    local r = C.tl_shutdown_read(self.s, rt.now_us)
+    if r < 0 then return nil, errword(r) end
+    self.rd_shut = true
+    rt:wake(self.reader, "event")   -- a waiting reader gets nil, "closed"
+  end
+  if how ~= "receive" then
+    local r = C.tl_shutdown(self.s, rt.now_us)
+    if r < 0 then return nil, errword(r) end
+  end
   return true
 end
 
@@ -356,18 +422,40 @@ function Conn:settimeouts(connect, send, read)
   return true
 end
 
+-- Options the Lua layer keeps itself (no core counterpart).
+local LUA_OPTS = {
+  max_line = function(c, v)
+    v = tonumber(v)
+    if not v or v < 1 or v % 1 ~= 0 then return nil, "bad value for option max_line: " .. tostring(v) end
+    c.max_line = v
+    return true
+  end,
+}
+M.LUA_OPTS = LUA_OPTS
+
 function Conn:setoption(name, value)
   if not self.s then return nil, "closed" end
+  if LUA_OPTS[name] then return LUA_OPTS[name](self, value) end
+  if name == "cork" then
+    -- send(..., { more = true }) corks too: the core's flag is the union.
+    self.user_cork = value and true or nil
+    if self.more_cork then return true end
+  end
   return setopt(self.s, name, value)
 end
 
 function Conn:getoption(name)
   if not self.s then return nil, "closed" end
+  if name == "max_line" then return self.max_line or recv.MAX_LINE end
   local opt = OPTS[name]
   if not opt then return nil, "unknown option: " .. tostring(name) end
   local v = tonumber(C.tl_getopt(self.s, opt))
   if opt == C.TL_OPT_CONGESTION then return CC_NAME[v] end
   if opt == C.TL_OPT_RECOVERY then return RECOVERY_NAME[v] end
+  if opt == C.TL_OPT_SYNCOOKIES then
+    if v < 0 then return nil, errword(v) end -- not a listener
+    return v == 1
+  end
   return v
 end
 
@@ -457,6 +545,11 @@ function Server:sockname()
   return self.rt.api.config().addr, self.port
 end
 
+-- Options of the listening socket (backlog, syncookies, and the defaults
+-- its connections inherit from the next SYN on).
+Server.setoption = Conn.setoption
+Server.getoption = Conn.getoption
+
 -- Options a child does not inherit from its listener: tcp_listen.c copies
 -- the others into the child it makes from the SYN.
 local NOT_INHERITED = { linger = true }
@@ -509,6 +602,8 @@ local function accept_all(rt, srv)
     -- it is closed gracefully, when it raises it is aborted.
     local rec = { what = "connection handler" }
     local c = new_conn(rt, s, rec)
+    rec.conn = c
+    c.max_line = srv.max_line
     apply_child_opts(rt, srv, s)
     rt:_spawn(rec, srv.handler, c)
   end
@@ -530,13 +625,20 @@ function M.listen(rt, port, handler, opts)
   -- Backlog 0: the stack's default, unless opts.backlog sets it below.
   local s = C.tl_listen(rt.st, port, 0, err)
   if s == nil then return nil, errword(err[0]) end
+  if opts.max_line ~= nil then
+    local v = tonumber(opts.max_line)
+    if not v or v < 1 or v % 1 ~= 0 then
+      C.tl_close(s, rt.now_us)
+      return nil, "bad value for option max_line: " .. tostring(opts.max_line)
+    end
+  end
   local copts, oerr = listener_opts(s, opts)
   if copts == nil then
     C.tl_close(s, rt.now_us)
     return nil, oerr
   end
   local srv = setmetatable({ rt = rt, s = s, port = port, handler = handler, opts = opts,
-    conn_opts = copts }, Server)
+    conn_opts = copts, max_line = opts.max_line }, Server)
   new_id(rt, srv)
   srv.is_server = true
   if type(handler) == "table" then
@@ -557,17 +659,31 @@ end
 -- connect(host, port, opts) -> conn, or nil, err. Waits for the handshake.
 function M.connect(rt, host, port, opts)
   local co, rec = rt:current("tcplua.connect")
-  local addr, aerr = core.ip(host)
+  local addr, aerr = hosts.resolve(host)
   if not addr then return nil, aerr end
+  if addr >= 0x7f000000 and addr <= 0x7fffffff then
+    -- The stack's only link is the TUN: loopback is the host's own.
+    return nil, ("unreachable: %s is %s, a loopback address, which the stack cannot reach; "
+      .. "the host's side of the TUN is %s"):format(tostring(host), core.ipstr(addr), rt:config().host or "?")
+  end
   if type(port) ~= "number" or port < 1 or port > 65535 then return nil, "bad port" end
   opts = opts or {}
-  local err = rt.err_out
-  err[0] = 0
-  local s = C.tl_connect(rt.st, addr, port, opts.sport or 0, rt.now_us, err)
-  if s == nil then return nil, errword(err[0]) end
+  local sport = opts.sport or opts.local_port or 0
+  if type(sport) ~= "number" or sport < 0 or sport > 65535 or sport % 1 ~= 0 then
+    return nil, "bad value for option sport: " .. tostring(sport)
+  end
+  -- Every option is set on the socket before its SYN (tl_socket, then
+  -- tl_connect_sock): MSS, buffers and so the window scale, timestamps,
+  -- SACK, congestion control all shape the handshake.
+  local s = C.tl_socket(rt.st)
+  if s == nil then return nil, "no memory" end
   local c = new_conn(rt, s, rec)
   local ok, oerr = apply_opts(s, opts)
+  if ok and opts.max_line ~= nil then ok, oerr = LUA_OPTS.max_line(c, opts.max_line) end
+  if ok and opts.cork then c.user_cork = true end
   if not ok then c:abort(); return nil, oerr end
+  local r = tonumber(C.tl_connect_sock(s, addr, port, sport, rt.now_us))
+  if r < 0 then c:abort(); return nil, errword(r) end
   local timeout = ms_or_nil(opts.timeout)
   if timeout then c:settimeout(timeout) end
   local deadline = deadline_of(rt, timeout)
@@ -620,7 +736,11 @@ function M.drain_events(rt)
             if obj.handlers then evaccept(rt, obj) else accept_all(rt, obj) end
           end
         else
-          if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then rt:wake(obj.reader, "event") end
+          if band(mask, EV_READABLE + EV_CLOSED) ~= 0 then
+            -- After shutdown("receive") input is dropped as it comes.
+            if obj.rd_shut then C.tl_recv(obj.s, recv.buffer(rt, 1), 0, rt.now_us) end
+            rt:wake(obj.reader, "event")
+          end
           if band(mask, EV_WRITABLE + EV_CONNECTED + EV_CLOSED) ~= 0 then rt:wake(obj.writer, "event") end
         end
       end

@@ -23,7 +23,7 @@ local TWO32 = 4294967296
 -- The columns of a --tseq CSV, in order.
 M.TSEQ_COLUMNS = {
   "t_ms", "kind", "dir", "seq", "end", "ack", "win", "len", "flags", "sack", "marks",
-  "cwnd", "ssthresh", "srtt_ms", "rttvar_ms", "rto_ms", "inflight",
+  "cwnd", "ssthresh", "srtt_ms", "rttvar_ms", "rto_ms", "inflight", "conn",
 }
 
 local STATE_NAMES = {
@@ -138,21 +138,48 @@ function M.tseq_writer(path, opts)
   local w = setmetatable({
     f = f, owned = type(path) == "string",
     relative = opts.relative ~= false, infer = opts.infer ~= false,
-    base = {}, hi = {}, last_ack = {}, last_win = {}, rows = 0,
+    conns = {}, nconns = 0, rows = 0,
   }, Writer)
   f:write(table.concat(M.TSEQ_COLUMNS, ","), "\n")
   return w
 end
 
--- Sequence number of direction d, relative to its base.
-function Writer:rel(d, v)
+-- Per connection (numbered 1, 2, ... in order of appearance): the bases
+-- of relative numbering, the highest sequence seen, the last ACK and
+-- window, and the window scale each side's SYN announced (RFC 7323 2.2).
+local function new_conn(self)
+  self.nconns = self.nconns + 1
+  return { id = self.nconns, base = {}, hi = {}, last_ack = {}, last_win = {}, ws = {}, syn = {} }
+end
+
+-- The connection a segment belongs to, by its addresses and ports (both
+-- directions share one), or the single anonymous one when they are absent.
+-- A new SYN (no ACK) on a 4-tuple whose SYN was already seen with another
+-- sequence number starts a new connection (a new incarnation).
+function Writer:conn_of(s, dir, syn_only)
+  local key = ""
+  if s.sport ~= nil and s.dport ~= nil then
+    local a = tostring(s.src or "") .. ":" .. tostring(s.sport)
+    local b = tostring(s.dst or "") .. ":" .. tostring(s.dport)
+    key = a < b and a .. "|" .. b or b .. "|" .. a
+  end
+  local c = self.conns[key]
+  if not c or (syn_only and c.syn[dir] ~= nil and c.syn[dir] ~= num(s.seq)) then
+    c = new_conn(self)
+    self.conns[key] = c
+  end
+  return c
+end
+
+-- Sequence number of direction d of connection c, relative to its base.
+function Writer:rel(c, d, v)
   v = num(v)
   if v == nil then return nil end
   if not self.relative then return v end
-  local b = self.base[d]
+  local b = c.base[d]
   if b == nil then
     b = v
-    self.base[d] = b
+    c.base[d] = b
   end
   return (v - b) % TWO32
 end
@@ -167,18 +194,29 @@ function Writer:row(t)
   self.rows = self.rows + 1
 end
 
--- One segment. Fields: t (ms), dir, seq, len, flags, ack, win (bytes,
--- already scaled), sack ({ {l, r} ... } absolute, or taken from options),
--- marks (a list or a "+"-joined string: retrans, ooo, dupack, zerowin,
--- probe, drop, delay, dup, corrupt... any word).
+-- One segment. Fields: t (ms), dir, seq, len, flags, ack, win (the field
+-- as on the wire: scaled here by the shift its sender announced, once both
+-- SYNs were seen with the option; or `wnd`, bytes already scaled), sack
+-- ({ {l, r} ... } absolute, or taken from options), options (for the
+-- SYN's window scale), src, sport, dst, dport (which connection: rows
+-- carry its number in the conn column), marks (a list or a "+"-joined
+-- string: retrans, ooo, dupack, zerowin, probe, drop, delay, dup,
+-- corrupt... any word). Returns the connection's number.
 function Writer:segment(s)
   local dir = s.dir or "out"
   local bits = flag_bits(s)
   local syn, fin, rst, ackf = band(bits, 2) ~= 0, band(bits, 1) ~= 0, band(bits, 4) ~= 0, band(bits, 16) ~= 0
   local len = num(s.len) or (s.payload and #s.payload) or 0
+  local c = self:conn_of(s, dir, syn and not ackf)
+  local opts
+  if syn then
+    opts = options_of(s)
+    c.syn[dir] = num(s.seq)
+    c.ws[dir] = opts and opts.wscale or false
+  end
   -- A SYN fixes its direction's base, so relative sequence 0 is the ISN.
-  if syn and self.base[dir] == nil and self.relative then self.base[dir] = num(s.seq) end
-  local seq = self:rel(dir, s.seq) or 0
+  if syn and c.base[dir] == nil and self.relative then c.base[dir] = num(s.seq) end
+  local seq = self:rel(c, dir, s.seq) or 0
   local seqlen = len + (syn and 1 or 0) + (fin and 1 or 0)
   local send = (seq + seqlen) % TWO32
   local ack
@@ -186,10 +224,16 @@ function Writer:segment(s)
     -- The ack refers to the other direction's numbers; until that side's
     -- ISN is known, its base is ack - 1 (the ack of its SYN).
     local a = num(s.ack)
-    if a and self.relative and self.base[other(dir)] == nil then self.base[other(dir)] = (a - 1) % TWO32 end
-    ack = self:rel(other(dir), a)
+    if a and self.relative and c.base[other(dir)] == nil then c.base[other(dir)] = (a - 1) % TWO32 end
+    ack = self:rel(c, other(dir), a)
   end
-  local win = num(s.win)
+  -- RFC 7323 2.2: a SYN's window is never scaled; later ones by the shift
+  -- their sender's SYN gave, when both SYNs carried the option.
+  local win = num(s.wnd)
+  if win == nil then
+    win = num(s.win)
+    if win and not syn and c.ws[dir] and c.ws[other(dir)] then win = win * 2 ^ math.min(c.ws[dir], 14) end
+  end
 
   local sack = s.sack
   if sack == nil then
@@ -200,7 +244,7 @@ function Writer:segment(s)
   if sack and #sack > 0 then
     local parts = {}
     for _, b in ipairs(sack) do
-      parts[#parts + 1] = fmt(self:rel(other(dir), b[1])) .. "-" .. fmt(self:rel(other(dir), b[2]))
+      parts[#parts + 1] = fmt(self:rel(c, other(dir), b[1])) .. "-" .. fmt(self:rel(c, other(dir), b[2]))
     end
     sack_txt = table.concat(parts, " ")
   end
@@ -219,7 +263,7 @@ function Writer:segment(s)
   end
 
   if self.infer and not rst then
-    local hi = self.hi[dir]
+    local hi = c.hi[dir]
     if seqlen > 0 and hi ~= nil then
       if before(seq, hi) then
         mark("retrans")
@@ -227,39 +271,42 @@ function Writer:segment(s)
         mark("ooo")
       end
     end
-    if ack and seqlen == 0 and self.last_ack[dir] == ack and self.last_win[dir] == win then
-      local ohi = self.hi[other(dir)]
+    if ack and seqlen == 0 and c.last_ack[dir] == ack and c.last_win[dir] == win then
+      local ohi = c.hi[other(dir)]
       if ohi and before(ack, ohi) then mark("dupack") end
     end
     if win == 0 then mark("zerowin") end
     -- A zero-window probe (RFC 9293 3.8.6.1): data into a closed window;
     -- a keep-alive (RFC 1122 4.2.3.6): at most one byte below snd_nxt.
-    if len > 0 and self.last_win[other(dir)] == 0 then
+    if len > 0 and c.last_win[other(dir)] == 0 then
       mark("probe")
     elseif hi and len <= 1 and not syn and not fin and (hi - seq) % TWO32 == 1 then
       mark("probe")
     end
   end
-  if seqlen > 0 and (self.hi[dir] == nil or before(self.hi[dir], send)) then self.hi[dir] = send end
+  if seqlen > 0 and (c.hi[dir] == nil or before(c.hi[dir], send)) then c.hi[dir] = send end
   if ack then
-    self.last_ack[dir] = ack
-    self.last_win[dir] = win
+    c.last_ack[dir] = ack
+    c.last_win[dir] = win
   end
 
   self:row {
     t_ms = fmt(s.t), kind = "seg", dir = dir, seq = fmt(seq), ["end"] = fmt(send),
     ack = ack and fmt(ack), win = win and fmt(win), len = fmt(len),
     flags = type(s.flags) == "string" and s.flags or flag_string(bits),
-    sack = sack_txt, marks = #marks > 0 and table.concat(marks, "+") or nil,
+    sack = sack_txt, marks = #marks > 0 and table.concat(marks, "+") or nil, conn = fmt(c.id),
   }
+  return c.id
 end
 
 -- One congestion-control sample: t (ms), cwnd and ssthresh (bytes), srtt,
--- rttvar, rto (ms), inflight (bytes). Missing fields stay empty.
+-- rttvar, rto (ms), inflight (bytes), conn (the number segment returned).
+-- Missing fields stay empty.
 function Writer:sample(s)
   self:row {
     t_ms = fmt(s.t), kind = "sample", cwnd = fmt(s.cwnd), ssthresh = fmt(s.ssthresh),
     srtt_ms = fmt(s.srtt), rttvar_ms = fmt(s.rttvar), rto_ms = fmt(s.rto), inflight = fmt(s.inflight),
+    conn = s.conn and fmt(s.conn),
   }
 end
 
@@ -346,21 +393,23 @@ end
 -- A segment hook that records each segment (and, when conn:info() exists,
 -- a cwnd/ssthresh/srtt sample) to tseq writer w, after running `policy`
 -- (optional) whose verdict it returns unchanged and records as marks.
--- The window recorded is seg.wnd (scaled) when the view has it, else win.
+-- The window recorded is seg.wnd (scaled) when the view has it, else win
+-- scaled as the connection's SYNs agreed (Writer:segment).
 function M.tseq_hook(w, policy)
   return function(seg, dir, conn, now)
     local verdict
     if policy then verdict = policy(seg, dir, conn, now) end
     local v = fault.normalize(verdict)
-    w:segment {
+    local id = w:segment {
       t = now, dir = dir, seq = seg.seq, len = seg.len, flags = seg.flags, ack = seg.ack,
-      win = field(seg, "wnd") or seg.win, options = field(seg, "options"), marks = verdict_marks(v),
+      win = seg.win, wnd = field(seg, "wnd"), options = field(seg, "options"), marks = verdict_marks(v),
+      src = seg.src, sport = seg.sport, dst = seg.dst, dport = seg.dport,
     }
     if type(conn) == "table" and type(conn.info) == "function" then
       local i = conn:info()
       if i then
         w:sample { t = now, cwnd = i.cwnd, ssthresh = i.ssthresh, srtt = i.srtt, rttvar = i.rttvar, rto = i.rto,
-          inflight = i.unacked }
+          inflight = i.unacked, conn = id }
       end
     end
     return verdict

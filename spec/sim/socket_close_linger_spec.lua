@@ -14,7 +14,7 @@ describe("coroutine close with the peer still sending", function()
     end)
     local got, sent_all
     luasim.client(b, function(c)
-      b.spawn(function()          -- keeps sending long after the server closed
+      local sender = b.spawn(function()  -- keeps sending long after the server closed
         for _ = 1, 50 do
           if not c:send(string.rep("x", 1000)) then break end
           b.sleep(5)
@@ -23,12 +23,14 @@ describe("coroutine close with the peer still sending", function()
         c:shutdown("send")
       end)
       got = { c:receive("*a") }
+      b.wait(sender)              -- a coroutine's threads die with it
     end, { cue = false })
     assert.is_true(sim:run_until(function() return got ~= nil and sent_all end, 30000))
     assert.are.same({}, log)
     assert.are.equal(#reply, #(got[1] or ""), tostring(got[2]))
     assert.is_nil(got[2])
     -- The server released its handle once the client's FIN came.
+    sim:run(30000)
     for _, o in pairs(a._runtime.socks) do assert.is_nil(o.lsock) end
   end)
 

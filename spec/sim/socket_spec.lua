@@ -168,7 +168,7 @@ describe("sockets over the sim", function()
     a.listen(7, function(conn) conn:send({ line, "\n", block }) end)
     local got1, got2
     b.spawn(function()
-      local c = assert(b.connect("10.0.0.1", 7))
+      local c = assert(b.connect("10.0.0.1", 7, { max_line = 200000 }))  -- over the 64 KiB default
       got1 = c:receive("*l")
       got2 = c:receive(#block)
     end)

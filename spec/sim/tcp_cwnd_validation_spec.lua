@@ -21,6 +21,8 @@ local function paced(burst, rounds, gap_ms)
       assert(c:send(chunk))
       b.sleep(gap_ms)
     end
+    -- the last segment may wait for the receiver's delayed ACK
+    while c:info().bytes_acked < rounds * burst do b.sleep(1) end
     last = c:info()
     c:close()
   end)

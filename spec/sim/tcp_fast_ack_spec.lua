@@ -10,7 +10,16 @@ local pkt = require "helpers.tcppkt"
 local PORT, ISS, SPORT, LAT = 80, 9000, 5000, 100
 
 local function accepted()
-  local p = pkt.peer { seed = 21, latency_us = LAT }
+  -- These peers leave the echo unacknowledged for 300 ms, to see that no
+  -- separate delayed ACK follows it: an RTO of at least 1 s (RFC 6298
+  -- 2.4), not Linux's 200 ms, keeps a retransmission out of that window.
+  -- Quick ACKs off: outside a host's receive batch the first segments
+  -- would be ACKed one by one (in a batch, as the host feeds them, a quick
+  -- ACK waits for the batch's end like any other and rides on the answer).
+  local p = pkt.peer { seed = 21, latency_us = LAT, config = function(cfg)
+    cfg.tcp_rto_min_us = 1000000
+    cfg.tcp_quickacks = 0
+  end }
   local l = p:listen(PORT, 4)
   p:send { sport = SPORT, dport = PORT, seq = ISS, flags = "S", win = 65535, mss = 1460, wscale = 7 }
   local sa = assert(p:expect(10000))

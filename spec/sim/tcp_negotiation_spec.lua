@@ -375,7 +375,8 @@ describe("negotiation: timestamps (RFC 7323 3, 4, 5)", function()
     end)
 
   it("echoes the earliest unacknowledged TSval while delaying an ACK (RFC 7323 4.3 A)", function()
-    local c = passive_conn(116, { mss = 1460, ts = { 100, 0 } })
+    -- quick ACKs off: the first segments would be ACKed one by one
+    local c = passive_conn(116, { mss = 1460, ts = { 100, 0 } }, function(cfg) cfg.tcp_quickacks = 0 end)
     c:send { flags = "P.", data = string.rep("a", 1000), ts = { 200, c.tsecr } }
     c:send { flags = "P.", data = string.rep("b", 1000), ts = { 300, c.tsecr } }
     local acks = c:collect(300000)

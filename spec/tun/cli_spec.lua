@@ -68,6 +68,46 @@ describe("tcplua command line", function()
     assert.matches("cannot read script /nonexistent/tcplua%-no%-such%-script%.lua: No such file", out)
   end)
 
+  it("--sim runs a sim script without root or a TUN, with its arguments", function()
+    -- As an unprivileged user where one exists (root has no other here).
+    local as = netns.sh("id -u nobody"):match("^%d+") and "su nobody -s /bin/sh -c " or "sh -c "
+    local out, rc = netns.sh("cd /tmp && " .. as .. netns.quote("env -u LD_PRELOAD -u TCPLUA_LIB "
+      .. netns.quote(netns.bin) .. " --sim " .. netns.quote(os.getenv("PWD") .. "/examples/sim_echo.lua") .. " ping"))
+    assert.equal(0, rc, out)
+    assert.matches("1 ping\n2 ping\n3 ping\nretransmissions: %d+, virtual time: %d+ ms", out)
+  end)
+
+  it("--sim reports a script error with its traceback, exit 1; no script is exit 2", function()
+    local f = assert(io.open(tmp, "w"))
+    f:write("local function f() error('sim failed') end\nf()\n")
+    f:close()
+    local out, rc = run("--sim " .. netns.quote(tmp))
+    assert.equal(1, rc)
+    assert.matches("sim failed", out)
+    assert.matches("stack traceback", out)
+    out, rc = run("--sim")
+    assert.equal(2, rc)
+    assert.matches("%-%-sim needs a script", out)
+  end)
+
+  it("without privilege, names the real fixes (sudo, a TUN owned by the user and --attach)", function()
+    local uid = tonumber(netns.sh("id -u"):match("%d+"))
+    local has_nobody = netns.sh("id -u nobody"):match("^%d+")
+    if uid == 0 and not has_nobody then pending("no unprivileged user to run as") return end
+    local f = assert(io.open(tmp, "w"))
+    f:write("print('unreachable')\n")
+    f:close()
+    netns.sh("chmod 0644 " .. netns.quote(tmp))   -- readable by the other user
+    -- Fails at /dev/net/tun or TUNSETIFF, before any device exists.
+    local cmd = "env -u LD_PRELOAD -u TCPLUA_LIB " .. netns.quote(netns.bin) .. " --dev tlnopriv0 " .. netns.quote(tmp)
+    local out, rc = netns.sh(uid == 0 and ("su nobody -s /bin/sh -c " .. netns.quote(cmd)) or cmd)
+    assert.equal(1, rc, out)
+    assert.matches("sudo", out)
+    assert.matches("ip tuntap add dev tcplua0 mode tun user $USER", out, 1, true)
+    assert.matches("tcplua --attach", out, 1, true)
+    assert.is_nil(out:find("setcap", 1, true))
+  end)
+
   it("reports a Lua syntax error as file:line", function()
     local f = assert(io.open(tmp, "w"))
     f:write("local ok = 1\nlocal x = (1 +\n\nprint(x\n")

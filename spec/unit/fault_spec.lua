@@ -265,6 +265,39 @@ describe("fault primitives", function()
     assert.is_nil(p({ seq = 1, len = 0 }, "out", a))
   end)
 
+  it("scopes: rate and drop_first keep state per connection and direction unless per = \"shared\"", function()
+    local A = { src = "10.0.0.1", sport = 1000, dst = "10.0.0.2", dport = 80, seq = 1, len = 1460 }
+    local B = { src = "10.0.0.1", sport = 1001, dst = "10.0.0.2", dport = 80, seq = 1, len = 1460 }
+    -- A 1500-byte bucket: one full segment each, per connection; shared, the second waits.
+    local per, shared = f.rate(1e6), f.rate(1e6, { per = "shared" })
+    assert.is_nil(per(A, "out", nil, 0))
+    assert.is_nil(per(B, "out", nil, 0))
+    assert.is_nil(shared(A, "out", nil, 0))
+    assert.truthy(fault.normalize(shared(B, "out", nil, 0)).delay)
+    -- drop_first(1): the first of each connection and direction by default.
+    local d = f.drop_first(1)
+    assert.is_true(d(A, "out").drop)
+    assert.is_true(d(B, "out").drop)
+    assert.is_true(d(A, "in").drop)
+    assert.is_nil(d(A, "out"))
+    local g = f.drop_first(1, { per = "shared" })
+    assert.is_true(g(A, "out").drop)
+    assert.is_nil(g(B, "out"))
+    assert.has_error(function() f.rate(1e6, { per = "link" }) end, "fault.rate: per must be \"connection\" or \"shared\"")
+  end)
+
+  it("reset_after resets both ways: the segment becomes a RST, and one goes back to its sender", function()
+    local p = f.reset_after { bytes = 100 }
+    local seg = { src = "10.0.0.1", sport = 7, dst = "10.0.0.2", dport = 40000, seq = 1001, ack = 5001,
+      flags = "P.", len = 200 }
+    local v = fault.normalize(p(seg, "out", nil, 0))
+    assert.equal("R.", v.segment.flags)
+    assert.same({ "10.0.0.1", 7, 1001 }, { v.segment.src, v.segment.sport, v.segment.seq })
+    -- back to the sender: from its peer, at the sequence number it acknowledged
+    assert.same({ "10.0.0.2", 40000, "10.0.0.1", 7, 5001, 1201, "R." },
+      { v.reverse.src, v.reverse.sport, v.reverse.dst, v.reverse.dport, v.reverse.seq, v.reverse.ack, v.reverse.flags })
+  end)
+
   it("stall_after lets exactly n bytes through, then nothing", function()
     local out = run(f.stall_after(1000), flow(30, 100, 1))
     assert.equal(10, #out)

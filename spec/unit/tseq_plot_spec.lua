@@ -205,6 +205,35 @@ describe("tseq CSV writer", function()
     assert.same({ "sample", "10000", "1.25", "" }, { rows[4].kind, rows[4].cwnd, rows[4].srtt_ms, rows[4].seq })
   end)
 
+  it("scales win by the shift each side's SYN announced, only when both did (RFC 7323 2.2)", function()
+    local w = assert(trace.tseq_writer(path))
+    local A = { src = "10.0.0.1", sport = 40000, dst = "10.0.0.2", dport = 7 }
+    local B = { src = "10.0.0.2", sport = 7, dst = "10.0.0.1", dport = 40000 }
+    local function seg(base, f)
+      for k, v in pairs(base) do f[k] = v end
+      w:segment(f)
+    end
+    seg(A, { t = 0, dir = "in", seq = 100, flags = "S", win = 64240, options = { wscale = 10 } })
+    seg(B, { t = 0, dir = "out", seq = 500, flags = "S.", ack = 101, win = 65535, options = { wscale = 7 } })
+    seg(A, { t = 1, dir = "in", seq = 101, flags = ".", ack = 501, win = 63 })
+    seg(B, { t = 1, dir = "out", seq = 501, len = 10, flags = "P.", ack = 101, win = 2048 })
+    -- A second connection whose SYN-ACK has no window scale: no scaling.
+    local C = { src = "10.0.0.1", sport = 40001, dst = "10.0.0.2", dport = 7 }
+    local D = { src = "10.0.0.2", sport = 7, dst = "10.0.0.1", dport = 40001 }
+    seg(C, { t = 2, dir = "in", seq = 9000, flags = "S", win = 64240, options = { wscale = 10 } })
+    seg(D, { t = 2, dir = "out", seq = 7000, flags = "S.", ack = 9001, win = 65535, options = {} })
+    seg(C, { t = 3, dir = "in", seq = 9001, flags = ".", ack = 7001, win = 63 })
+    w:close()
+    local _, rows = read_csv(path)
+    assert.same({ "64240", "65535", "64512", "262144" }, { rows[1].win, rows[2].win, rows[3].win, rows[4].win })
+    assert.same({ "1", "1", "1", "1", "2", "2", "2" },
+      { rows[1].conn, rows[2].conn, rows[3].conn, rows[4].conn, rows[5].conn, rows[6].conn, rows[7].conn })
+    -- Each connection counts from its own ISNs, and nothing is a retransmission.
+    assert.same({ "0", "0", "1", "1" }, { rows[5].seq, rows[6].seq, rows[7].seq, rows[7].ack })
+    assert.equal("63", rows[7].win)
+    for _, r in ipairs(rows) do assert.equal("", r.marks) end
+  end)
+
   it("marks retransmissions, out-of-order data, duplicate ACKs and zero windows", function()
     local w = assert(trace.tseq_writer(path))
     local function out(t, off, len) w:segment { t = t, dir = "out", seq = 101 + off, len = len, flags = "P.", ack = 1, win = 100 } end
@@ -347,6 +376,27 @@ describe("scripts/tseq-plot", function()
     assert.is_true(file_size(png) > 10000, "PNG is " .. file_size(png) .. " bytes")
     os.remove(csv)
     if png ~= keep then os.remove(png) end
+  end)
+
+  it("takes options after the files and draws one connection with --conn", function()
+    if not have("gnuplot") then
+      pending("gnuplot not installed (apt-get install gnuplot-nox)")
+      return
+    end
+    local csv, png = tmp(".csv"), tmp(".png")
+    local w = assert(trace.tseq_writer(csv))
+    synthetic_transfer(w)
+    w:close()
+    local out = io.popen("scripts/tseq-plot " .. csv .. " " .. png .. " --dir out --conn 1 --title one 2>&1; echo rc=$?"):read("*a")
+    assert.matches("rc=0", out)
+    assert.is_true(file_size(png) > 10000)
+    out = io.popen("scripts/tseq-plot " .. csv .. " --conn 2 " .. png .. " 2>&1; echo rc=$?"):read("*a")
+    assert.matches("no segments with data in .* %(connection 2%)", out)
+    assert.matches("rc=1", out)
+    out = io.popen("scripts/tseq-plot " .. csv .. " " .. png .. " --conn x 2>&1; echo rc=$?"):read("*a")
+    assert.matches("%-%-conn must be a connection number", out)
+    os.remove(csv)
+    os.remove(png)
   end)
 
   it("fails with a clear message on a missing or empty file", function()
