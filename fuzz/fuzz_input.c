@@ -84,6 +84,7 @@ enum op {
   OP_BATCH,  /* [b]: rx batch on/off */
   OP_WHEEL,  /* [n][t16][n x 3 bytes]: the timing wheel alone, against a model */
   OP_ASM,    /* [n][n x 3 bytes]: the out-of-order range set alone, against a bitmap */
+  OP_REPLY,  /* [flags][opts][len16]: the raw peer answers the last segment A sent it */
   OP__N
 };
 
@@ -143,6 +144,7 @@ struct harness {
   uint64_t vec_calls, vec_super, checked; /* for FUZZ_DEBUG */
   uint8_t last[2048]; /* the latest datagram queued for the raw peer */
   size_t last_len;
+  uint32_t tsval; /* the raw peer's timestamp clock for OP_REPLY */
   uint8_t vec[DGRAM_MAX + 1]; /* the scatter output's concatenation */
   uint8_t pkt[DGRAM_MAX + 64];
   uint8_t rbuf[DGRAM_MAX + 1];
@@ -536,6 +538,56 @@ static void run_inject(struct harness *h, struct in *in, unsigned flags) {
                  now(h));
 }
 
+/* The raw peer as a reactive peer: a segment answering the last one A sent
+ * it (ports and addresses swapped, seq = its ACK, ack = its end, the
+ * timestamp echoed), with the fuzzer's flags, window and data. This
+ * completes handshakes no static input can (SYN cookies, the ISN of an
+ * active open) and acknowledges whatever A just sent. */
+static void run_reply(struct harness *h, struct in *in) {
+  uint8_t fl = u8(in), o = u8(in);
+  size_t dlen = u16(in);
+  if (dlen > in->n - in->i) dlen = in->n - in->i;
+  const uint8_t *data = in->p + in->i;
+  in->i += dlen;
+  if (h->last_len < 40 || h->last[9] != 6) return;
+  size_t ihl = (size_t)(h->last[0] & 15) * 4;
+  size_t tot = rd16(h->last + 2);
+  struct tl_tcp_hdr r;
+  if (ihl < 20 || tot < ihl + 20 || h->last_len < ihl + 20 ||
+      tl_tcp_parse_nocsum(h->last + ihl, h->last_len - ihl, &r) != TL_TCP_OK)
+    return;
+  uint32_t rlen = (uint32_t)(tot - ihl - r.off) + !!(r.flags & TL_TH_SYN) + !!(r.flags & TL_TH_FIN);
+  struct tl_tcp_hdr th;
+  memset(&th, 0, sizeof th);
+  th.sport = r.dport;
+  th.dport = r.sport;
+  th.seq = r.ack + (uint32_t)(int32_t)(int8_t)(o & 0xf0); /* usually r.ack: o's high nibble 0 */
+  th.ack = r.seq + rlen;
+  th.flags = fl ? fl : TL_TH_ACK;
+  th.win = (o & 1) ? 0 : 65535;
+  if (r.opt.has_ts && !(o & 2)) {
+    th.opt.has_ts = 1;
+    th.opt.ts_val = h->tsval += 10;
+    th.opt.ts_ecr = r.opt.ts_val;
+  }
+  if (th.flags & TL_TH_SYN) {
+    th.opt.has_mss = 1;
+    th.opt.mss = (o & 4) ? 536 : 1460;
+    th.opt.sack_ok = !(o & 8);
+    th.opt.has_wscale = !(o & 8);
+    th.opt.wscale = 7;
+  }
+  uint8_t *p = h->pkt;
+  size_t hl = tl_tcp_build(p + 20, &th);
+  if (dlen > DGRAM_MAX - 20 - hl) dlen = DGRAM_MAX - 20 - hl;
+  memcpy(p + 20 + hl, data, dlen);
+  uint32_t src = rd32(h->last + 16), dst = rd32(h->last + 12);
+  tl_tcp_checksum(p + 20, hl + dlen, src, dst);
+  ip_header(p, 20 + hl + dlen, 6, src, dst);
+  note_forged(h, p, 20 + hl + dlen);
+  tl_stack_input(h->a, p, 20 + hl + dlen, now(h));
+}
+
 /* An ICMP error from the path about a segment A sent on a live
  * connection: destination unreachable (frag-needed with an MTU),
  * time exceeded, parameter problem, or anything the fuzzer picks. */
@@ -592,7 +644,7 @@ static void run_app(struct harness *h, struct in *in) {
   uint8_t action = u8(in), param = u8(in);
   int64_t t = now(h);
   tl_sock *s = hs ? hs->s : NULL;
-  switch (action & 31) {
+  switch (action % 24) {
   case 0:
     if (s) send_stream(h, s, &hs->tx, (size_t)param * 16 + 1, 0);
     break;
@@ -761,6 +813,44 @@ static void run_app(struct harness *h, struct in *in) {
     }
     break;
   }
+  case 20: {
+    /* options before the SYN (tl_socket, tl_connect_sock): handshakes
+     * without timestamps, SACK or window scaling, small MSS, corked */
+    tl_sock *a = tl_socket(h->a);
+    if (!a) break;
+    tl_setopt(a, TL_OPT_TIMESTAMPS, param & 1);
+    tl_setopt(a, TL_OPT_SACK, (param >> 1) & 1);
+    tl_setopt(a, TL_OPT_WSCALE, (param >> 2) & 1);
+    if (param & 8) tl_setopt(a, TL_OPT_MSS, 536);
+    if (param & 16) tl_setopt(a, TL_OPT_RCVBUF, 1 << 20);
+    if (param & 32) tl_setopt(a, TL_OPT_CORK, 1);
+    int r = tl_connect_sock(a, (param & 64) ? ADDR_RAW : ADDR_B, (param & 64) ? RAW_PORT : B_PORT,
+                            (param & 128) ? ACTIVE_PORT : 0, t);
+    if (r < 0) (void)tl_connect_sock(a, ADDR_B, B_PORT, 0, t); /* retried, as the API allows */
+    add_sock(h, a);
+    break;
+  }
+  case 21:
+    /* MSG_PEEK at an offset: the bytes must be the stream's too */
+    if (s) {
+      long n = tl_peek(s, param, h->rbuf, 64);
+      if (n > 0 && stream_checked(h, s))
+        for (long i = 0; i < n; i++)
+          CHECK(h->rbuf[i] == pattern(hs->rx + param + (uint64_t)i));
+    }
+    break;
+  case 22:
+    if (s) {
+      const uint8_t *pat = stream_bytes(h, hs->rx + param, 1 + param % 8);
+      long at = tl_find(s, pat, 1 + param % 8, param % 4);
+      if (at >= 0) CHECK((size_t)at >= param % 4);
+      (void)tl_find(s, pat, 0, 0);
+      (void)tl_find(s, pat, TL_FIND_MAX + 1, 0);
+    }
+    break;
+  case 23:
+    if (s) tl_shutdown_read(s, t);
+    break;
   case 19:
     /* many connections at once: the 4-tuple table grows */
     for (int k = 0; k < 1 + param % 12; k++) {
@@ -774,10 +864,11 @@ static void run_app(struct harness *h, struct in *in) {
 
 static void run_setopt(struct harness *h, struct in *in) {
   struct hsock *hs = pick(h, u8(in));
-  int opt = u8(in) % 14;
+  int opt = u8(in) % 25; /* every option and a few numbers that are none */
   int64_t v = (int64_t)u24(in);
   if (opt == TL_OPT_SNDBUF || opt == TL_OPT_RCVBUF) v &= 0xfffff; /* keep allocations small */
-  tl_sock *s = opt == TL_OPT_BACKLOG && h->listener ? h->listener : hs ? hs->s : NULL;
+  int lopt = opt == TL_OPT_BACKLOG || opt == TL_OPT_SYNCOOKIES;
+  tl_sock *s = lopt && h->listener ? h->listener : hs ? hs->s : NULL;
   if (s) tl_setopt(s, opt, v);
 }
 
@@ -940,7 +1031,7 @@ static void run_hook(struct harness *h, struct in *in) {
   }
   h->npolicy = n;
   h->nverdict = 0;
-  tl_hook_enable(h->a, mask & 7);
+  tl_hook_enable(h->a, mask & 15);
   (void)tl_hook_get_mask(h->a);
   (void)tl_hook_pending(h->a);
 }
@@ -1059,6 +1150,7 @@ static tl_sock *handshake(struct harness *h) {
 static int setup(struct harness *h, int cf) {
   h->cfg = cf;
   h->autoread = 1;
+  h->tsval = 1000;
   h->sim = tl_sim_new(42, 1000);
   if (!h->sim) return -1;
   tl_config c;
@@ -1171,6 +1263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
       case OP_WHEEL: run_wheel(&in); continue;
       case OP_ASM: run_asm(&in); continue;
+      case OP_REPLY: run_reply(h, &in); break;
       default: break;
       }
       advance(h, 10000);

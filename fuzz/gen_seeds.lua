@@ -9,7 +9,7 @@ local dir = assert(arg[1], "usage: gen_seeds.lua DIR")
 
 -- fuzz_input.c: enum op, config bits, op flags
 local OP = { DGRAM = 0, APP = 1, SETOPT = 2, TIME = 3, HOOK = 4, INJECT = 5, IMPAIR = 6, PCAP = 7, ICMP = 8,
-  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13 }
+  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13, REPLY = 14 }
 local CF = { OFFLOAD = 1, PCAP = 2, NO_TS = 4, NO_SACK = 8, SMALL_MTU = 16, SMALL_BUF = 32, HOOKS = 64,
   NO_LOSS = 128 }
 local JUMP, FIX, SEQ, ADDR = 1, 2, 4, 8 -- OP_DGRAM flags (high nibble of the op byte)
@@ -17,14 +17,16 @@ local PARTIAL, RXBUF, VIA_SIM, RXBATCH = 16, 32, 64, 128 -- OP_DGRAM's second by
 -- OP_APP actions
 local A = { SEND = 0, SEND_LOTS = 1, SEND_REF = 2, URGENT = 3, SHUTDOWN = 4, CLOSE = 5, ABORT = 6, RECV = 7,
   CONNECT_RAW = 8, CONNECT_B = 9, AUTOREAD = 10, TX_BATCH = 11, INFO = 12, URGENT_BIG = 13, LISTENER = 14,
-  USER = 15, MISUSE = 16, ODD_CONNECT = 17, SECOND_LISTENER = 18, MANY = 19 }
+  USER = 15, MISUSE = 16, ODD_CONNECT = 17, SECOND_LISTENER = 18, MANY = 19, SOCKET = 20, PEEK = 21, FIND = 22,
+  SHUT_RD = 23 }
 -- OP_B actions
 local B = { SEND = 0, SHUTDOWN = 1, CLOSE = 2, ABORT = 3, SMALL_RCVBUF = 4, URGENT = 5, CC = 6, CONNECT = 7 }
 -- OP_HOOK verdict bits (copies in the low 2)
 local V = { DELAY = 4, MODIFY = 8, SET_BYTES = 16, NOTE = 32, LOOKUP_FIX = 64 }
 -- tl_opt
 local OPT = { NODELAY = 1, SNDBUF = 2, RCVBUF = 3, KEEPALIVE = 4, KEEPIDLE_MS = 5, KEEPINTVL_MS = 6, KEEPCNT = 7,
-  BACKLOG = 8, MSS = 9, LINGER_MS = 10, USER_TIMEOUT_MS = 11, CONGESTION = 12, RECOVERY = 13 }
+  BACKLOG = 8, MSS = 9, LINGER_MS = 10, USER_TIMEOUT_MS = 11, CONGESTION = 12, RECOVERY = 13, SYNCOOKIES = 14,
+  TIMESTAMPS = 20, SACK = 21, WSCALE = 22, CORK = 23, NOTSENT_LOWAT = 24 }
 
 local PEER, SELF = "10.77.0.1", "10.77.0.2"
 
@@ -385,6 +387,32 @@ seeds.window_shrink = cfg() .. ack .. app(A.SEND_LOTS, 0, 8) .. seg { flags = ".
 seeds.simultaneous_open = cfg() .. app(A.CONNECT_RAW) .. active { flags = "S", ts = { 5, 0 }, mss = 1400 }
   .. active { flags = "S.", ts = { 6, 0 } } .. active { flags = "." } .. app(A.SEND, 1, 1) .. active { flags = "F." }
   .. app(A.CLOSE, 1) .. active { flags = "." } .. time(25)
+
+-- options before the SYN, peeking and searching the stream, SHUT_RD,
+-- corking and the unsent-bytes limit, SYN cookies off
+seeds.socket_options = cfg() .. app(A.SOCKET, 0, 0) .. app(A.SOCKET, 0, 1 + 2 + 8 + 32) .. app(A.SOCKET, 0, 4 + 16)
+  .. time(14) .. bapp(B.SEND, 0, 3) .. bapp(B.SEND, 1, 3) .. time(14) .. app(A.AUTOREAD) .. bapp(B.SEND, 2, 2)
+  .. time(14) .. app(A.PEEK, 1, 0) .. app(A.PEEK, 2, 77) .. app(A.FIND, 1, 5) .. app(A.FIND, 3, 9)
+  .. app(A.SHUT_RD, 3) .. bapp(B.SEND, 0, 1) .. time(14) .. app(A.RECV, 3, 9) .. setopt(OPT.CORK, 1, 1)
+  .. app(A.SEND, 1, 10) .. time(14) .. setopt(OPT.CORK, 0, 1) .. setopt(OPT.NOTSENT_LOWAT, 4096, 2)
+  .. app(A.SEND_LOTS, 2, 8) .. time(16) .. app(A.SOCKET, 0, 64 + 128) .. app(A.SOCKET, 0, 64 + 128)
+-- the raw peer answering A's last segment: flags (0: ACK), o (1 zero
+-- window, 2 no timestamps, 4 MSS 536, 8 no SACK/wscale; high nibble: seq
+-- offset), data
+local function reply(flags, o, data)
+  data = data or ""
+  return op(OP.REPLY) .. u8(pkt.flagbits(flags or 0)) .. u8(o or 0) .. be16(#data) .. data
+end
+seeds.syncookie_complete = cfg() .. table.concat(flood) .. reply(".") .. reply("P.", 0, "data after the cookie")
+  .. time(14) .. reply(".")
+seeds.reply_active = cfg() .. app(A.CONNECT_RAW) .. reply("S.") .. reply("P.", 0, "hello") .. app(A.SEND, 1, 20)
+  .. reply(".") .. reply("F.") .. app(A.CLOSE, 1) .. reply(".") .. app(A.CONNECT_RAW) .. reply("S.", 2 + 4 + 8)
+  .. reply("R.")
+seeds.reply_bulk = cfg() .. app(A.SEND_LOTS, 0, 30) .. reply(".") .. reply(".") .. reply(".", 1) .. time(20)
+  .. reply(".") .. reply(".") .. reply(".") .. reply("P.", 0, ("q"):rep(1000)) .. reply("F.")
+seeds.syncookies_off = cfg() .. setopt(OPT.SYNCOOKIES, 0, 0) .. setopt(OPT.BACKLOG, 2)
+  .. table.concat(flood, "", 1, 6) .. time(20) .. setopt(OPT.SYNCOOKIES, 1) .. table.concat(flood, "", 7, 12)
+  .. raw(pkt.build { src = PEER, dst = SELF, sport = 50012, dport = 7, seq = 1201, ack = 77, flags = "." })
 
 local n = 0
 local function write(path, bytes)
