@@ -131,6 +131,7 @@ struct harness {
   struct bsock bsocks[MAX_BSOCKS];
   int nbsocks;
   tl_pcap *pcap, *tap_pcap;
+  int pcap_full; /* h->pcap writes to /dev/full */
   tl_pcap_tap tap;
   struct verdict policy[MAX_POLICY];
   int npolicy, nverdict;
@@ -1094,14 +1095,23 @@ static void run_pcap(struct harness *h, struct in *in) {
     tl_pcap_close(p);
     return;
   }
+  if (b == 0xfd && !h->pcap) {
+    /* a capture on a full disk: every write fails, and close says so */
+    h->pcap = tl_pcap_open("/dev/full");
+    h->pcap_full = h->pcap != NULL;
+    tl_hook_set_pcap(h->a, h->pcap);
+    return;
+  }
   if (b & 1) {
     pcap_on(h);
     if (h->pcap && (b >> 1)) tl_pcap_set_snaplen(h->pcap, (uint32_t)(b >> 1) * 64);
   } else if (h->pcap) {
     (void)tl_pcap_count(h->pcap);
     tl_hook_set_pcap(h->a, NULL);
-    tl_pcap_close(h->pcap);
+    int r = tl_pcap_close(h->pcap);
+    CHECK(!h->pcap_full || r == -1);
     h->pcap = NULL;
+    h->pcap_full = 0;
   }
 }
 
@@ -1230,7 +1240,8 @@ static void teardown(struct harness *h) {
     advance(h, 1000);
     tl_sim_free(h->sim);
   }
-  tl_pcap_close(h->pcap);
+  int r = tl_pcap_close(h->pcap);
+  CHECK(!h->pcap_full || r == -1);
   tl_pcap_close(h->tap_pcap);
 }
 

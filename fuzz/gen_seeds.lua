@@ -390,8 +390,8 @@ seeds.simultaneous_open = cfg() .. app(A.CONNECT_RAW) .. active { flags = "S", t
 
 -- options before the SYN, peeking and searching the stream, SHUT_RD,
 -- corking and the unsent-bytes limit, SYN cookies off
-seeds.socket_options = cfg() .. app(A.SOCKET, 0, 0) .. app(A.SOCKET, 0, 1 + 2 + 8 + 32) .. app(A.SOCKET, 0, 4 + 16)
-  .. time(14) .. bapp(B.SEND, 0, 3) .. bapp(B.SEND, 1, 3) .. time(14) .. app(A.AUTOREAD) .. bapp(B.SEND, 2, 2)
+seeds.socket_options = cfg() .. app(A.AUTOREAD) .. app(A.SOCKET, 0, 0) .. app(A.SOCKET, 0, 1 + 2 + 8 + 32)
+  .. app(A.SOCKET, 0, 4 + 16) .. time(14) .. bapp(B.SEND, 0, 3) .. bapp(B.SEND, 1, 3) .. time(14) .. bapp(B.SEND, 2, 2)
   .. time(14) .. app(A.PEEK, 1, 0) .. app(A.PEEK, 2, 77) .. app(A.FIND, 1, 5) .. app(A.FIND, 3, 9)
   .. app(A.SHUT_RD, 3) .. bapp(B.SEND, 0, 1) .. time(14) .. app(A.RECV, 3, 9) .. setopt(OPT.CORK, 1, 1)
   .. app(A.SEND, 1, 10) .. time(14) .. setopt(OPT.CORK, 0, 1) .. setopt(OPT.NOTSENT_LOWAT, 4096, 2)
@@ -403,6 +403,9 @@ local function reply(flags, o, data)
   data = data or ""
   return op(OP.REPLY) .. u8(pkt.flagbits(flags or 0)) .. u8(o or 0) .. be16(#data) .. data
 end
+-- a capture on /dev/full: writes fail, close reports it
+seeds.pcap_full = cfg() .. pcap(0xfd) .. app(A.SEND_LOTS, 0, 20) .. reply(".") .. reply(".") .. pcap(0)
+  .. pcap(0xfd) .. app(A.SEND) .. reply(".")
 seeds.syncookie_complete = cfg() .. table.concat(flood) .. reply(".") .. reply("P.", 0, "data after the cookie")
   .. time(14) .. reply(".")
 seeds.reply_active = cfg() .. app(A.CONNECT_RAW) .. reply("S.") .. reply("P.", 0, "hello") .. app(A.SEND, 1, 20)
