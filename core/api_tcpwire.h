@@ -120,7 +120,12 @@ uint32_t tl_ring_space_x(const struct tl_ring *r);
 enum { TL_RING_MIN_ALLOC = 4096 };
 
 /* ---- out-of-order range set (assembler.h) -------------------------------- */
-enum { TL_ASM_MAX = 8 };
+/* 64 ranges: a window of a few MB under 1 % random loss has tens of holes,
+ * and both the receiver's out-of-order set and the sender's SACK scoreboard
+ * must hold them all (with 8, the 9th hole's data was dropped and resent,
+ * and the scoreboard forgot SACKed ranges). 513 bytes each, in the loss
+ * state that exists only during an episode. */
+enum { TL_ASM_MAX = 64 };
 
 struct tl_asm_range {
   uint32_t start, end;   /* [start, end) relative to the current base */

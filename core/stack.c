@@ -36,7 +36,7 @@ void tl_config_default(tl_config *c) {
   c->tcp_keepalive_idle_ms = 7200u * 1000; /* ms: 2 h in us overflows 32 bits */
   c->tcp_keepalive_intvl_ms = 75u * 1000;
   c->tcp_keepalive_probes = 9;
-  c->tcp_ooo_max_bytes = 256 * 1024;
+  c->tcp_ooo_max_bytes = 4u * 1024 * 1024; /* as much as the largest receive buffer */
   c->isn_key_random = 0;
   c->tcp_sndbuf_max = 4u * 1024 * 1024;
   c->tcp_rcvbuf_max = 4u * 1024 * 1024;

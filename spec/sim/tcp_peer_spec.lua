@@ -268,16 +268,17 @@ describe("tcp vs scripted peer: receiving", function()
   end)
 
   it("bounds the out-of-order queue, and still takes in-order data when it is full", function()
-    local p, s, iss = connected(21, 1023, function(cfg) cfg.tcp_ooo_max_bytes = 1000 end)
-    -- nine separate holes: the range set holds eight (core/assembler.h)
-    for k = 1, 9 do
+    local M = C.TL_ASM_MAX
+    local p, s, iss = connected(21, 1023, function(cfg) cfg.tcp_ooo_max_bytes = 10 * M + 500 end)
+    -- one separate hole more than the range set holds (core/assembler.h)
+    for k = 1, M + 1 do
       p:send { sport = 1023, dport = PORT, seq = ISS + 1 + 20 * k, ack = iss + 1, flags = ".", data = "0123456789" }
     end
     p:collect(1000)
-    assert.are.equal(80, info(s).ooo_bytes)
+    assert.are.equal(10 * M, info(s).ooo_bytes)
     assert.are.equal(1, counter(p, "drop_tcp_ooo_overflow"))
     -- over the byte cap
-    p:send { sport = 1023, dport = PORT, seq = ISS + 1 + 300, ack = iss + 1, flags = ".", data = string.rep("z", 1000) }
+    p:send { sport = 1023, dport = PORT, seq = ISS + 1 + 20 * (M + 2), ack = iss + 1, flags = ".", data = string.rep("z", 1000) }
     p:collect(1000)
     assert.are.equal(2, counter(p, "drop_tcp_ooo_overflow"))
     -- in order, touching no held range
