@@ -353,6 +353,11 @@ end
 seeds.assembler = cfg() .. asm { { 0, 10, 5 }, { 0, 20, 5 }, { 0, 30, 5 }, { 0, 40, 5 }, { 0, 50, 5 }, { 0, 60, 5 },
   { 0, 70, 5 }, { 0, 80, 5 }, { 0, 90, 5 }, { 0x80, 12, 30 }, { 0, 0, 21 }, { 1, 7 }, { 0, 200, 255 }, { 1, 255 },
   { 0, 255, 255 } }
+local fill = {}
+for i = 1, 70 do fill[#fill + 1] = { 0, 2 * i, 1 } end -- every other byte: 64 ranges, then refusals
+fill[#fill + 1] = { 0, 0, 255 }
+fill[#fill + 1] = { 1, 100 }
+seeds.assembler_full = cfg() .. asm(fill)
 seeds.api_small = cfg() .. app(A.INFO, 0, 7) .. app(A.INFO, 0, 250) .. app(A.INFO, 0, 64) .. app(A.USER, 0, 9)
   .. app(A.INFO, 0, 3)
 seeds.pmtu_age = cfg() .. ack .. app(A.SEND_LOTS, 0, 1) .. icmp(0, 3, 4, 1000, 10) .. time(14) .. ack .. time(30)
