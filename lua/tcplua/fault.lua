@@ -812,6 +812,7 @@ local function make(seed)
 
   -- Utilities shared by every instance.
   F.normalize = normalize
+  F.merge = merge
   F.describe = describe
   F.split = split
   F.copy = copy

@@ -7,14 +7,24 @@
 -- The functions a script sees (listen, connect, spawn, sleep, timer, ...)
 -- are closures over the runtime collected in runtime.api, so the tcplua
 -- module and a sim stack expose the same table shape.
+--
+-- The runtime table's own fields are the ones new() sets below; every
+-- other module keeps its state under one field named after it: rt.ids
+-- (tcplua.ids), rt.io (tcplua.connbase), rt.server (tcplua.server),
+-- rt.evs (tcplua.evserver), rt.hook (tcplua.hook), rt.lend (tcplua.lend),
+-- rt.simlink (tcplua.sim).
 local core = require "tcplua.core"
+local stack = require "tcplua.c.stack"
 local timers = require "tcplua.timers"
+local ids = require "tcplua.ids"
+local base = require "tcplua.connbase"
 local socket = require "tcplua.socket"
+local server = require "tcplua.server"
+local evserver = require "tcplua.evserver"
 local hook = require "tcplua.hook"
+local lend = require "tcplua.lend"
 local fault = require "tcplua.fault"
 local hosts = require "tcplua.hosts"
-
-local C, ffi = core.C, core.ffi
 local co_create, co_resume, co_running, co_status, co_yield =
   coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
 local traceback = debug.traceback
@@ -44,12 +54,13 @@ local function new(opts)
     done = setmetatable({}, { __mode = "k" }), -- finished threads not yet waited for
     alive = 0,           -- coroutines not yet finished
     stopped = false,
-    socks = {},          -- user id -> conn or server
-    next_id = 0,
   }, R)
   self.api = self:_make_api()
-  socket.init(self)
+  ids.init(self)
+  server.init(self)
+  evserver.init(self)
   hook.init(self)
+  lend.init(self)
   return self
 end
 
@@ -160,12 +171,7 @@ end
 function R:label(rec)
   local c = rec.conn
   if not c or not c.s then return rec.label or "" end
-  local ok, s = pcall(function()
-    local rip, rport = c:peer()
-    local _, lport = c:sockname()
-    return ("%s:%d -> :%d: "):format(rip, rport, lport)
-  end)
-  return ok and s or ""
+  return base.label(c)
 end
 
 -- Ends a coroutine that is not running: it never resumes. Its timer is
@@ -267,8 +273,8 @@ function R:step(now_us)
   if now_us and now_us > self.now_us then self.now_us = now_us end
   for _ = 1, 100000 do
     local did = false
-    if self.hk.ever and hook.drain(self) then did = true end
-    if self.st and socket.drain_events(self) then did = true end
+    if hook.drain(self) then did = true end
+    if self.st and server.drain_events(self) then did = true end
     if self:_run_timers() then did = true end
     if self:_run_ready() then did = true end
     if not did then break end
@@ -277,14 +283,14 @@ function R:step(now_us)
 end
 
 -- Aborts every connection and closes every listener (the binary is exiting).
-function R:shutdown() socket.shutdown_all(self) end
+function R:shutdown() server.shutdown_all(self) end
 
 ------------------------------------------------------------------- api ----
 
 function R:config()
   local t = {}
   if self.st then
-    local c = C.tl_stack_config(self.st)
+    local c = stack.config(self.st)
     t.addr = core.ipstr(c.addr)
     t.host = core.ipstr(c.host)
     t.prefix = c.prefix
@@ -415,9 +421,9 @@ function R:_make_api()
             core.ipstr(own))
         end
       end
-      return socket.listen(self_, handler, opts, ...)
+      return server.listen(self_, handler, opts, ...)
     end
-    return socket.listen(self_, port, handler, opts)
+    return server.listen(self_, port, handler, opts)
   end
   function api.connect(host, port, opts)
     self_:need_stack()

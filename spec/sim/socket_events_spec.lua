@@ -329,7 +329,7 @@ describe("event-style servers over the sim", function()
     assert.is_true(closed)
     assert.are.same({ "1:1", "2:12", "3:123", "4:1234" }, counts)
     -- Ended: the pin is gone, and so is the object once the script drops it.
-    assert.is_nil(next(a._runtime.evpinned))
+    assert.is_nil(next(a._runtime.evs.pinned))
     collectgarbage("collect")
     collectgarbage("collect")
     assert.is_nil(weak[1])
@@ -491,7 +491,7 @@ describe("event-style servers over the sim", function()
     end)
     collectgarbage("stop")           -- so the weak cache shows what was made
     local ok = sim:run_until(function() return sent end, 10000)
-    local made = next(a._runtime.evconn)
+    local made = next(a._runtime.evs.conn)
     collectgarbage("restart")
     done = true
     assert.is_true(ok)
