@@ -202,9 +202,16 @@ end
 -- Starts fn(...) in a new coroutine at once (it runs until its first wait).
 -- rec: the coroutine's record; rec.what labels error reports, rec.owned
 -- holds connections closed when it ends, rec.on_done(ok, rec) runs then.
+-- A thread's rec.parent (the spawning coroutine's record) gets it as a
+-- child before it first runs.
 function R:_spawn(rec, fn, ...)
   if type(fn) ~= "function" then error("spawn: expected a function", 3) end
   local co = co_create(fn)
+  local prec = rec.parent
+  if prec then
+    prec.children = prec.children or {}
+    prec.children[co] = true
+  end
   rec.waiting = false
   self.cos[co] = rec
   self.alive = self.alive + 1
@@ -306,78 +313,94 @@ function R:config()
   return t
 end
 
+-- Threads (OpenResty's ngx.thread): spawn returns the coroutine, which
+-- wait and kill take; a thread spawned inside a coroutine is that
+-- coroutine's child and is killed when it ends.
+local function api_spawn(self, fn, ...)
+  local pco = co_running()
+  local prec = pco and self.cos[pco]
+  local rec = { what = "coroutine", thread = true, parent = prec, label = prec and self:label(prec) }
+  return (self:_spawn(rec, fn, ...))
+end
+
+-- The results of the first of the threads ... to finish (waiting for one).
+-- api.wait and api.kill tail-call these, so level 2 is the script's call.
+local function api_wait(self, ...)
+  local co, rec = self:current("tcplua.wait")
+  local n = select("#", ...)
+  if n == 0 then error("wait: expected one or more threads from tcplua.spawn", 2) end
+  for i = 1, n do
+    local t = select(i, ...)
+    if type(t) ~= "thread" then error("wait: argument " .. i .. " is not a thread from tcplua.spawn", 2) end
+    if t == co then error("wait: a thread cannot wait for itself", 2) end
+  end
+  while true do
+    local alive = false
+    for i = 1, n do
+      local t = select(i, ...)
+      local d = self.done[t]
+      if d then
+        self.done[t] = nil
+        local r = d.res
+        d.res = nil
+        for j = 1, n do
+          local tr = self.cos[select(j, ...)]
+          if tr and tr.waiter == co then tr.waiter = nil end
+        end
+        return unpack(r, 1, r.n)
+      end
+      local tr = self.cos[t]
+      if tr and tr.thread then
+        alive = true
+        tr.waiter = co
+      end
+    end
+    if not alive then return nil, "already waited or killed" end
+    self:wait(co, rec, nil)
+  end
+end
+
+local function api_kill(self, t)
+  if type(t) ~= "thread" then error("kill: expected a thread from tcplua.spawn", 2) end
+  if t == co_running() then return nil, "cannot kill the running thread" end
+  if co_status(t) == "normal" then return nil, "cannot kill a thread that is resuming this one" end
+  if self.done[t] then
+    self.done[t] = nil
+    return true
+  end
+  local rec = self.cos[t]
+  if not rec or not rec.thread then return nil, "already waited or killed" end
+  self:_kill(t, rec)
+  return true
+end
+
+-- listen([host,] port, handler, opts): host, when given, is the stack's
+-- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
+local function api_listen(self, port, handler, opts, ...)
+  self:need_stack()
+  if type(port) ~= "string" then return server.listen(self, port, handler, opts) end
+  local host = port
+  if host ~= "*" then
+    local addr, err = hosts.resolve(host)
+    if not addr then return nil, err end
+    local own = core.ip(self:config().addr)
+    if addr ~= 0 and addr ~= own then
+      return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
+        core.ipstr(own))
+    end
+  end
+  return server.listen(self, handler, opts, ...)
+end
+
 function R:_make_api()
   local self_ = self
   local api = { _runtime = self }
   function api.now() return self_.now_us / 1000 end
   function api.timer(ms, fn) return user_timer(self_, ms, fn, false) end
   function api.every(ms, fn) return user_timer(self_, ms, fn, true) end
-  -- Threads (OpenResty's ngx.thread): spawn returns the coroutine, which
-  -- wait and kill take; a thread spawned inside a coroutine is that
-  -- coroutine's child and is killed when it ends.
-  function api.spawn(fn, ...)
-    local pco = co_running()
-    local prec = pco and self_.cos[pco]
-    local rec = { what = "coroutine", thread = true, parent = prec, label = prec and self_:label(prec) }
-    if type(fn) ~= "function" then error("spawn: expected a function", 2) end
-    local co = co_create(fn)
-    if prec then
-      prec.children = prec.children or {}
-      prec.children[co] = true
-    end
-    rec.waiting = false
-    self_.cos[co] = rec
-    self_.alive = self_.alive + 1
-    self_:_resume(co, rec, ...)
-    return co
-  end
-  function api.wait(...)
-    local co, rec = self_:current("tcplua.wait")
-    local n = select("#", ...)
-    if n == 0 then error("wait: expected one or more threads from tcplua.spawn", 2) end
-    for i = 1, n do
-      local t = select(i, ...)
-      if type(t) ~= "thread" then error("wait: argument " .. i .. " is not a thread from tcplua.spawn", 2) end
-      if t == co then error("wait: a thread cannot wait for itself", 2) end
-    end
-    while true do
-      local alive = false
-      for i = 1, n do
-        local t = select(i, ...)
-        local d = self_.done[t]
-        if d then
-          self_.done[t] = nil
-          local r = d.res
-          d.res = nil
-          for j = 1, n do
-            local tr = self_.cos[select(j, ...)]
-            if tr and tr.waiter == co then tr.waiter = nil end
-          end
-          return unpack(r, 1, r.n)
-        end
-        local tr = self_.cos[t]
-        if tr and tr.thread then
-          alive = true
-          tr.waiter = co
-        end
-      end
-      if not alive then return nil, "already waited or killed" end
-      self_:wait(co, rec, nil)
-    end
-  end
-  function api.kill(t)
-    if type(t) ~= "thread" then error("kill: expected a thread from tcplua.spawn", 2) end
-    if t == co_running() then return nil, "cannot kill the running thread" end
-    if co_status(t) == "normal" then return nil, "cannot kill a thread that is resuming this one" end
-    if self_.done[t] then
-      self_.done[t] = nil
-      return true
-    end
-    local rec = self_.cos[t]
-    if not rec or not rec.thread then return nil, "already waited or killed" end
-    self_:_kill(t, rec)
-    return true
-  end
+  function api.spawn(fn, ...) return api_spawn(self_, fn, ...) end
+  function api.wait(...) return api_wait(self_, ...) end
+  function api.kill(t) return api_kill(self_, t) end
   function api.sleep(ms)
     local co, rec = self_:current("tcplua.sleep")
     if type(ms) ~= "number" then error("sleep: expected ms", 2) end
@@ -406,25 +429,7 @@ function R:_make_api()
   function api.config() return self_:config() end
   function api.stop() self_.stopped = true end
   function api.on_error(fn) self_.report = fn or default_report end
-  -- listen([host,] port, handler, opts): host, when given, is the stack's
-  -- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
-  function api.listen(port, handler, opts, ...)
-    self_:need_stack()
-    if type(port) == "string" then
-      local host = port
-      if host ~= "*" then
-        local addr, err = hosts.resolve(host)
-        if not addr then return nil, err end
-        local own = core.ip(self_:config().addr)
-        if addr ~= 0 and addr ~= own then
-          return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
-            core.ipstr(own))
-        end
-      end
-      return server.listen(self_, handler, opts, ...)
-    end
-    return server.listen(self_, port, handler, opts)
-  end
+  function api.listen(...) return api_listen(self_, ...) end
   function api.connect(host, port, opts)
     self_:need_stack()
     return socket.connect(self_, host, port, opts)

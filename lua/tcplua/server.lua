@@ -57,12 +57,13 @@ local function accept_all(rt, srv)
   end
 end
 
+-- Level 3 is the script's call: tcplua.listen tail-calls M.listen.
 local function check_args(port, handler)
   if type(port) ~= "number" or port < 1 or port > 65535 or port % 1 ~= 0 then
-    error("listen: port must be an integer 1..65535", 4)
+    error("listen: port must be an integer 1..65535", 3)
   end
   if type(handler) ~= "function" and type(handler) ~= "table" then
-    error("listen: handler must be a function or a table of callbacks (on_data, ...)", 4)
+    error("listen: handler must be a function or a table of callbacks (on_data, ...)", 3)
   end
 end
 
