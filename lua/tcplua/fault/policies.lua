@@ -109,31 +109,24 @@ function P.reorder(ctx, p, gap, opts)
   end
 end
 
----- duplicate(p): send the segment twice.
-function P.duplicate(ctx, p, opts)
-  p = P.check_p(p, "duplicate")
+-- A constant verdict v, with probability p per segment, counted as name.
+-- Tail-called by its constructors, so check_p's level names the script.
+local function coin(ctx, name, p, opts, v)
+  p = P.check_p(p, name)
   local rng = ctx:rng_for(opts)
-  local v = { duplicate = 1, fault = "duplicate" }
   return function()
     if rng:unit() < p then
-      ctx:count("duplicate")
+      ctx:count(name)
       return v
     end
   end
 end
 
+---- duplicate(p): send the segment twice.
+function P.duplicate(ctx, p, opts) return coin(ctx, "duplicate", p, opts, { duplicate = 1, fault = "duplicate" }) end
+
 ---- corrupt(p): flip one bit, checksum left wrong (the receiver drops it).
-function P.corrupt(ctx, p, opts)
-  p = P.check_p(p, "corrupt")
-  local rng = ctx:rng_for(opts)
-  local v = { corrupt = true, fault = "corrupt" }
-  return function()
-    if rng:unit() < p then
-      ctx:count("corrupt")
-      return v
-    end
-  end
-end
+function P.corrupt(ctx, p, opts) return coin(ctx, "corrupt", p, opts, { corrupt = true, fault = "corrupt" }) end
 
 -- opts.per: "connection" (each connection and direction on its own,
 -- as a toxiproxy toxic on one stream of one connection) or "shared" (one
