@@ -81,6 +81,19 @@ local function call(c, name, fn, data)
   return false
 end
 
+-- Hands handle s (under key) back to the core, closed or aborted, and
+-- forgets it; the server goes once it is closed and this was its last.
+local function release(rt, srv, s, key, abort)
+  -- The orphan the core finishes on its own must not look like ours to a
+  -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
+  ids.clear(s)
+  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
+  local evs = rt.evs
+  if evs.idle_victims then evs.idle_victims[key] = nil end
+  srv.nconn = srv.nconn - 1
+  if srv.nconn == 0 and not srv.s then evs.srv[srv.id] = nil end
+end
+
 -- The end of a connection: on_close(conn, why) while the handle still
 -- answers peer() and info(), then the core handle is released (graceful
 -- close, or RST when abort). why: nil for a graceful end, else an error word.
@@ -98,33 +111,22 @@ function M.finish(c, why, abort)
     local ok, err = xpcall(on_close, traceback, c, why)
     if not ok then rt:error("on_close callback", label(c) .. tostring(err)) end
   end
-  -- The orphan the core finishes on its own must not look like ours to a
-  -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
-  ids.clear(s)
-  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
   c.s = nil
   local evs = rt.evs
   evs.conn[c.key] = nil
   evs.busy[c.key] = nil
   evs.pinned[c.key] = nil
-  if evs.idle_victims then evs.idle_victims[c.key] = nil end
-  srv.nconn = srv.nconn - 1
-  if srv.nconn == 0 and not srv.s then evs.srv[srv.id] = nil end
+  release(rt, srv, s, c.key, abort)
 end
 
 -- finish() for a connection that has no Lua object: without an on_close
 -- to call, none is made.
 local function finish_idle(rt, srv, s, key, why, abort)
-  local evs = rt.evs
-  local c = evs.conn[key]
+  local c = rt.evs.conn[key]
   if srv.handlers.on_close or (c and c.s == s) then
     return M.finish(conn_for(rt, srv, s, key), why, abort)
   end
-  ids.clear(s)
-  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
-  if evs.idle_victims then evs.idle_victims[key] = nil end
-  srv.nconn = srv.nconn - 1
-  if srv.nconn == 0 and not srv.s then evs.srv[srv.id] = nil end
+  release(rt, srv, s, key, abort)
 end
 
 -- Pushes queued bytes into the core. Returns true when the queue is empty,
@@ -134,12 +136,8 @@ local function flush(c)
   while q.head <= q.tail do
     local p = q[q.head]
     local len = #p
-    local r
-    if q.urg and q.head <= q.urg then -- pieces up to q.urg go urgent
-      r = stream.send_urgent(s, stream.ptr(p) + q.off, len - q.off, now)
-    else
-      r = lend.send(c.rt, s, p, stream.ptr(p) + q.off, len - q.off, now)
-    end
+    -- Pieces up to q.urg go urgent.
+    local r = lend.send(c.rt, s, p, q.off, q.urg and q.head <= q.urg, now)
     if r > 0 then
       q.off = q.off + r
       c.wq_bytes = c.wq_bytes - r
@@ -434,12 +432,7 @@ function EvConn:send(data, opts)
     if urgent then self.wq.urg = self.wq.tail end
     return len
   end
-  local r
-  if urgent then
-    r = stream.send_urgent(self.s, stream.ptr(data), len, self.rt.now_us)
-  else
-    r = lend.send(self.rt, self.s, data, stream.ptr(data), len, self.rt.now_us)
-  end
+  local r = lend.send(self.rt, self.s, data, 0, urgent, self.rt.now_us)
   if r < 0 and r ~= EAGAIN then return nil, errword(r) end
   if r < 0 then r = 0 end
   if r < len then

@@ -47,9 +47,12 @@ local function settle(rt, key, q, s)
   end
 end
 
--- Sends len bytes at ptr (inside string str) on socket s, lending them
--- when there are enough: returns what tl_send returns.
-function M.send(rt, s, str, ptr, len, now)
+-- Sends string str from byte off on socket s, for both connection styles:
+-- urgent data is copied (tl_send_urgent), other bytes are lent when there
+-- are enough, else copied. Returns what tl_send returns.
+function M.send(rt, s, str, off, urgent, now)
+  local ptr, len = stream.ptr(str) + off, #str - off
+  if urgent then return stream.send_urgent(s, ptr, len, now) end
   if len < M.MIN then return stream.send(s, ptr, len, now) end
   local r = stream.send_ref(s, ptr, len, now)
   if r <= 0 then return r end

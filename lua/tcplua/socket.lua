@@ -161,16 +161,10 @@ end
 local function write_all(c, p, urgent, co, rec, deadline)
   local rt = c.rt
   local len, off = #p, 0
-  local ptr = stream.ptr(p)
   while off < len do
     local s = c.s
     if not s then return off, "closed" end
-    local r
-    if urgent then
-      r = stream.send_urgent(s, ptr + off, len - off, rt.now_us)
-    else
-      r = lend.send(rt, s, p, ptr + off, len - off, rt.now_us)
-    end
+    local r = lend.send(rt, s, p, off, urgent, rt.now_us)
     if r > 0 then
       off = off + r
     elseif r < 0 and r ~= EAGAIN then
