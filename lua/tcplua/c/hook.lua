@@ -9,26 +9,16 @@ local M = {
   DIR_IN = C.TL_PCAP_DIR_IN, DIR_OUT = C.TL_PCAP_DIR_OUT,
 }
 
-function M.enable(st, mask) return tonumber(C.tl_hook_enable(st, mask)) end
+-- Functions whose C result is already a Lua number are the C functions
+-- themselves (see c/sock.lua). Pointers come back as cdata, NULL == nil.
+M.enable = C.tl_hook_enable       -- (st, mask) -> 0 or error
 function M.pending(st) return C.tl_hook_pending(st) ~= 0 end
--- The next held segment, or nil.
-function M.next(st)
-  local seg = C.tl_hook_next(st)
-  if seg == nil then return nil end
-  return seg
-end
-function M.release(st, seg, copies, delay_us, note, now) C.tl_hook_release(st, seg, copies, delay_us, note, now) end
-function M.set_bytes(st, seg, buf, n) return tonumber(C.tl_hook_set_bytes(st, seg, buf, n)) end
-function M.inject(st, dir, buf, n, delay_us, note, now)
-  return tonumber(C.tl_hook_inject(st, dir, buf, n, delay_us, note, now))
-end
--- The socket a held segment belongs to, or nil.
-function M.sock(st, seg)
-  local s = C.tl_hook_sock(st, seg)
-  if s == nil then return nil end
-  return s
-end
-function M.fix_checksums(pkt, len) C.tl_hook_fix_checksums(pkt, len) end
+M.next = C.tl_hook_next           -- (st) -> the next held segment or NULL
+M.release = C.tl_hook_release     -- (st, seg, copies, delay_us, note, now)
+M.set_bytes = C.tl_hook_set_bytes -- (st, seg, buf, n) -> 0 or error
+M.inject = C.tl_hook_inject       -- (st, dir, buf, n, delay_us, note, now) -> 0 or error
+M.sock = C.tl_hook_sock           -- (st, seg) -> the segment's socket or NULL
+M.fix_checksums = C.tl_hook_fix_checksums
 function M.note(seg) return ffi.string(seg.note) end
 function M.set_pcap(st, cap) C.tl_hook_set_pcap(st, cap) end
 

@@ -12,11 +12,11 @@ function M.new(seed, latency_us)
   return ffi.gc(sim, C.tl_sim_free)
 end
 
-function M.add_stack(sim, cfg) return tonumber(C.tl_sim_add_stack(sim, cfg)) end
-function M.stack(sim, ep) return C.tl_sim_stack(sim, ep) end
-function M.add_raw(sim, addr) return tonumber(C.tl_sim_add_raw(sim, addr)) end
+M.add_stack = C.tl_sim_add_stack  -- (sim, cfg) -> endpoint or < 0
+M.stack = C.tl_sim_stack          -- (sim, ep) -> tl_stack *
+M.add_raw = C.tl_sim_add_raw      -- (sim, addr) -> endpoint or < 0
 function M.now(sim) return tonumber(C.tl_sim_now(sim)) end
-function M.run(sim, until_us) return tonumber(C.tl_sim_run(sim, until_us)) end
+M.run = C.tl_sim_run              -- (sim, until_us)
 function M.delivered(sim) return tonumber(C.tl_sim_delivered(sim)) end
 
 -- Impairment of what endpoint from sends (-1: all), from a Lua table.

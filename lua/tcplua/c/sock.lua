@@ -1,8 +1,11 @@
 -- The C family of socket handles (core/api.h): making, connecting,
 -- accepting, closing, options, state, addresses, the user word and the
 -- event queue. The only module that calls these functions; the rest of the
--- Lua side comes here. Results are Lua numbers (tonumber), the constants
--- the callers compare against are fields of this module.
+-- Lua side comes here. Results are Lua numbers, the constants the callers
+-- compare against are fields of this module. A function whose C result is
+-- already a Lua number (int, void, a pointer) is the C function itself:
+-- no Lua frame between caller and core, which the interpreter (coroutine
+-- code between yields often runs there) would pay on every call.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 
@@ -42,7 +45,7 @@ local err_out = ffi.new("int[1]")
 local addr_out, port_out = ffi.new("uint32_t[2]"), ffi.new("uint16_t[2]")
 local info_out = ffi.new("tl_tcp_info")
 
-function M.socket(st) return C.tl_socket(st) end
+M.socket = C.tl_socket
 
 -- A listener on port, or nil, error code.
 function M.listen(st, port, backlog)
@@ -52,23 +55,23 @@ function M.listen(st, port, backlog)
   return s
 end
 
-function M.accept(ls) return C.tl_accept(ls) end
-function M.connect(s, addr, port, sport, now) return tonumber(C.tl_connect_sock(s, addr, port, sport, now)) end
-function M.close(s, now) C.tl_close(s, now) end
-function M.abort(s, now) C.tl_abort(s, now) end
-function M.shutdown(s, now) return tonumber(C.tl_shutdown(s, now)) end
-function M.shutdown_read(s, now) return tonumber(C.tl_shutdown_read(s, now)) end
-function M.setopt(s, opt, v) return tonumber(C.tl_setopt(s, opt, v)) end
+M.accept = C.tl_accept            -- (listener) -> socket or NULL
+M.connect = C.tl_connect_sock     -- (s, addr, port, sport, now) -> 0 or error
+M.close = C.tl_close              -- (s, now)
+M.abort = C.tl_abort              -- (s, now)
+M.shutdown = C.tl_shutdown        -- (s, now) -> 0 or error
+M.shutdown_read = C.tl_shutdown_read
+M.setopt = C.tl_setopt            -- (s, opt, value) -> 0 or error
 function M.getopt(s, opt) return tonumber(C.tl_getopt(s, opt)) end
-function M.error(s) return tonumber(C.tl_sock_error(s)) end
-function M.state(s) return tonumber(C.tl_sock_state(s)) end
+M.error = C.tl_sock_error         -- (s) -> 0 or the error that ended it
+M.state = C.tl_sock_state         -- (s) -> enum tl_tcp_state
 function M.state_name(state) return ffi.string(C.tl_state_name(state)) end
 function M.snd_queued(s) return tonumber(C.tl_sock_snd_queued(s)) end
 function M.snd_acked(s) return tonumber(C.tl_sock_snd_acked(s)) end
 
 -- The raw user word; tcplua.ids owns what it means.
 function M.user(s) return tonumber(C.tl_sock_user(s)) end
-function M.set_user(s, u) C.tl_sock_set_user(s, u) end
+M.set_user = C.tl_sock_set_user
 
 -- local address, local port, remote address, remote port (host order).
 function M.addrs(s)
@@ -89,7 +92,7 @@ function M.new_event() return ffi.new("tl_event") end
 function M.next_event(st, ev) return C.tl_next_event(st, ev) ~= 0 end
 
 -- Iterates the sockets that carry a user word (nil starts).
-function M.next_user_sock(st, s) return C.tl_next_user_sock(st, s) end
+M.next_user_sock = C.tl_next_user_sock
 
 -- A socket's address as a number, for keying Lua tables by socket.
 local uintptr_t = ffi.typeof("uintptr_t")

@@ -8,7 +8,7 @@ local C, ffi = core.C, core.ffi
 local M = {}
 
 -- The stack's tl_config (read-only cdata).
-function M.config(st) return C.tl_stack_config(st) end
+M.config = C.tl_stack_config
 
 -- A tl_config with the core's defaults.
 function M.default_config()
