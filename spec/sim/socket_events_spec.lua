@@ -509,6 +509,29 @@ describe("event-style servers over the sim", function()
     assert(a.listen(7, echo))
   end)
 
+  it("says an event connection cannot wait when a callback calls a waiting method", function()
+    local sim, a, b, log = setup()
+    local errs = {}
+    assert(a.listen(7, { on_data = function(conn, data)
+      for _, m in ipairs({ "receive", "receiveany", "peek", "receiveuntil", "settimeout" }) do
+        local ok, err = pcall(conn[m], conn, 1)
+        errs[m] = not ok and tostring(err):match("waits, and an event connection cannot") ~= nil
+      end
+      conn:send(data)
+    end }))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("x\n")
+      got = c:receive()
+      c:close()
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.are.equal("x", got)
+    assert.are.same({ receive = true, receiveany = true, peek = true, receiveuntil = true, settimeout = true }, errs)
+  end)
+
   -- Opens n connections from raw C sockets on b (no Lua objects on the
   -- client side), pings each once and waits for every echo. Returns the
   -- Lua heap growth per connection in bytes after a full collection, with
