@@ -314,13 +314,15 @@ static void rexmit_lost(tl_stack *st, struct tl_sock *s, struct tl_rack *r, int6
 
 /* Loss found outside recovery: enter fast recovery (RFC 6675 5 step 4,
  * with RACK as the trigger, RFC 8985 6.3), unless the losses lie below the
- * recovery point of a timeout, whose go-back-N resends them anyway. At
+ * recovery point of a timeout whose go-back-N has not yet resent them. At
  * SND.UNA = RecoveryPoint that window is wholly acknowledged (RFC 6675 5
  * (A) ends recovery only past it; RFC 6582's "more than recover" is for
- * NewReno, which cannot tell a new loss from an old one). */
+ * NewReno, which cannot tell a new loss from an old one); once SND.NXT is
+ * back at the recovery point everything below it went again, and a loss
+ * RACK finds is a loss of that copy, which nothing else would resend. */
 static void start_recovery(tl_stack *st, struct tl_sock *s, struct tl_rack *r, int64_t now) {
   if (s->in_recovery) return;
-  if (tl_seq_lt(s->snd_una, s->recover) && s->recover != s->iss) return;
+  if (tl_seq_lt(s->snd_una, s->recover) && s->recover != s->iss && tl_seq_lt(s->snd_nxt, s->recover)) return;
   r->tlp_on = 0;
   TL_COUNT(st, tcp_rack_recovery);
   tcp_recovery_enter(st, s, now);
