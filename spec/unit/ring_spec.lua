@@ -1,4 +1,4 @@
--- The byte ring behind socket buffers (core/ring.c).
+-- The byte ring behind socket buffers (core/storage/ring.c).
 local core = require "tcplua.core"
 local C = core.C
 local rt = require "helpers.ringtest"

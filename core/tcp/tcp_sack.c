@@ -1,6 +1,6 @@
 /* SACK: the option we send (RFC 2018 4, with D-SACK, RFC 2883) and
  * SACK-based loss recovery (RFC 6675), compact. The scoreboard is a range
- * set of SACKed bytes relative to SND.UNA (core/assembler.h, the same
+ * set of SACKed bytes relative to SND.UNA (core/storage/assembler.h, the same
  * structure the receiver uses for out-of-order data), so it is bounded and
  * allocation-free. Used only when both ends sent SACK-permitted (RFC 2018);
  * without it, recovery is plain Reno/NewReno (tcp_ack.c). */

@@ -1,6 +1,6 @@
 /* The receiving half (RFC 9293 3.10.7.4 sixth to eighth): urgent pointer,
  * segment text into the receive ring with out-of-order reassembly (bounded,
- * core/assembler.h), delayed and immediate ACKs, and the peer's FIN. */
+ * core/storage/assembler.h), delayed and immediate ACKs, and the peer's FIN. */
 #include "tcp_tcb.h"
 #include "api_fast.h"
 

@@ -1,4 +1,4 @@
-/* Segment hooks (core/hook.c): the stack's boundary with the link, where
+/* Segment hooks (core/link/hook.c): the stack's boundary with the link, where
  * Lua policy hooks, accept filters, the command-line impairment and the
  * pcap tap sit. Read verbatim by ffi.cdef: no preprocessor lines, no
  * macros, no inline functions.
@@ -93,7 +93,7 @@ int tl_hook_set_impair(tl_stack *st, const tl_impair_config *cfg, uint64_t seed)
 /* dir 0: inbound, 1: outbound; NULL if none. */
 tl_impair *tl_hook_impair(const tl_stack *st, int dir);
 
-/* Impairment reporting (core/impair.c). on_drop(ctx, pkt, len) is called
+/* Impairment reporting (core/link/impair.c). on_drop(ctx, pkt, len) is called
  * for each datagram the impairment drops; during that call and during
  * deliver, tl_impair_faults gives the tl_fault_bits of the packet. */
 void tl_impair_on_drop(tl_impair *im, tl_output_fn on_drop, void *ctx);

@@ -103,7 +103,7 @@ static int64_t earliest(int64_t a, int64_t b) {
 }
 
 /* Lets Lua react, runs everything due now, and arms the one timer. Lua
- * goes first: ACKs a batch of input left owing (core/tcp_rcv.c, the peer's
+ * goes first: ACKs a batch of input left owing (core/tcp/tcp_rcv.c, the peer's
  * FIN in tcp_output.c) are due now, and what the script sends in answer
  * carries them, so the poll after it has fewer pure ACKs to write. Lua may
  * queue output or consume events that make more work due at once, and the
@@ -173,7 +173,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
       n -= HOST_VNET_HDR_LEN;
       /* A partial checksum is trusted only on the direct path; datagrams
        * the impairment copies get it completed. The segment-hook queue
-       * keeps the flag per held datagram (core/hook.c) and drops it when
+       * keeps the flag per held datagram (core/link/hook.c) and drops it when
        * a hook changes the bytes, so it needs no completion. */
       int direct = !h->im_in && !tl_hook_impair(h->st, 0);
       partial = host_offload_rx(rx, pkt, (size_t)n, !direct) == 1 && direct;

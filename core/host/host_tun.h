@@ -12,6 +12,6 @@
  * kernel's chosen name is written to ifname (IFNAMSIZ bytes). */
 int host_tun_open(const char *name, int attach, char *ifname, char *err, size_t errlen);
 /* The same with IFF_VNET_HDR when vnet_hdr is set: every datagram then
- * carries a virtio_net_hdr in front (core/host_offload.h). */
+ * carries a virtio_net_hdr in front (core/host/host_offload.h). */
 int host_tun_open_vnet(const char *name, int attach, int vnet_hdr, char *ifname, char *err, size_t errlen);
 #endif

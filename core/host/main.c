@@ -425,7 +425,7 @@ int main(int argc, char **argv) {
    * the send ring; the stack falls back to host_stack_out whenever hooks,
    * pcap or impairment need them whole. */
   tl_stack_set_output_vec(h->st, host_to_tun_vec, h);
-  /* The impairment sits at the stack's link boundary (core/hook.c), with
+  /* The impairment sits at the stack's link boundary (core/link/hook.c), with
    * the Lua hooks and the capture, so its faults are noted in both. */
   if (o.impaired && tl_hook_set_impair(h->st, &o.impair, cfg.seed) < 0) {
     fprintf(stderr, "tcplua: cannot create the link impairment (out of memory)\n");
