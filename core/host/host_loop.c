@@ -114,9 +114,9 @@ static void service(struct host *h) {
   int stop = 0;
   for (int round = 0; round < 8; round++) {
     if (h->im_in) in_dl = tl_impair_poll(h->im_in, h->now);
-    tl_tcp_tx_batch(h->st, 1);
+    tl_stack_batch(h->st, TL_BATCH_TX);
     host_lua_step(&h->lua, h->now, &lua_dl, &stop);
-    tl_tcp_tx_batch(h->st, 0);
+    tl_stack_batch(h->st, 0);
     if (stop) {
       h->stopping = 1;
       ev_break(h->loop, EVBREAK_ALL);
@@ -143,7 +143,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
   (void)revents;
   struct host *h = w->data;
   h->now = host_now_us(h);
-  tl_tcp_rx_batch(h->st, 1); /* one ACK per connection per batch; service() polls them out */
+  tl_stack_batch(h->st, TL_BATCH_RX); /* one ACK per connection per batch; service() polls them out */
   for (int i = 0; i < HOST_RX_BATCH; i++) {
     /* While segment hooks hold inbound datagrams, read straight into a
      * hook slot: the queue then takes the datagram without a copy. */
@@ -181,12 +181,10 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
     if (h->im_in) {
       tl_impair_push(h->im_in, pkt, (size_t)n, h->now);
     } else {
-      if (partial) tl_tcp_rx_csum_partial(h->st, 1);
-      tl_stack_input(h->st, pkt, (size_t)n, h->now);
-      if (partial) tl_tcp_rx_csum_partial(h->st, 0);
+      tl_stack_input_flags(h->st, pkt, (size_t)n, h->now, partial ? TL_RX_CSUM_PARTIAL : 0);
     }
   }
-  tl_tcp_rx_batch(h->st, 0);
+  tl_stack_batch(h->st, 0);
   service(h);
 }
 

@@ -122,6 +122,26 @@ const tl_config *tl_stack_config(const tl_stack *st);
 /* Feed one IPv4 datagram received from the link. Never fails: bad input is
  * counted under a named drop counter and discarded. */
 void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now);
+/* Facts about one received datagram that the link knows, passed with it. */
+enum tl_rx_flags {
+  /* The link vouched for a TCP checksum it left partial (a GRO'd segment
+   * from the local kernel, virtio NEEDS_CSUM): TCP takes it unverified. */
+  TL_RX_CSUM_PARTIAL = 1
+};
+/* tl_stack_input with TL_RX_* flags about this datagram. */
+void tl_stack_input_flags(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned flags);
+/* What the host is doing until the next tl_stack_batch call (a mask; 0
+ * ends both):
+ *  TL_BATCH_RX: feeding datagrams read in one wake-up. ACKs owed for every
+ *    second segment wait for the next tl_stack_poll, so a batch costs one
+ *    ACK per connection.
+ *  TL_BATCH_TX: running the application. Data it queues with tl_send on a
+ *    connection with a whole TSO super-segment in flight waits for the next
+ *    tl_stack_poll, which sends all of it at once, so successive writes
+ *    fill whole super-segments (an autocork at the application's step).
+ *    Other connections, and urgent data, are sent at once. */
+enum tl_batch { TL_BATCH_RX = 1, TL_BATCH_TX = 2 };
+void tl_stack_batch(tl_stack *st, int mask);
 /* Run timers due at `now`. Returns the next deadline, or -1 if none. */
 int64_t tl_stack_poll(tl_stack *st, int64_t now);
 /* The next deadline without running anything (-1 if none). */

@@ -6,7 +6,6 @@
 
 #include "ipv4_state.h"
 #include "ipv4_wire.h"
-#include "tcp.h"
 
 enum {
   ICMP_ECHO_REPLY = 0,
@@ -100,8 +99,8 @@ static void echo_reply(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t 
 }
 
 /* An error about a datagram we sent: check the quote names us as source
- * and holds the IP header plus the 8 bytes RFC 792 promises, then hand TCP
- * the quote (RFC 1122 4.2.3.9, RFC 5927 for what TCP does with it). */
+ * and holds the IP header plus the 8 bytes RFC 792 promises, then hand the
+ * quote to the transport it names (proto.h) (RFC 1122 4.2.3.9, RFC 5927 for what TCP does with it). */
 static void error_in(tl_stack *st, const uint8_t *msg, size_t len, int64_t now) {
   const uint8_t *q = msg + ICMP_HDR_LEN;
   size_t qlen = len - ICMP_HDR_LEN;
@@ -110,14 +109,15 @@ static void error_in(tl_stack *st, const uint8_t *msg, size_t len, int64_t now) 
     TL_COUNT(st, drop_icmp_bad_quote);
     return;
   }
-  if (q[9] != TL_PROTO_TCP) {
+  const struct tl_proto *p = tl_proto_of(st, q[9]);
+  if (!p || !p->icmp_error) {
     TL_COUNT(st, icmp_ignored);
     return;
   }
   uint16_t mtu = 0;
   if (msg[0] == ICMP_DEST_UNREACH && msg[1] == ICMP_FRAG_NEEDED) mtu = tl_get16(msg + 6); /* RFC 1191 4 */
   TL_COUNT(st, icmp_err_in);
-  tl_tcp_icmp_error(st, msg[0], msg[1], mtu, q, qlen, now);
+  p->icmp_error(st, msg[0], msg[1], mtu, q, qlen, now);
 }
 
 void tl_icmp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *msg, size_t len, int64_t now) {

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "icmp.h"
 #include "ipv4_state.h"
 #include "ipv4_wire.h"
 
@@ -192,7 +191,7 @@ int64_t tl_reasm_deadline(const struct tl_reasm *r) {
   return t;
 }
 
-int64_t tl_reasm_poll(tl_stack *st, int64_t now) {
+int64_t tl_reasm_poll(tl_stack *st, int64_t now, tl_reasm_expired_fn expired) {
   struct tl_reasm *r = &st->ip->reasm;
   for (int i = 0; i < r->n;) {
     struct tl_reasm_dgram *d = r->d[i];
@@ -203,12 +202,12 @@ int64_t tl_reasm_poll(tl_stack *st, int64_t now) {
     unlink_at(r, i);
     TL_COUNT(st, ip_reasm_timeout);
     /* RFC 792 / RFC 1122 3.3.2: time exceeded (code 1) only when fragment
-     * zero arrived -- otherwise we cannot quote the header. */
+     * zero arrived -- otherwise we cannot quote the header. ipv4.c sends it. */
     if (d->hdr_len) {
       uint8_t orig[60 + 8];
       memcpy(orig, d->hdr, d->hdr_len);
       memcpy(orig + d->hdr_len, d->buf + TL_REASM_HEADROOM, 8);
-      tl_icmp_send_error(st, 11, 1, orig, d->hdr_len + 8u, now);
+      expired(st, orig, d->hdr_len + 8u, now);
     }
     dgram_free(r, d);
   }

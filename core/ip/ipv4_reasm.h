@@ -41,7 +41,10 @@ void tl_reasm_free(struct tl_reasm *r);
 struct tl_reasm_dgram *tl_reasm_add(tl_stack *st, const tl_ip_hdr *h, const uint8_t *pkt, int64_t now,
                                     const uint8_t **dgram, size_t *len);
 void tl_reasm_release(tl_stack *st, struct tl_reasm_dgram *d);
-/* Expire datagrams due at now (RFC 1122 3.3.2); returns the next expiry. */
-int64_t tl_reasm_poll(tl_stack *st, int64_t now);
+/* Expire datagrams due at now (RFC 1122 3.3.2), handing `expired` the
+ * header and first 8 bytes of each whose fragment zero arrived (the
+ * quote a time-exceeded needs); returns the next expiry. */
+typedef void (*tl_reasm_expired_fn)(tl_stack *st, const uint8_t *orig, size_t len, int64_t now);
+int64_t tl_reasm_poll(tl_stack *st, int64_t now, tl_reasm_expired_fn expired);
 int64_t tl_reasm_deadline(const struct tl_reasm *r);
 #endif

@@ -2,8 +2,10 @@
  * command-line impairment and the pcap tap meet the datagram path.
  *
  * Path of a datagram (each stage only when configured):
- *   in:  tl_stack_input -> impairment(in) -> [hook queue] -> pcap -> IPv4
- *   out: tl_stack_emit  -> [hook queue] -> impairment(out) -> pcap -> link
+ *   in:  tl_stack_input -> impairment(in) -> [hook queue] -> pcap -> tl_netif_deliver
+ *   out: tl_netif_emit  -> [hook queue] -> impairment(out) -> pcap -> link
+ * The boundary wraps the network interface (st->tap, net/netif.h) and
+ * delivers through it: it names neither IP nor TCP.
  * The capture is taken where the packet's fate is known, so every record
  * can carry the note of the faults that touched it; dropped datagrams are
  * recorded with their note too.
@@ -19,8 +21,9 @@
 #include <string.h>
 
 #include "csum.h"
-#include "ipv4.h"
-#include "tcp_tcb.h"
+#include "ipv4_wire.h"
+#include "netif.h"
+#include "tcp_wire.h"
 
 #define HOOK_SLOTS 4096
 #define HOOK_NONE (-1)
@@ -45,8 +48,6 @@ struct tl_hook {
   struct tl_pcap *pcap;
   tl_impair *im[2]; /* 0 in, 1 out */
   tl_stack *st;
-  uint32_t tso_saved; /* cfg.tso_max while hooks/impairment turn TSO off */
-  int tso_off;
   int32_t rx_slot; /* lent to the host by tl_hook_rx_buf, not on any list */
 };
 
@@ -54,17 +55,7 @@ struct tl_hook {
  * wire would carry them, and a hook may rewrite fields (full checksums):
  * a TSO super-segment (pseudo-header checksum, cut by the link) fits
  * neither, so TSO is off while they are active. */
-static void tso_update(struct tl_hook *h) {
-  int need_off = (h->mask & TL_HOOK_OUT) || h->im[1];
-  if (need_off && !h->tso_off) {
-    h->tso_saved = h->st->cfg.tso_max;
-    h->st->cfg.tso_max = 0;
-    h->tso_off = 1;
-  } else if (!need_off && h->tso_off) {
-    h->st->cfg.tso_max = h->tso_saved;
-    h->tso_off = 0;
-  }
-}
+static void tso_update(struct tl_hook *h) { h->st->tso_off = (h->mask & TL_HOOK_OUT) || h->im[1]; }
 
 static struct tl_hook *hook_get(tl_stack *st) {
   if (st->hook) return st->hook;
@@ -73,6 +64,7 @@ static struct tl_hook *hook_get(tl_stack *st) {
   h->free_head = h->q_head = h->q_tail = h->d_head = h->d_tail = h->rx_slot = HOOK_NONE;
   h->st = st;
   st->hook = h;
+  st->tap = tl_hook_emit;
   return h;
 }
 
@@ -187,7 +179,7 @@ static void slot_put(struct tl_hook *h, int32_t i) {
   h->free_head = i;
 }
 
-static void queue(tl_stack *st, const uint8_t *pkt, size_t len, int dir, const char *note) {
+static void queue(tl_stack *st, const uint8_t *pkt, size_t len, int dir, const char *note, unsigned rx_flags) {
   struct tl_hook *h = st->hook;
   int32_t i = dir == TL_PCAP_DIR_IN ? slot_adopt(h, pkt, len, dir, note) : HOOK_NONE;
   if (i == HOOK_NONE) i = slot_get(h, pkt, len, dir, note);
@@ -196,7 +188,7 @@ static void queue(tl_stack *st, const uint8_t *pkt, size_t len, int dir, const c
     record(h, pkt, len, dir, "dropped: hook queue full");
     return;
   }
-  h->slot[i].seg.csum_partial = dir == TL_PCAP_DIR_IN && tl_tcp_of(st)->rx_csum_partial;
+  h->slot[i].seg.csum_partial = dir == TL_PCAP_DIR_IN && (rx_flags & TL_RX_CSUM_PARTIAL);
   if (dir == TL_PCAP_DIR_IN)
     TL_COUNT(st, hook_queued_in);
   else
@@ -210,19 +202,10 @@ static void queue(tl_stack *st, const uint8_t *pkt, size_t len, int dir, const c
 
 /* ------------------------------------------------------------ paths ---- */
 
-/* partial: whether the link vouched for the TCP checksum (offload); -1
- * leaves the current setting (the datagram is on its direct path). */
-static void deliver_in(tl_stack *st, const uint8_t *pkt, size_t len, const char *note, int partial) {
+/* rx_flags: what the link vouched for (TL_RX_*), carried with the datagram. */
+static void deliver_in(tl_stack *st, const uint8_t *pkt, size_t len, const char *note, unsigned rx_flags) {
   record(st->hook, pkt, len, TL_PCAP_DIR_IN, note);
-  if (partial < 0) {
-    tl_ipv4_input(st, pkt, len, st->now);
-    return;
-  }
-  struct tl_tcp *t = tl_tcp_of(st);
-  int saved = t->rx_csum_partial;
-  t->rx_csum_partial = partial != 0;
-  tl_ipv4_input(st, pkt, len, st->now);
-  t->rx_csum_partial = saved;
+  tl_netif_deliver(st, pkt, len, rx_flags);
 }
 
 static int deliver_link(tl_stack *st, const uint8_t *pkt, size_t len, const char *note) {
@@ -232,18 +215,17 @@ static int deliver_link(tl_stack *st, const uint8_t *pkt, size_t len, const char
 
 /* A TCP SYN without ACK, unfragmented: what an accept filter judges. */
 static int is_syn(const uint8_t *p, size_t len) {
-  if (len < 20 || (p[0] >> 4) != 4) return 0;
-  size_t ihl = (size_t)(p[0] & 15) * 4;
-  if (p[9] != 6 || ((p[6] & 0x3f) | p[7]) != 0 || len < ihl + 14) return 0;
-  return (p[ihl + 13] & (TL_TH_SYN | TL_TH_ACK)) == TL_TH_SYN;
+  struct tl_ip_view v;
+  if (tl_ip_view(p, len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole || v.l4_len < 14) return 0;
+  return (tl_tcp_view_flags(v.l4) & (TL_TH_SYN | TL_TH_ACK)) == TL_TH_SYN;
 }
 
-static void in_stage2(tl_stack *st, const uint8_t *pkt, size_t len, const char *note) {
+static void in_stage2(tl_stack *st, const uint8_t *pkt, size_t len, const char *note, unsigned rx_flags) {
   int m = st->hook->mask;
   if ((m & TL_HOOK_IN) || ((m & TL_HOOK_SYN_IN) && is_syn(pkt, len)))
-    queue(st, pkt, len, TL_PCAP_DIR_IN, note);
+    queue(st, pkt, len, TL_PCAP_DIR_IN, note, rx_flags);
   else
-    deliver_in(st, pkt, len, note, -1);
+    deliver_in(st, pkt, len, note, rx_flags);
 }
 
 static int out_stage2(tl_stack *st, const uint8_t *pkt, size_t len, const char *note) {
@@ -258,7 +240,7 @@ static int out_stage2(tl_stack *st, const uint8_t *pkt, size_t len, const char *
 static int im_in_deliver(void *ctx, const uint8_t *pkt, size_t len) {
   struct tl_hook *h = ctx;
   char note[128];
-  in_stage2(h->st, pkt, len, tl_fault_note(tl_impair_faults(h->im[0]), note, sizeof note));
+  in_stage2(h->st, pkt, len, tl_fault_note(tl_impair_faults(h->im[0]), note, sizeof note), 0);
   return 0;
 }
 
@@ -295,17 +277,19 @@ static int im_out_dropped(void *ctx, const uint8_t *pkt, size_t len) {
   return im_dropped(ctx, pkt, len, TL_PCAP_DIR_OUT);
 }
 
-void tl_hook_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now) {
+void tl_hook_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned rx_flags) {
   struct tl_hook *h = st->hook;
+  /* The impairment copies and may corrupt: what the link vouched for does
+   * not survive it (the host completes such checksums itself). */
   if (h->im[0])
     tl_impair_push(h->im[0], pkt, len, now);
   else
-    in_stage2(st, pkt, len, NULL);
+    in_stage2(st, pkt, len, NULL, rx_flags);
 }
 
 int tl_hook_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
   if (st->hook->mask & TL_HOOK_OUT) {
-    queue(st, pkt, len, TL_PCAP_DIR_OUT, NULL);
+    queue(st, pkt, len, TL_PCAP_DIR_OUT, NULL, 0);
     return 0;
   }
   return out_stage2(st, pkt, len, NULL);
@@ -316,7 +300,7 @@ static void go_on(tl_stack *st, const uint8_t *pkt, size_t len, int dir, int cop
                   int partial) {
   for (int c = 0; c < copies; c++) {
     if (dir == TL_PCAP_DIR_IN)
-      deliver_in(st, pkt, len, note, partial);
+      deliver_in(st, pkt, len, note, partial ? TL_RX_CSUM_PARTIAL : 0);
     else
       out_stage2(st, pkt, len, note);
   }
@@ -492,32 +476,13 @@ int tl_hook_inject(tl_stack *st, int dir, const uint8_t *pkt, size_t len, int64_
   return 0;
 }
 
-tl_sock *tl_hook_sock(tl_stack *st, const tl_hook_seg *seg) {
-  const uint8_t *p = seg->pkt;
-  if (seg->len < 20 || (p[0] >> 4) != 4 || p[9] != 6) return NULL;
-  size_t ihl = (size_t)(p[0] & 15) * 4;
-  if (seg->len < ihl + 4 || ((p[6] & 0x1f) | p[7]) != 0) return NULL;
-  uint32_t src = (uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 | (uint32_t)p[14] << 8 | p[15];
-  uint32_t dst = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
-  uint16_t sport = (uint16_t)(p[ihl] << 8 | p[ihl + 1]), dport = (uint16_t)(p[ihl + 2] << 8 | p[ihl + 3]);
-  if (seg->dir == TL_PCAP_DIR_IN) return tcp_lookup(tl_tcp_of(st), dst, dport, src, sport);
-  return tcp_lookup(tl_tcp_of(st), src, sport, dst, dport);
-}
-
 void tl_hook_fix_checksums(uint8_t *p, size_t len) {
-  if (len < 20 || (p[0] >> 4) != 4) return;
-  size_t ihl = (size_t)(p[0] & 15) * 4;
-  if (ihl < 20 || ihl > len) return;
-  size_t tot = (size_t)(p[2] << 8 | p[3]);
-  if (tot > len || tot < ihl) tot = len;
-  p[10] = p[11] = 0;
-  uint16_t c = tl_csum(p, ihl);
-  p[10] = (uint8_t)(c >> 8);
-  p[11] = (uint8_t)c;
-  if (p[9] != 6 || ((p[6] & 0x3f) | p[7]) != 0 || tot < ihl + 20) return;
-  uint32_t src = (uint32_t)p[12] << 24 | (uint32_t)p[13] << 16 | (uint32_t)p[14] << 8 | p[15];
-  uint32_t dst = (uint32_t)p[16] << 24 | (uint32_t)p[17] << 16 | (uint32_t)p[18] << 8 | p[19];
-  tl_tcp_checksum(p + ihl, tot - ihl, src, dst);
+  struct tl_ip_view v;
+  if (tl_ip_view(p, len, &v) < 0) return;
+  tl_put16(p + 10, 0);
+  tl_put16(p + 10, tl_csum(p, v.ihl));
+  if (v.proto != TL_PROTO_TCP || !v.whole || v.l4_len < 20) return;
+  tl_tcp_checksum(p + v.ihl, v.l4_len, v.src, v.dst);
 }
 
 void tl_hook_set_pcap(tl_stack *st, struct tl_pcap *p) {

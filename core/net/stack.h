@@ -10,6 +10,7 @@
 struct tl_ip_state;   /* ipv4.c: reassembly, ICMP rate limit, IP ID */
 struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
 struct tl_hook;       /* hook.c: segment hooks, impairment, pcap at the link boundary */
+struct tl_proto;      /* proto.h: a transport's handlers */
 
 /* Largest datagram the stack builds in one go (IP header + payload). */
 #define TL_TX_MAX 65535
@@ -24,6 +25,15 @@ struct tl_stack {
   struct tl_ip_state *ip;
   struct tl_tcp *tcp;
   struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
+  /* The link boundary's wrap of the output (netif.h), set with st->hook;
+   * NULL: datagrams go straight to the link. */
+  int (*tap)(tl_stack *st, const uint8_t *pkt, size_t len);
+  /* The network layer's input (set by stack.c), where the boundary
+   * delivers (netif.h). */
+  void (*l3_input)(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned rx_flags);
+  uint8_t tso_off;                  /* the boundary needs datagrams whole: no TSO */
+  uint8_t batch;                    /* TL_BATCH_* open now (tl_stack_batch) */
+  const struct tl_proto *proto[256]; /* by IP protocol number (proto.h) */
   tl_output_vec_fn outv;            /* NULL: every datagram goes through out */
   void *outv_ctx;
   /* Where the next outgoing datagram is built: txbuf after the link's
@@ -32,15 +42,4 @@ struct tl_stack {
   /* Scratch for building one outgoing datagram: no malloc per packet. */
   _Alignas(8) uint8_t txbuf[TL_OUT_HEADROOM + TL_TX_MAX + 1];
 };
-
-/* Hands a finished datagram to the link and counts it. */
-int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len);
-/* Nonzero when a datagram may go out in pieces (tl_stack_emit_vec): a
- * scatter output is registered and nothing at the link boundary needs it
- * whole. */
-int tl_stack_can_scatter(const tl_stack *st);
-/* Hands a datagram built as headers in st->tx (hdr_len bytes) plus the
- * payload spans iov[0..n) (n <= TL_OUT_IOV_MAX) to the scatter output, and
- * counts it. Only when tl_stack_can_scatter. */
-int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const tl_iov *iov, int n);
 #endif

@@ -8,6 +8,13 @@
 #include "ipv4.h"
 #include "tcp.h"
 
+/* The stack is where the floors are put together: the network layer's
+ * input behind the interface, and the transports in IP's protocol table. */
+static void wire_floors(tl_stack *st) {
+  st->l3_input = tl_ipv4_input;
+  tl_proto_register(st, TL_PROTO_TCP, &tl_tcp_proto);
+}
+
 void tl_config_default(tl_config *c) {
   memset(c, 0, sizeof *c);
   c->addr = (10u << 24) | (77u << 16) | 2;   /* 10.77.0.2 */
@@ -54,6 +61,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
   st->out_ctx = ctx;
   st->tx = st->txbuf + TL_OUT_HEADROOM;
   tl_rng_seed(&st->rng, st->cfg.seed);
+  wire_floors(st);
   if (tl_ipv4_init(st) < 0 || tl_tcp_init(st) < 0) {
     tl_stack_free(st);
     return NULL;
@@ -71,14 +79,28 @@ void tl_stack_free(tl_stack *st) {
 
 const tl_config *tl_stack_config(const tl_stack *st) { return &st->cfg; }
 
-void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now) {
+void tl_stack_input_flags(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned flags) {
   st->now = now;
   if (st->hook) {
-    tl_hook_input(st, pkt, len, now);
+    tl_hook_input(st, pkt, len, now, flags);
     return;
   }
-  tl_ipv4_input(st, pkt, len, now);
+  tl_netif_deliver(st, pkt, len, flags);
 }
+
+void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now) {
+  tl_stack_input_flags(st, pkt, len, now, 0);
+}
+
+void tl_stack_batch(tl_stack *st, int mask) { st->batch = (uint8_t)(mask & (TL_BATCH_RX | TL_BATCH_TX)); }
+
+static void batch_one(tl_stack *st, int kind, int on) {
+  if (st) tl_stack_batch(st, on ? st->batch | kind : st->batch & ~kind);
+}
+
+void tl_tcp_rx_batch(tl_stack *st, int on) { batch_one(st, TL_BATCH_RX, on); }
+
+void tl_tcp_tx_batch(tl_stack *st, int on) { batch_one(st, TL_BATCH_TX, on); }
 
 static int64_t earliest(int64_t a, int64_t b) {
   if (a < 0) return b;
@@ -99,36 +121,15 @@ int64_t tl_stack_deadline(const tl_stack *st) {
   return st->hook ? earliest(d, tl_hook_deadline(st)) : d;
 }
 
+/* Held hook segments count as events: the driver (sim, host loop) then
+ * lets the Lua runtime step and drain them. */
+int tl_stack_pending_events(const tl_stack *st) { return tl_tcp_pending_events(st) || tl_hook_pending(st); }
+
 void tl_stack_set_output_vec(tl_stack *st, tl_output_vec_fn outv, void *ctx) {
   st->outv = outv;
   st->outv_ctx = ctx;
 }
 
-int tl_stack_can_scatter(const tl_stack *st) { return st->outv && !st->hook; }
-
-int tl_stack_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
-  TL_COUNT(st, ip_out);
-  if (st->hook) return tl_hook_emit(st, pkt, len);
-  /* Only st->tx has the headroom the scatter output may write into. */
-  if (st->outv && pkt == st->tx) {
-    tl_iov iov = {pkt, len};
-    return st->outv(st->outv_ctx, &iov, 1, len);
-  }
-  return st->out ? st->out(st->out_ctx, pkt, len) : 0;
-}
-
-int tl_stack_emit_vec(tl_stack *st, size_t hdr_len, const tl_iov *iov, int n) {
-  TL_COUNT(st, ip_out);
-  tl_iov all[1 + TL_OUT_IOV_MAX] = {{st->tx, hdr_len}};
-  size_t len = hdr_len;
-  int k = 1;
-  for (int i = 0; i < n && k <= TL_OUT_IOV_MAX; i++) {
-    if (!iov[i].len) continue;
-    all[k++] = iov[i];
-    len += iov[i].len;
-  }
-  return st->outv(st->outv_ctx, all, k, len);
-}
 
 static const char *const counter_names[] = {
 #define X(name, desc) #name,

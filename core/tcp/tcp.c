@@ -10,6 +10,8 @@
 #define TL_MIN_MSS 48 /* as Linux tcp_min_snd_mss: a floor against tiny MSS options */
 
 /* ---- layer setup ------------------------------------------------------------- */
+const struct tl_proto tl_tcp_proto = {.input = tl_tcp_input, .icmp_error = tl_tcp_icmp_error};
+
 int tl_tcp_init(tl_stack *st) {
   struct tl_tcp *t = calloc(1, sizeof *t);
   if (!t) return TL_ENOMEM;
@@ -154,7 +156,7 @@ void tl_tcp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg,
   TL_COUNT(st, tcp_in);
   /* A GRO'd segment from the local kernel carries only the pseudo-header
    * sum (virtio NEEDS_CSUM): the data never crossed a wire to be checked. */
-  int parsed = t->rx_csum_partial ? tl_tcp_parse_nocsum(seg, len, &h) : tl_tcp_parse(seg, len, ip->src, ip->dst, &h);
+  int parsed = (ip->rx_flags & TL_RX_CSUM_PARTIAL) ? tl_tcp_parse_nocsum(seg, len, &h) : tl_tcp_parse(seg, len, ip->src, ip->dst, &h);
   switch (parsed) {
   case TL_TCP_OK: break;
   case TL_TCP_ESHORT: TL_COUNT(st, drop_tcp_short); return;
@@ -289,7 +291,7 @@ static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how,
   s->st->now = now;
   if (!tl_tcp_synchronized(s->state)) return n;
   uint32_t seg_max = tcp_seg_max(s->st, s);
-  if (how != SEND_URGENT && tl_tcp_of(s->st)->tx_batch && seg_max > s->snd_mss &&
+  if (how != SEND_URGENT && (s->st->batch & TL_BATCH_TX) && seg_max > s->snd_mss &&
       s->snd_nxt - s->snd_una >= seg_max) {
     /* With a whole TSO super-segment in flight an ACK is on its way and
      * nothing here is urgent: the poll after the application's step

@@ -44,11 +44,7 @@ int tl_next_event(tl_stack *st, tl_event *ev) {
   return 1;
 }
 
-/* Held hook segments count as events: the driver (sim, host loop) then
- * lets the Lua runtime step and drain them. */
-int tl_stack_pending_events(const tl_stack *st) {
-  return tl_tcp_of(st)->ev_head != NULL || tl_hook_pending(st);
-}
+int tl_tcp_pending_events(const tl_stack *st) { return tl_tcp_of(st)->ev_head != NULL; }
 
 /* Walks the sockets the application holds (not listeners), so a runtime
  * that keeps no per-connection record can still reach them all at exit. */

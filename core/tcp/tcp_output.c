@@ -117,17 +117,17 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
     out[16] = (uint8_t)(ph >> 8);
     out[17] = (uint8_t)ph;
     tl_iov iov[TL_OUT_IOV_MAX];
-    int n = tl_stack_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
+    int n = tl_netif_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
     if (n >= 0) {
       tl_ipv4_send_vec(st, s->raddr, TL_PROTO_TCP, hl, iov, n);
     } else {
       tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
-      tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
+      tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, TL_IPO_DF | TL_IPO_SEG);
     }
   } else {
     if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
     tl_tcp_checksum(out, hl + len, s->laddr, s->raddr);
-    tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, 1);
+    tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, TL_IPO_DF | TL_IPO_SEG);
   }
 
   TL_COUNT(st, tcp_out);
@@ -188,7 +188,7 @@ void tcp_send_rst_conn(tl_stack *st, struct tl_sock *s, uint32_t seq) {
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &h);
   tl_tcp_checksum(out, hl, s->laddr, s->raddr);
-  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, 1);
+  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
   TL_COUNT(st, tcp_out);
   TL_COUNT(st, tcp_rst_out);
   s->segs_out++;
@@ -212,7 +212,7 @@ void tcp_send_rst_reply(tl_stack *st, const struct tl_ip_meta *ip, const struct 
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &r);
   tl_tcp_checksum(out, hl, ip->dst, ip->src);
-  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, 1);
+  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
   TL_COUNT(st, tcp_out);
   TL_COUNT(st, tcp_rst_out);
 }
@@ -263,7 +263,7 @@ static void send_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &h);
   tl_tcp_checksum(out, hl, s->laddr, s->raddr);
-  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, 1);
+  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
   TL_COUNT(st, tcp_out);
   s->segs_out++;
   s->probes++;
@@ -311,7 +311,7 @@ void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
 /* The most new data one segment may carry: one MSS, or as many whole MSS
  * as fit a TSO super-segment when the link segments for us. */
 uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s) {
-  uint32_t tso = st->cfg.tso_max;
+  uint32_t tso = tl_netif_tso_max(st);
   if (tso <= (uint32_t)st->cfg.mtu || tso > 65535) return s->snd_mss;
   /* The link cuts pieces that fill its MTU; that is our MSS only when the
    * MTU is what bounds it (not the peer's MSS option, a path MTU or
@@ -427,7 +427,7 @@ void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now) {
     return;
   default:
     if (send_data(st, s, now) || !s->ack_now) return;
-    if (s->state == TL_CLOSE_WAIT && tl_tcp_of(st)->rx_batch) {
+    if (s->state == TL_CLOSE_WAIT && (st->batch & TL_BATCH_RX)) {
       /* The peer's FIN, read in a batch: its ACK waits for the end of the
        * batch (the poll that follows sends it), so that the FIN or data an
        * application sends on seeing the close carries it. RFC 1122

@@ -2,7 +2,6 @@
  * segment text into the receive ring with out-of-order reassembly (bounded,
  * core/storage/assembler.h), delayed and immediate ACKs, and the peer's FIN. */
 #include "tcp_tcb.h"
-#include "api_fast.h"
 
 static void process_fin(tl_stack *st, struct tl_sock *s, int64_t now) {
   s->rcv_nxt++;
@@ -94,7 +93,7 @@ static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const ui
      * ACK at once) stands for every second segment of it: fewer writes,
      * as GRO gives the kernel's own receiver (RFC 5681 4.2 allows ACKing
      * more than two segments; the sender counts bytes, RFC 3465). */
-    if (tl_tcp_of(st)->rx_batch) {
+    if (st->batch & TL_BATCH_RX) {
       if (s->t_delack > now) {
         s->t_delack = now;
         tcp_timer_update(st, s);
@@ -152,16 +151,4 @@ int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hd
       (open_rcv || s->state == TL_SYN_RECEIVED))
     process_fin(st, s, now);
   return 0;
-}
-
-void tl_tcp_tx_batch(tl_stack *st, int on) {
-  if (st && st->tcp) tl_tcp_of(st)->tx_batch = on != 0;
-}
-
-void tl_tcp_rx_batch(tl_stack *st, int on) {
-  if (st && st->tcp) tl_tcp_of(st)->rx_batch = on != 0;
-}
-
-void tl_tcp_rx_csum_partial(tl_stack *st, int on) {
-  if (st && st->tcp) tl_tcp_of(st)->rx_csum_partial = on != 0;
 }

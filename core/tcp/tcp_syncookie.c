@@ -130,7 +130,7 @@ void tcp_syncookie_send(tl_stack *st, struct tl_sock *l, struct tl_sock *syn, co
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, &r);
   tl_tcp_checksum(out, hl, ip->dst, ip->src);
-  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, 1);
+  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
   TL_COUNT(st, tcp_out);
   TL_COUNT(st, tcp_syncookies_sent);
   l->cookie_sent = (int64_t)period + 1;

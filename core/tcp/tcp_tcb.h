@@ -233,9 +233,6 @@ struct tl_tcp {
   struct tl_sock *ev_head, *ev_tail;
   struct tl_sock *all;
   struct tl_isn_key isn_key;
-  uint8_t rx_batch; /* the host is feeding a batch: coalesce ACKs (tcp_rcv.c) */
-  uint8_t tx_batch; /* the application is running: sends wait for the poll (tcp.c) */
-  uint8_t rx_csum_partial; /* the datagram being fed has a link-offloaded checksum */
   uint8_t no_ts, no_sack;  /* decline timestamps or SACK offered in a SYN (tl_tcp_accept_options) */
   /* RFC 5961 10: challenge ACK token bucket */
   uint32_t chack_tokens;
