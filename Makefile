@@ -38,11 +38,17 @@ floor_inc = $(addprefix -Icore/,$(FLOOR_$(patsubst %/,%,$(dir $(1)))))
 CDEF := $(BUILD)/lua/tcplua/cdef.lua
 
 .PHONY: all test fuzz bench install uninstall clean format
-all: $(BUILD)/libtcplua.so $(BUILD)/tcplua $(CDEF) $(if $(SAN),,tcplua)
+all: $(BUILD)/libtcplua.so $(BUILD)/tcplua $(CDEF) $(BUILD)/floors.ok $(if $(SAN),,tcplua)
 
-$(BUILD)/obj/%.o: core/%.c $(CORE_HDRS)
+$(BUILD)/obj/%.o: core/%.c $(CORE_HDRS) core/floors.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(call floor_inc,$*) -c -o $@ $<
+
+# The floors hold in the code: every #include and every symbol an object
+# takes from another stays within what core/floors.mk allows its floor.
+$(BUILD)/floors.ok: scripts/floors $(LIB_OBJS) $(BIN_OBJS)
+	scripts/floors $(BUILD)/obj
+	touch $@
 
 $(BUILD)/libtcplua.so: $(LIB_OBJS)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
