@@ -9,6 +9,8 @@
 #include <errno.h>
 
 #include "csum.h"
+#include "ipv4_wire.h"
+#include "tcp_wire.h"
 
 /* The header's 16-bit fields are in native byte order on a TUN unless
  * TUNSETVNETBE/LE says otherwise (tuntap.rst). */
@@ -32,10 +34,11 @@ int host_offload_enable(int fd, int quiet) {
 void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, size_t avail, size_t len,
                          uint16_t mtu) {
   memset(hdr, 0, HOST_VNET_HDR_LEN);
-  if (len <= mtu || avail < 40 || (pkt[0] >> 4) != 4 || pkt[9] != 6) return;
-  size_t ihl = (size_t)(pkt[0] & 15) * 4;
-  if (ihl < 20 || ihl + 20 > avail) return;
-  size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+  struct tl_ip_view v;
+  if (len <= mtu || avail < 40 || tl_ip_view(pkt, avail, &v) < 0 || v.proto != TL_PROTO_TCP) return;
+  size_t ihl = v.ihl;
+  if (ihl + 20 > avail) return;
+  size_t thl = tl_tcp_view_hdr_len(v.l4);
   if (thl < 20 || ihl + thl > avail || ihl + thl >= len || ihl + thl >= mtu) return;
   hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
   hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;

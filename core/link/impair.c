@@ -5,12 +5,13 @@
  *
  * Packet copies live in a slot pool sized at creation (queue_max slots);
  * each slot keeps its buffer across uses, so after warm-up a packet costs
- * no allocation. Scheduled packets sit in a binary heap ordered by
+ * no allocation. Scheduled packets sit in the packet heap (pheap.h) ordered by
  * (delivery time, arrival order); packets picked for reordering wait in a
  * short "held" list until `reorder_gap` later packets have gone out. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "pheap.h"
 #include "rng.h"
 #include "tcplua.h"
 
@@ -33,7 +34,7 @@ struct tl_impair {
   struct im_slot *slot;
   uint32_t nslot;
   uint32_t *freel, nfree;
-  uint32_t *heap, nheap;
+  struct tl_pheap heap;
   uint32_t *held, nheld;
   uint64_t seq;
   double busy_until;    /* wire busy until then (us); fractional so tiny packets add up */
@@ -68,9 +69,8 @@ tl_impair *tl_impair_new(const tl_impair_config *cfg, uint64_t seed, tl_output_f
   im->nslot = cfg && cfg->queue_max ? cfg->queue_max : IM_DEFAULT_QUEUE;
   im->slot = calloc(im->nslot, sizeof *im->slot);
   im->freel = malloc(im->nslot * sizeof *im->freel);
-  im->heap = malloc(im->nslot * sizeof *im->heap);
   im->held = malloc(im->nslot * sizeof *im->held);
-  if (!im->slot || !im->freel || !im->heap || !im->held) {
+  if (!im->slot || !im->freel || tl_pheap_reserve(&im->heap, im->nslot) < 0 || !im->held) {
     tl_impair_free(im);
     return NULL;
   }
@@ -87,7 +87,7 @@ void tl_impair_free(tl_impair *im) {
       free(im->slot[i].buf);
   free(im->slot);
   free(im->freel);
-  free(im->heap);
+  tl_pheap_free(&im->heap);
   free(im->held);
   free(im);
 }
@@ -97,41 +97,6 @@ void tl_impair_set(tl_impair *im, const tl_impair_config *cfg) { apply(im, cfg);
 
 uint64_t tl_impair_count(const tl_impair *im, int which) {
   return which >= 0 && which < IM__N ? im->count[which] : 0;
-}
-
-static int before(const tl_impair *im, uint32_t a, uint32_t b) {
-  const struct im_slot *x = &im->slot[a], *y = &im->slot[b];
-  return x->t < y->t || (x->t == y->t && x->seq < y->seq);
-}
-
-static void heap_push(tl_impair *im, uint32_t s) {
-  uint32_t i = im->nheap++;
-  im->heap[i] = s;
-  while (i > 0) {
-    uint32_t p = (i - 1) / 2;
-    if (!before(im, im->heap[i], im->heap[p])) break;
-    uint32_t t = im->heap[i];
-    im->heap[i] = im->heap[p];
-    im->heap[p] = t;
-    i = p;
-  }
-}
-
-static uint32_t heap_pop(tl_impair *im) {
-  uint32_t top = im->heap[0];
-  im->heap[0] = im->heap[--im->nheap];
-  uint32_t i = 0, n = im->nheap;
-  for (;;) {
-    uint32_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && before(im, im->heap[l], im->heap[m])) m = l;
-    if (r < n && before(im, im->heap[r], im->heap[m])) m = r;
-    if (m == i) break;
-    uint32_t t = im->heap[i];
-    im->heap[i] = im->heap[m];
-    im->heap[m] = t;
-    i = m;
-  }
-  return top;
 }
 
 static int chance(tl_impair *im, double p) { return p > 0 && tl_rng_unit(&im->rng) < p; }
@@ -197,7 +162,7 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
     im->count[IM_REORDERED]++;
     return;
   }
-  heap_push(im, s);
+  tl_pheap_push(&im->heap, q->t, q->seq, s);
 }
 
 static void send_slot(tl_impair *im, uint32_t s) {
@@ -230,8 +195,8 @@ static void run_due(tl_impair *im, int64_t now) {
   if (im->delivering) return;
   im->delivering = 1;
   release_held(im, now, NULL);
-  while (im->nheap && im->slot[im->heap[0]].t <= now) {
-    uint32_t s = heap_pop(im);
+  while (tl_pheap_due(&im->heap, now)) {
+    uint32_t s = tl_pheap_pop(&im->heap);
     uint64_t seq = im->slot[s].seq;
     send_slot(im, s);
     release_held(im, now, &seq);
@@ -263,7 +228,7 @@ void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
 }
 
 static int64_t deadline(const tl_impair *im) {
-  int64_t t = im->nheap ? im->slot[im->heap[0]].t : -1;
+  int64_t t = tl_pheap_next(&im->heap);
   for (uint32_t i = 0; i < im->nheld; i++) {
     int64_t h = im->slot[im->held[i]].t;
     if (t < 0 || h < t) t = h;

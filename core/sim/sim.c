@@ -2,13 +2,14 @@
  * in-memory links under a virtual clock. A datagram is routed by its
  * destination address to the endpoint owning it, after the sender's
  * impairment (if any) and a base one-way latency. In-flight datagrams wait
- * in a binary heap ordered by (delivery time, send order), so equal times
+ * in the packet heap (pheap.h) ordered by (delivery time, send order), so equal times
  * stay FIFO and a long transfer costs O(log n) per packet. Deterministic:
  * the only randomness is the seeded impairments. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipv4_wire.h"
+#include "pheap.h"
 #include "rng.h"
 #include "tcplua.h"
 
@@ -16,8 +17,6 @@
 #define SIM_NONE UINT32_MAX
 
 struct sim_pkt {
-  int64_t t;
-  uint64_t seq;
   int to;
   uint32_t next; /* raw endpoint queue link */
   uint8_t *buf;  /* kept across uses of the slot */
@@ -48,7 +47,7 @@ struct tl_sim {
   struct sim_pkt *pk;
   uint32_t npk;
   uint32_t *freel, nfree;
-  uint32_t *heap, nheap;
+  struct tl_pheap heap;
   uint64_t seq, delivered, dropped;
   int all_set;
   tl_impair_config all; /* impairment for every sender, incl. later ones */
@@ -72,7 +71,7 @@ void tl_sim_free(tl_sim *sim) {
     free(sim->pk[i].buf);
   free(sim->pk);
   free(sim->freel);
-  free(sim->heap);
+  tl_pheap_free(&sim->heap);
   free(sim);
 }
 
@@ -91,9 +90,7 @@ static uint32_t slot_get(tl_sim *sim, size_t len) {
     sim->pk = pk;
     uint32_t *fl = realloc(sim->freel, n * sizeof *fl);
     if (fl) sim->freel = fl;
-    uint32_t *hp = realloc(sim->heap, n * sizeof *hp);
-    if (hp) sim->heap = hp;
-    if (!fl || !hp) return SIM_NONE;
+    if (!fl || tl_pheap_reserve(&sim->heap, n) < 0) return SIM_NONE;
     memset(pk + sim->npk, 0, (n - sim->npk) * sizeof *pk);
     for (uint32_t i = n; i > sim->npk; i--)
       sim->freel[sim->nfree++] = i - 1;
@@ -112,41 +109,6 @@ static uint32_t slot_get(tl_sim *sim, size_t len) {
 }
 
 static void slot_put(tl_sim *sim, uint32_t s) { sim->freel[sim->nfree++] = s; }
-
-static int before(const tl_sim *sim, uint32_t a, uint32_t b) {
-  const struct sim_pkt *x = &sim->pk[a], *y = &sim->pk[b];
-  return x->t < y->t || (x->t == y->t && x->seq < y->seq);
-}
-
-static void heap_push(tl_sim *sim, uint32_t s) {
-  uint32_t i = sim->nheap++;
-  sim->heap[i] = s;
-  while (i > 0) {
-    uint32_t p = (i - 1) / 2;
-    if (!before(sim, sim->heap[i], sim->heap[p])) break;
-    uint32_t t = sim->heap[i];
-    sim->heap[i] = sim->heap[p];
-    sim->heap[p] = t;
-    i = p;
-  }
-}
-
-static uint32_t heap_pop(tl_sim *sim) {
-  uint32_t top = sim->heap[0];
-  sim->heap[0] = sim->heap[--sim->nheap];
-  uint32_t i = 0, n = sim->nheap;
-  for (;;) {
-    uint32_t l = 2 * i + 1, r = l + 1, m = i;
-    if (l < n && before(sim, sim->heap[l], sim->heap[m])) m = l;
-    if (r < n && before(sim, sim->heap[r], sim->heap[m])) m = r;
-    if (m == i) break;
-    uint32_t t = sim->heap[i];
-    sim->heap[i] = sim->heap[m];
-    sim->heap[m] = t;
-    i = m;
-  }
-  return top;
-}
 
 /* Put a datagram on the wire toward whoever owns its destination. */
 static int wire(void *ctx, const uint8_t *pkt, size_t len) {
@@ -167,9 +129,7 @@ static int wire(void *ctx, const uint8_t *pkt, size_t len) {
   memcpy(p->buf, pkt, len);
   p->len = len;
   p->to = to;
-  p->t = sim->now + sim->latency;
-  p->seq = sim->seq++;
-  heap_push(sim, s);
+  tl_pheap_push(&sim->heap, sim->now + sim->latency, sim->seq++, s);
   return 0;
 }
 
@@ -316,8 +276,8 @@ static int64_t earliest(int64_t a, int64_t b) {
  * (possibly now again, when zero latency chained a reply), or -1. */
 static int64_t step(tl_sim *sim) {
   int64_t now = sim->now;
-  while (sim->nheap && sim->pk[sim->heap[0]].t <= now)
-    deliver(sim, heap_pop(sim));
+  while (tl_pheap_due(&sim->heap, now))
+    deliver(sim, tl_pheap_pop(&sim->heap));
   int64_t next = -1;
   for (int i = 0; i < sim->nep; i++) {
     struct sim_ep *e = &sim->ep[i];
@@ -331,7 +291,7 @@ static int64_t step(tl_sim *sim) {
     }
     if (e->im) next = earliest(next, tl_impair_poll(e->im, now));
   }
-  if (sim->nheap) next = earliest(next, sim->pk[sim->heap[0]].t);
+  next = earliest(next, tl_pheap_next(&sim->heap));
   return next;
 }
 
