@@ -42,95 +42,94 @@ uint16_t tcp_rcv_window(struct tl_sock *s, int syn) {
   return (uint16_t)field;
 }
 
-/* Builds and sends one segment. `fin_ok` lets a FIN ride on it when it
- * ends at the end of queued data. Returns the sequence space used. */
-static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len, int fin_ok, int64_t now) {
-  struct tl_tcp_hdr h;
-  memset(&h, 0, sizeof h);
-  h.sport = s->lport;
-  h.dport = s->rport;
-  h.seq = seq;
-  uint32_t used = len;
-  int syn = s->state == TL_SYN_SENT || s->state == TL_SYN_RECEIVED;
-  h.win = tcp_rcv_window(s, syn);
-  if (syn) {
-    /* RFC 9293 3.7.1: MSS only in SYNs; RFC 7323 2.2: the window in a SYN
-     * is never scaled. */
-    h.flags = TL_TH_SYN;
-    h.seq = s->iss;
-    len = 0;
-    used = 1;
-    h.opt.has_mss = 1;
-    h.opt.mss = s->rcv_mss;
-    if ((s->state == TL_SYN_SENT && !s->no_ws_offer) || s->ws_ok) {
-      h.opt.has_wscale = 1;
-      h.opt.wscale = s->rcv_wscale;
-    }
-    /* RFC 7323 3.2 / RFC 2018 2: offer in our SYN, answer only what the
-     * peer's SYN offered. */
-    if ((s->state == TL_SYN_SENT && !s->no_ts_offer) || s->ts_ok) {
-      h.opt.has_ts = 1;
-      h.opt.ts_val = ts_clock(s, now);
-      h.opt.ts_ecr = s->state == TL_SYN_SENT ? 0 : s->ts_recent;
-    }
-    h.opt.sack_ok = (s->state == TL_SYN_SENT && !s->no_sack_offer) || s->sack_ok;
-    if (s->state == TL_SYN_RECEIVED) h.flags |= TL_TH_ACK;
-  } else {
-    h.flags = TL_TH_ACK;
-    uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
-    if (fin_ok && s->fin_queued && !s->fin_acked && seq + len == data_end) {
-      h.flags |= TL_TH_FIN;
-      used++;
-      s->fin_sent = 1;
-    }
-    if (len && seq + len == data_end) h.flags |= TL_TH_PSH;
-    if (tcp_urgent_ahead(s, seq)) {
-      /* RFC 9293 3.8.5: every segment sent while SND.UP is beyond it carries
-       * URG and the offset of the octet after the urgent data (RFC 6093 3);
-       * an offset past 65535 is sent as 65535, as Linux does (RFC 6093 4),
-       * and lands on the urgent data as the queue drains. */
-      h.flags |= TL_TH_URG;
-      uint32_t off = s->snd_up - seq;
-      h.urg = (uint16_t)(off > 65535u ? 65535u : off);
-      TL_COUNT(st, tcp_urg_out);
-    }
-    if (s->ts_ok) {
-      h.opt.has_ts = 1;
-      h.opt.ts_val = ts_clock(s, now);
-      h.opt.ts_ecr = s->ts_recent;
-    }
-    if (s->sack_ok) tcp_sack_options(s, &h.opt, len);
-  }
-  if (h.flags & TL_TH_ACK) {
-    h.ack = s->rcv_nxt;
-    s->last_ack_sent = s->rcv_nxt;
-  }
-
+/* The one way a segment leaves: h built at IP's payload slot, then `len`
+ * bytes of s's send ring from sequence `seq` (none for a control segment;
+ * s may then be NULL), the checksum, IP from laddr to raddr, the count.
+ * A TSO super-segment (larger than the MTU) keeps only the pseudo-header
+ * sum in the field: the link checksums each piece it cuts (virtio
+ * NEEDS_CSUM), so no pass over the payload is needed, nor, with a scatter
+ * output, a copy of it: the link gathers the headers and the ring's spans. */
+void tcp_emit(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t laddr, uint32_t raddr, struct tl_sock *s,
+              uint32_t seq, uint32_t len) {
   uint8_t *out = tl_ipv4_tx_payload(st);
-  size_t hl = tl_tcp_build(out, &h);
+  size_t hl = tl_tcp_build(out, h);
+  TL_COUNT(st, tcp_out);
   if (TL_IP_HDR_LEN + hl + len > st->cfg.mtu) {
-    /* A TSO super-segment: the link checksums each piece it cuts, from
-     * the pseudo-header sum left in the field (virtio NEEDS_CSUM), so no
-     * pass over the payload is needed, nor, with a scatter output, a copy
-     * of it: the link gathers the headers and the ring's spans. */
-    uint16_t ph = (uint16_t)~tl_csum_fold(tl_csum_pseudo(s->laddr, s->raddr, TL_PROTO_TCP, (uint16_t)(hl + len)));
+    uint16_t ph = (uint16_t)~tl_csum_fold(tl_csum_pseudo(laddr, raddr, TL_PROTO_TCP, (uint16_t)(hl + len)));
     out[16] = (uint8_t)(ph >> 8);
     out[17] = (uint8_t)ph;
     tl_iov iov[TL_OUT_IOV_MAX];
     int n = tl_netif_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
     if (n >= 0) {
-      tl_ipv4_send_vec(st, s->raddr, TL_PROTO_TCP, hl, iov, n);
-    } else {
-      tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
-      tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, TL_IPO_DF | TL_IPO_SEG);
+      tl_ipv4_send_vec(st, raddr, TL_PROTO_TCP, hl, iov, n);
+      return;
     }
+    tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
   } else {
     if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
-    tl_tcp_checksum(out, hl + len, s->laddr, s->raddr);
-    tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl + len, TL_IPO_DF | TL_IPO_SEG);
+    tl_tcp_checksum(out, hl + len, laddr, raddr);
   }
+  tl_ipv4_send(st, raddr, TL_PROTO_TCP, hl + len, TL_IPO_DF | TL_IPO_SEG);
+}
 
-  TL_COUNT(st, tcp_out);
+/* A SYN's header (ours or our SYN-ACK): RFC 9293 3.7.1, MSS only in SYNs;
+ * RFC 7323 2.2, the window in a SYN is never scaled. */
+static void syn_header(struct tl_sock *s, struct tl_tcp_hdr *h, int64_t now) {
+  h->flags = TL_TH_SYN;
+  h->seq = s->iss;
+  h->opt.has_mss = 1;
+  h->opt.mss = s->rcv_mss;
+  if ((s->state == TL_SYN_SENT && !s->no_ws_offer) || s->ws_ok) {
+    h->opt.has_wscale = 1;
+    h->opt.wscale = s->rcv_wscale;
+  }
+  /* RFC 7323 3.2 / RFC 2018 2: offer in our SYN, answer only what the
+   * peer's SYN offered. */
+  if ((s->state == TL_SYN_SENT && !s->no_ts_offer) || s->ts_ok) {
+    h->opt.has_ts = 1;
+    h->opt.ts_val = ts_clock(s, now);
+    h->opt.ts_ecr = s->state == TL_SYN_SENT ? 0 : s->ts_recent;
+  }
+  h->opt.sack_ok = (s->state == TL_SYN_SENT && !s->no_sack_offer) || s->sack_ok;
+  if (s->state == TL_SYN_RECEIVED) h->flags |= TL_TH_ACK;
+}
+
+/* A synchronized segment's flags and options for [seq, seq+len); returns
+ * the sequence space it uses (a FIN adds one). */
+static uint32_t data_header(tl_stack *st, struct tl_sock *s, struct tl_tcp_hdr *h, uint32_t seq, uint32_t len,
+                            int fin_ok, int64_t now) {
+  uint32_t used = len;
+  h->flags = TL_TH_ACK;
+  uint32_t data_end = tcp_data_seq0(s) + s->snd.len;
+  if (fin_ok && s->fin_queued && !s->fin_acked && seq + len == data_end) {
+    h->flags |= TL_TH_FIN;
+    used++;
+    s->fin_sent = 1;
+  }
+  if (len && seq + len == data_end) h->flags |= TL_TH_PSH;
+  if (tcp_urgent_ahead(s, seq)) {
+    /* RFC 9293 3.8.5: every segment sent while SND.UP is beyond it carries
+     * URG and the offset of the octet after the urgent data (RFC 6093 3);
+     * an offset past 65535 is sent as 65535, as Linux does (RFC 6093 4),
+     * and lands on the urgent data as the queue drains. */
+    h->flags |= TL_TH_URG;
+    uint32_t off = s->snd_up - seq;
+    h->urg = (uint16_t)(off > 65535u ? 65535u : off);
+    TL_COUNT(st, tcp_urg_out);
+  }
+  if (s->ts_ok) {
+    h->opt.has_ts = 1;
+    h->opt.ts_val = ts_clock(s, now);
+    h->opt.ts_ecr = s->ts_recent;
+  }
+  if (s->sack_ok) tcp_sack_options(s, &h->opt, len);
+  return used;
+}
+
+/* What a segment sent changes in the connection: counters, SND.MAX, the
+ * RACK record, and the ACK no longer owed. */
+static void sent(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, uint32_t seq, uint32_t len,
+                 uint32_t used, int64_t now) {
   s->segs_out++;
   if (s->in_recovery) s->prr_out += len; /* RFC 6937 prr_out */
   /* Retransmissions (RTO, fast retransmit) may carry bytes or a FIN never
@@ -144,9 +143,9 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
       s->bytes_sent += len;
     }
   }
-  if (!(h.flags & TL_TH_SYN)) tcp_rack_on_xmit(s, seq, used, now);
-  if (!(h.flags & TL_TH_SYN) && tl_seq_gt(seq + used, s->snd_max)) s->snd_max = seq + used;
-  if (h.flags & TL_TH_ACK) {
+  if (!(h->flags & TL_TH_SYN)) tcp_rack_on_xmit(s, seq, used, now);
+  if (!(h->flags & TL_TH_SYN) && tl_seq_gt(seq + used, s->snd_max)) s->snd_max = seq + used;
+  if (h->flags & TL_TH_ACK) {
     /* Every segment carries the ACK: nothing delayed is left owing. */
     s->ack_now = 0;
     s->rcv_unacked = 0;
@@ -155,6 +154,33 @@ static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len
       tcp_timer_update(st, s);
     }
   }
+}
+
+/* Builds and sends one segment of the connection. `fin_ok` lets a FIN
+ * ride on it when it ends at the end of queued data. Returns the sequence
+ * space used. */
+static uint32_t xmit(tl_stack *st, struct tl_sock *s, uint32_t seq, uint32_t len, int fin_ok, int64_t now) {
+  struct tl_tcp_hdr h;
+  memset(&h, 0, sizeof h);
+  h.sport = s->lport;
+  h.dport = s->rport;
+  h.seq = seq;
+  uint32_t used;
+  int syn = s->state == TL_SYN_SENT || s->state == TL_SYN_RECEIVED;
+  h.win = tcp_rcv_window(s, syn);
+  if (syn) {
+    syn_header(s, &h, now);
+    len = 0;
+    used = 1;
+  } else {
+    used = data_header(st, s, &h, seq, len, fin_ok, now);
+  }
+  if (h.flags & TL_TH_ACK) {
+    h.ack = s->rcv_nxt;
+    s->last_ack_sent = s->rcv_nxt;
+  }
+  tcp_emit(st, &h, s->laddr, s->raddr, s, seq, len);
+  sent(st, s, &h, seq, len, used, now);
   return used;
 }
 
@@ -185,11 +211,7 @@ void tcp_send_rst_conn(tl_stack *st, struct tl_sock *s, uint32_t seq) {
     h.opt.has_ts = 1;
     h.opt.ts_val = ts_clock(s, st->now);
   }
-  uint8_t *out = tl_ipv4_tx_payload(st);
-  size_t hl = tl_tcp_build(out, &h);
-  tl_tcp_checksum(out, hl, s->laddr, s->raddr);
-  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
-  TL_COUNT(st, tcp_out);
+  tcp_emit(st, &h, s->laddr, s->raddr, NULL, 0, 0);
   TL_COUNT(st, tcp_rst_out);
   s->segs_out++;
 }
@@ -209,11 +231,7 @@ void tcp_send_rst_reply(tl_stack *st, const struct tl_ip_meta *ip, const struct 
     r.ack = h->seq + h->len + !!(h->flags & TL_TH_SYN) + !!(h->flags & TL_TH_FIN);
     r.flags = TL_TH_RST | TL_TH_ACK;
   }
-  uint8_t *out = tl_ipv4_tx_payload(st);
-  size_t hl = tl_tcp_build(out, &r);
-  tl_tcp_checksum(out, hl, ip->dst, ip->src);
-  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
-  TL_COUNT(st, tcp_out);
+  tcp_emit(st, &r, ip->dst, ip->src, NULL, 0, 0);
   TL_COUNT(st, tcp_rst_out);
 }
 
@@ -260,11 +278,7 @@ static void send_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
     h.opt.ts_val = ts_clock(s, now);
     h.opt.ts_ecr = s->ts_recent;
   }
-  uint8_t *out = tl_ipv4_tx_payload(st);
-  size_t hl = tl_tcp_build(out, &h);
-  tl_tcp_checksum(out, hl, s->laddr, s->raddr);
-  tl_ipv4_send(st, s->raddr, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
-  TL_COUNT(st, tcp_out);
+  tcp_emit(st, &h, s->laddr, s->raddr, NULL, 0, 0);
   s->segs_out++;
   s->probes++;
 }

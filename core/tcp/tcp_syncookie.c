@@ -127,11 +127,7 @@ void tcp_syncookie_send(tl_stack *st, struct tl_sock *l, struct tl_sock *syn, co
   }
   r.opt.sack_ok = syn->sack_ok;
 
-  uint8_t *out = tl_ipv4_tx_payload(st);
-  size_t hl = tl_tcp_build(out, &r);
-  tl_tcp_checksum(out, hl, ip->dst, ip->src);
-  tl_ipv4_send(st, ip->src, TL_PROTO_TCP, hl, TL_IPO_DF | TL_IPO_SEG);
-  TL_COUNT(st, tcp_out);
+  tcp_emit(st, &r, ip->dst, ip->src, NULL, 0, 0);
   TL_COUNT(st, tcp_syncookies_sent);
   l->cookie_sent = (int64_t)period + 1;
 }
