@@ -33,6 +33,10 @@ LIB_OBJS := $(LIB_SRCS:core/%.c=$(BUILD)/obj/%.o)
 BIN_OBJS := $(BIN_SRCS:core/%.c=$(BUILD)/obj/%.o)
 CORE_HDRS := $(foreach f,$(ALL_FLOOR_DIRS),$(wildcard core/$(f)/*.h core/$(f)/*.def))
 API_HDRS := core/include/api.h $(sort $(filter-out core/include/api.h, $(wildcard core/include/api_*.h)))
+# What the FFI sees (tcplua.h says how it is made): the exported API, and
+# the support pieces specs drive directly.
+FFI_HDRS := $(API_HDRS) core/wire/seq.h core/wire/tcp_wire.h core/storage/ring.h core/storage/assembler.h \
+            core/tcp/isn.h
 # -I flags of the floor a source (core/<floor>/x.c, $* = <floor>/x) sits in.
 floor_inc = $(addprefix -Icore/,$(FLOOR_$(patsubst %/,%,$(dir $(1)))))
 CDEF := $(BUILD)/lua/tcplua/cdef.lua
@@ -60,11 +64,15 @@ $(BUILD)/tcplua: $(LIB_OBJS) $(BIN_OBJS)
 tcplua: $(BUILD)/tcplua
 	cp $< $@
 
-# The FFI declarations are generated from the C headers so the two never drift.
-$(CDEF): $(API_HDRS)
+# The FFI declarations are generated from the C headers so the two never
+# drift: the preprocessor with TL_FFI set (core/include/tcplua.h).
+$(CDEF): $(FFI_HDRS) core/include/tcplua.h
 	mkdir -p $(dir $@)
-	{ echo '-- generated from $(API_HDRS) by make; do not edit'; \
-	  echo 'return [==['; cat $(API_HDRS); echo ']==]'; } > $@
+	{ echo '-- generated from $(FFI_HDRS) by make; do not edit'; \
+	  echo 'return [==['; \
+	  $(CC) -E -P -DTL_FFI $(addprefix -Icore/,$(ALL_FLOOR_DIRS)) $(addprefix -include ,$(FFI_HDRS)) -x c /dev/null; \
+	  echo ']==]'; } > $@.tmp
+	mv $@.tmp $@
 
 # SPECS narrows the run (files or directories), e.g. SPECS=spec/unit.
 test: all

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "tcplua.h"
+#include "tcp_wire.h"
 
 #pragma weak tl_listen
 #pragma weak tl_accept

@@ -1,10 +1,10 @@
+#ifndef TL_API_H
+#define TL_API_H
 /* The public C API of the tcplua core.
  *
- * This file is read twice: by the C compiler (through tcplua.h, which
- * includes <stdint.h>/<stddef.h> first) and, verbatim, by LuaJIT's ffi.cdef
- * (the Makefile wraps it into build/lua/tcplua/cdef.lua). So it must stay in
- * the subset ffi.cdef parses: no preprocessor lines, no macros, no inline
- * functions, only typedefs, enums, structs and prototypes.
+ * The FFI declarations are generated from this file and its siblings
+ * (tcplua.h says how): constants Lua reads by name are enums, and nothing
+ * here needs a system header (tcplua.h includes <stdint.h>/<stddef.h>).
  *
  * Conventions: addresses are IPv4 in host byte order; times are int64_t
  * microseconds on a clock the caller chooses (the core never reads a clock);
@@ -375,3 +375,4 @@ int64_t tl_sim_now(const tl_sim *sim);
  * if it reached `until`. */
 int tl_sim_run(tl_sim *sim, int64_t until);
 uint64_t tl_sim_delivered(const tl_sim *sim);
+#endif

@@ -1,7 +1,8 @@
+#ifndef TL_API_HOOK_H
+#define TL_API_HOOK_H
 /* Segment hooks (core/link/hook.c): the stack's boundary with the link, where
  * Lua policy hooks, accept filters, the command-line impairment and the
- * pcap tap sit. Read verbatim by ffi.cdef: no preprocessor lines, no
- * macros, no inline functions.
+ * pcap tap sit. The FFI declarations are generated from it (tcplua.h).
  *
  * A hook QUEUE instead of a C->Lua callback: when hooks are enabled for a
  * direction, each datagram crossing the boundary that way is copied into a
@@ -102,3 +103,4 @@ int64_t tl_impair_deadline(const tl_impair *im);
 /* A note for tl_fault_bits ("dropped by fault: loss", "fault: delay") into
  * buf; returns buf ("" for 0). */
 const char *tl_fault_note(int faults, char *buf, size_t cap);
+#endif

@@ -1,6 +1,7 @@
+#ifndef TL_API_IPV4_H
+#define TL_API_IPV4_H
 /* IPv4 codec, output and sim helpers exported for specs (and fuzzing).
- * Parsed verbatim by ffi.cdef like api.h: no preprocessor lines, no macros,
- * no inline functions. Included once, through tcplua.h. */
+ * The FFI declarations are generated from it (tcplua.h). Included once, through tcplua.h. */
 
 /* A parsed IPv4 header (RFC 791 3.1), fields in host byte order. */
 typedef struct tl_ip_hdr {
@@ -50,3 +51,4 @@ uint64_t tl_sim_dropped(const tl_sim *sim);
 uint64_t tl_sim_impair_count(const tl_sim *sim, int ep, int which);
 /* Change the base one-way latency for packets sent from now on. */
 void tl_sim_set_latency(tl_sim *sim, uint32_t latency_us);
+#endif

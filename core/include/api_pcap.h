@@ -1,6 +1,7 @@
+#ifndef TL_API_PCAP_H
+#define TL_API_PCAP_H
 /* pcapng capture writer, shared by the binary (--pcap FILE) and Lua (ffi).
- * Parsed verbatim by ffi.cdef like api.h: no preprocessor lines, no macros,
- * no inline functions. C code includes it through pcap.h. */
+ * The FFI declarations are generated from it (tcplua.h). C code includes it through pcap.h. */
 
 typedef struct tl_pcap tl_pcap;
 
@@ -41,3 +42,4 @@ typedef struct tl_pcap_tap {
 void tl_pcap_tap_init(tl_pcap_tap *tap, tl_pcap *p, tl_output_fn next, void *next_ctx);
 void tl_pcap_tap_now(tl_pcap_tap *tap, int64_t now_us);
 int tl_pcap_tap_output(void *tap, const uint8_t *pkt, size_t len);
+#endif

@@ -1,6 +1,7 @@
+#ifndef TL_API_TCP_H
+#define TL_API_TCP_H
 /* TCP engine introspection for specs and benchmarks (not part of the stable
- * API). Parsed verbatim by ffi.cdef like api.h: no preprocessor lines, no
- * macros, no inline functions. */
+ * API). The FFI declarations are generated from it (tcplua.h). */
 
 /* Bytes of one connection's control block (buffers are extra, allocated
  * only while they hold data). */
@@ -36,3 +37,4 @@ void tl_tcp_accept_options(tl_stack *st, int timestamps, int sack);
 /* CUBIC's t (RFC 9438 4.2): the time its curve has run in the current
  * epoch as of now, in microseconds; -1 when no epoch has started. */
 int64_t tl_tcp_cubic_elapsed_us(const tl_sock *s, int64_t now);
+#endif

@@ -1,7 +1,8 @@
+#ifndef TL_API_TIMER_H
+#define TL_API_TIMER_H
 /* The timing wheel (timer_wheel.h) on its own, for specs: a wheel and n
  * numbered entries to schedule, cancel and expire. Not part of the stable
- * API. Parsed verbatim by ffi.cdef like api.h: no preprocessor lines, no
- * macros, no inline functions. */
+ * API. The FFI declarations are generated from it (tcplua.h). */
 typedef struct tl_timer_probe tl_timer_probe;
 
 /* A wheel whose clock starts at now, with entries 0 .. n-1 unscheduled. */
@@ -19,3 +20,4 @@ int64_t tl_timer_probe_next(const tl_timer_probe *p);
 uint32_t tl_timer_probe_count(const tl_timer_probe *p);
 /* Entries the wheel has touched (cascaded or expired) since it was made. */
 uint64_t tl_timer_probe_visited(const tl_timer_probe *p);
+#endif

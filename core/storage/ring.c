@@ -55,7 +55,9 @@ void tl_ring_free(struct tl_ring *r) {
   r->size = r->head = r->len = r->ahead = 0;
 }
 
-uint32_t tl_ring_space_x(const struct tl_ring *r) { return tl_ring_space(r); }
+/* The external definitions of ring.h's inline helpers, for the FFI. */
+extern inline uint32_t tl_ring_space(const struct tl_ring *r);
+extern inline uint32_t tl_ring_used(const struct tl_ring *r);
 
 /* Storage goes away as soon as nothing is held and nothing waits ahead:
  * idle connections then cost no buffer memory. */
