@@ -66,7 +66,7 @@ tcplua: $(BUILD)/tcplua
 
 # The FFI declarations are generated from the C headers so the two never
 # drift: the preprocessor with TL_FFI set (core/include/tcplua.h).
-$(CDEF): $(FFI_HDRS) core/include/tcplua.h
+$(CDEF): $(FFI_HDRS) core/include/tcplua.h core/include/config.def
 	mkdir -p $(dir $@)
 	{ echo '-- generated from $(FFI_HDRS) by make; do not edit'; \
 	  echo 'return [==['; \

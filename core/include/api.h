@@ -56,64 +56,28 @@ enum tl_err {
   TL_EABORTED = -11    /* aborted locally */
 };
 
+/* The stack's options: one field per row of config.def, which gives each
+ * its default, range and meaning (docs/config.md is made from it). */
 typedef struct tl_config {
-  uint32_t addr;       /* the stack's own address */
-  uint32_t host;       /* the peer (kernel side) address, informational */
-  uint8_t prefix;      /* host side prefix length, informational */
-  uint16_t mtu;        /* link MTU: bounds output datagrams and our MSS */
-  uint8_t ttl;         /* TTL of datagrams we originate */
-  uint64_t seed;       /* seeds every PRNG in the stack (ports, ISN key when
-                          isn_key_random is 0, IP IDs) */
-  /* IPv4 reassembly (RFC 791/815) */
-  uint32_t reasm_timeout_us;   /* per datagram; RFC 1122 suggests 60-120 s */
-  uint32_t reasm_max_bytes;    /* memory cap across all datagrams */
-  uint16_t reasm_max_datagrams;
-  uint32_t icmp_rate_per_s;    /* ICMP error rate limit (token bucket) */
-  /* TCP defaults; sockets may override some through tl_setopt */
-  uint32_t tcp_sndbuf;
-  uint32_t tcp_rcvbuf;
-  uint16_t tcp_backlog;
-  uint32_t tcp_msl_us;             /* TIME-WAIT lasts 2*MSL */
-  uint32_t tcp_rto_initial_us;     /* RFC 6298 2.1: 1 s */
-  uint32_t tcp_rto_min_us;         /* RFC 6298 2.4: 1 s (Linux uses 200 ms) */
-  uint32_t tcp_rto_max_us;         /* RFC 6298 2.5: at least 60 s */
-  uint8_t tcp_syn_retries;
-  uint8_t tcp_synack_retries;
-  uint8_t tcp_data_retries;        /* RFC 1122 R2 */
-  uint32_t tcp_delack_us;          /* at most 500 ms (RFC 1122); 40 ms, Linux's minimum */
-  uint32_t tcp_challenge_ack_per_s; /* RFC 5961 10 */
-  uint32_t tcp_keepalive_idle_ms;  /* RFC 1122 4.2.3.6: default 2 h */
-  uint32_t tcp_keepalive_intvl_ms;
-  uint8_t tcp_keepalive_probes;
-  uint32_t tcp_ooo_max_bytes;      /* out-of-order queue cap per connection */
-  uint8_t isn_key_random;          /* 1: RFC 6528 key from libsodium at start */
-  /* Buffer auto-tuning: rings start at tcp_sndbuf/tcp_rcvbuf and grow up
-   * to these while a transfer needs it (0: fixed size); an explicit
-   * TL_OPT_SNDBUF/RCVBUF fixes a socket's size. */
-  uint32_t tcp_sndbuf_max;
-  uint32_t tcp_rcvbuf_max;
-  uint32_t tcp_buf_hold_us;        /* keep drained buffers this long before freeing them */
-  /* Link offload (TSO): the link takes TCP datagrams of up to tso_max
-   * bytes and cuts them to the MTU itself; such a "super-segment" carries
-   * a pseudo-header checksum only (the link completes it). 0: off. */
-  uint32_t tso_max;
-  /* 1: never undo a congestion response found spurious (RFC 3522 Eifel
-   * detection, RFC 9438 4.9 undo); for comparisons. 0 (default): undo. */
-  uint8_t tcp_no_undo;
-  /* Loss detection for connections that agree SACK (TL_OPT_RECOVERY's
-   * default): 0 RACK-TLP (RFC 8985), 1 RFC 6675 DupThresh. */
-  uint8_t tcp_recovery;
-  /* 1: a listener whose SYN queue is full drops further SYNs instead of
-   * answering them with SYN cookies (RFC 4987 3.6); the default for
-   * TL_OPT_SYNCOOKIES of new listeners. 0 (default): cookies. */
-  uint8_t tcp_no_syncookies;
-  /* Data segments ACKed at once at the start of a connection and after
-   * an idle period longer than the RTO, before delayed ACKs (RFC 1122
-   * 4.2.3.2) begin, as Linux's quickack mode: at most 15; 0 off. */
-  uint8_t tcp_quickacks;
+#define TL_CFG(type, name, def, min, max, doc) type name;
+#include "config.def"
+#undef TL_CFG
 } tl_config;
 
 void tl_config_default(tl_config *cfg);
+/* One option as config.def describes it. */
+typedef struct tl_config_field {
+  const char *name, *type, *doc;
+  uint64_t def, min, max;
+  size_t offset; /* in tl_config */
+  uint8_t size;  /* bytes */
+} tl_config_field;
+/* The options in declaration order: i in [0, tl_config_fields()). */
+int tl_config_fields(void);
+const tl_config_field *tl_config_field_at(int i);
+/* -1 when every option is within its range, else the index of the first
+ * that is not (tl_stack_new refuses such a config). */
+int tl_config_check(const tl_config *cfg);
 
 /* ---- the stack: sans-I/O ------------------------------------------------ */
 tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx);

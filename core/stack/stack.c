@@ -1,6 +1,7 @@
 /* The stack object and its sans-I/O driving functions. */
 #include "stack.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,39 +16,41 @@ static void wire_floors(tl_stack *st) {
   tl_proto_register(st, TL_PROTO_TCP, &tl_tcp_proto);
 }
 
+static const tl_config_field config_fields[] = {
+#define TL_CFG(type, name, def, lo, hi, doc) \
+  {#name, #type, doc, (uint64_t)(def), (uint64_t)(lo), (uint64_t)(hi), offsetof(tl_config, name), sizeof(type)},
+#include "config.def"
+#undef TL_CFG
+};
+enum { CONFIG_FIELDS = sizeof config_fields / sizeof config_fields[0] };
+
+int tl_config_fields(void) { return CONFIG_FIELDS; }
+
+const tl_config_field *tl_config_field_at(int i) { return i >= 0 && i < CONFIG_FIELDS ? &config_fields[i] : NULL; }
+
 void tl_config_default(tl_config *c) {
   memset(c, 0, sizeof *c);
-  c->addr = (10u << 24) | (77u << 16) | 2;   /* 10.77.0.2 */
-  c->host = (10u << 24) | (77u << 16) | 1;   /* 10.77.0.1 */
-  c->prefix = 24;
-  c->mtu = 1500;
-  c->ttl = 64;
-  c->seed = 1;
-  c->reasm_timeout_us = 30u * 1000 * 1000;   /* Linux ipfrag_time */
-  c->reasm_max_bytes = 4u * 1024 * 1024;
-  c->reasm_max_datagrams = 64;
-  c->icmp_rate_per_s = 1000;
-  c->tcp_sndbuf = 256 * 1024;
-  c->tcp_rcvbuf = 256 * 1024;
-  c->tcp_backlog = 128;
-  c->tcp_msl_us = 30u * 1000 * 1000;         /* TIME-WAIT 60 s, as Linux */
-  c->tcp_rto_initial_us = 1000 * 1000;
-  c->tcp_rto_min_us = 200 * 1000;
-  c->tcp_rto_max_us = 120u * 1000 * 1000;
-  c->tcp_syn_retries = 6;
-  c->tcp_synack_retries = 5;
-  c->tcp_data_retries = 15;
-  c->tcp_delack_us = 40 * 1000;
-  c->tcp_quickacks = 15;
-  c->tcp_challenge_ack_per_s = 1000;
-  c->tcp_keepalive_idle_ms = 7200u * 1000; /* ms: 2 h in us overflows 32 bits */
-  c->tcp_keepalive_intvl_ms = 75u * 1000;
-  c->tcp_keepalive_probes = 9;
-  c->tcp_ooo_max_bytes = 4u * 1024 * 1024; /* as much as the largest receive buffer */
-  c->isn_key_random = 0;
-  c->tcp_sndbuf_max = 4u * 1024 * 1024;
-  c->tcp_rcvbuf_max = 4u * 1024 * 1024;
-  c->tcp_buf_hold_us = 1000 * 1000;
+#define TL_CFG(type, name, def, lo, hi, doc) c->name = (type)(def);
+#include "config.def"
+#undef TL_CFG
+}
+
+static uint64_t field_value(const tl_config *c, const tl_config_field *f) {
+  const uint8_t *p = (const uint8_t *)c + f->offset;
+  switch (f->size) {
+  case 1: return *p;
+  case 2: return *(const uint16_t *)(const void *)p;
+  case 4: return *(const uint32_t *)(const void *)p;
+  default: return *(const uint64_t *)(const void *)p;
+  }
+}
+
+int tl_config_check(const tl_config *c) {
+  for (int i = 0; i < CONFIG_FIELDS; i++) {
+    uint64_t v = field_value(c, &config_fields[i]);
+    if (v < config_fields[i].min || v > config_fields[i].max) return i;
+  }
+  return -1;
 }
 
 tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
@@ -57,6 +60,10 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
     st->cfg = *cfg;
   else
     tl_config_default(&st->cfg);
+  if (tl_config_check(&st->cfg) >= 0) {
+    free(st);
+    return NULL;
+  }
   st->out = out;
   st->out_ctx = ctx;
   st->tx = st->txbuf + TL_OUT_HEADROOM;
