@@ -81,21 +81,6 @@ int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
   return tun_written(h, w, len);
 }
 
-int host_stack_out(void *ctx, const uint8_t *pkt, size_t len) {
-  struct host *h = ctx;
-  if (h->im_out) {
-    tl_impair_push(h->im_out, pkt, len, h->now);
-    return 0;
-  }
-  return host_to_tun(h, pkt, len);
-}
-
-int host_into_stack(void *ctx, const uint8_t *pkt, size_t len) {
-  struct host *h = ctx;
-  tl_stack_input(h->st, pkt, len, h->now);
-  return 0;
-}
-
 static int64_t earliest(int64_t a, int64_t b) {
   if (a < 0) return b;
   if (b < 0) return a;
@@ -110,10 +95,9 @@ static int64_t earliest(int64_t a, int64_t b) {
  * poll may raise events, so go round again (bounded) while the stack
  * still has events for it. */
 static void service(struct host *h) {
-  int64_t lua_dl = -1, in_dl = -1, out_dl = -1;
+  int64_t lua_dl = -1;
   int stop = 0;
   for (int round = 0; round < 8; round++) {
-    if (h->im_in) in_dl = tl_impair_poll(h->im_in, h->now);
     tl_stack_batch(h->st, TL_BATCH_TX);
     host_lua_step(&h->lua, h->now, &lua_dl, &stop);
     tl_stack_batch(h->st, 0);
@@ -123,10 +107,9 @@ static void service(struct host *h) {
       return;
     }
     tl_stack_poll(h->st, h->now);
-    if (h->im_out) out_dl = tl_impair_poll(h->im_out, h->now);
     if (!tl_stack_pending_events(h->st)) break;
   }
-  int64_t dl = earliest(earliest(tl_stack_deadline(h->st), lua_dl), earliest(in_dl, out_dl));
+  int64_t dl = earliest(tl_stack_deadline(h->st), lua_dl);
   /* Events left after the bounded rounds: come back at once, after the
    * loop has looked at the TUN and the signals. */
   if (tl_stack_pending_events(h->st)) dl = h->now;
@@ -175,14 +158,10 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
        * the impairment copies get it completed. The segment-hook queue
        * keeps the flag per held datagram (core/link/hook.c) and drops it when
        * a hook changes the bytes, so it needs no completion. */
-      int direct = !h->im_in && !tl_hook_impair(h->st, 0);
+      int direct = !tl_hook_impair(h->st, 0);
       partial = host_offload_rx(rx, pkt, (size_t)n, !direct) == 1 && direct;
     }
-    if (h->im_in) {
-      tl_impair_push(h->im_in, pkt, (size_t)n, h->now);
-    } else {
-      tl_stack_input_flags(h->st, pkt, (size_t)n, h->now, partial ? TL_RX_CSUM_PARTIAL : 0);
-    }
+    tl_stack_input_flags(h->st, pkt, (size_t)n, h->now, partial ? TL_RX_CSUM_PARTIAL : 0);
   }
   tl_stack_batch(h->st, 0);
   service(h);

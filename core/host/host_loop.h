@@ -27,8 +27,6 @@ struct host {
   ev_async stop_async; /* the watchdog thread took SIGINT/SIGTERM */
   int tun_fd;
   tl_stack *st;
-  tl_impair *im_in;  /* kernel -> stack */
-  tl_impair *im_out; /* stack -> kernel */
   struct host_lua lua;
   struct host_watchdog wd;
   int64_t now; /* loop time of the current callback, us */
@@ -41,10 +39,9 @@ struct host {
   uint8_t rx[65536 + 16]; /* a 64 KB GRO datagram plus its virtio_net_hdr */
 };
 
-/* Output callbacks, installed by main on the stack and impairments. */
+/* Output callbacks, installed by main on the stack (the impairment, when
+ * asked for, is the stack's own: tl_hook_set_impair). */
 int host_to_tun(void *ctx, const uint8_t *pkt, size_t len);     /* write one datagram */
-int host_stack_out(void *ctx, const uint8_t *pkt, size_t len);  /* via im_out if any */
-int host_into_stack(void *ctx, const uint8_t *pkt, size_t len); /* impair in -> stack */
 /* The stack's scatter output (tl_stack_set_output_vec): one write per
  * datagram, the virtio header in the stack's headroom. */
 int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len);

@@ -416,13 +416,13 @@ int main(int argc, char **argv) {
     cfg.seed &= (1ull << 53) - 1;
     cfg.isn_key_random = 1; /* RFC 6528: unpredictable unless asked to repeat a run */
   }
-  h->st = tl_stack_new(&cfg, host_stack_out, h);
+  h->st = tl_stack_new(&cfg, host_to_tun, h);
   if (!h->st) {
     fprintf(stderr, "tcplua: cannot create the stack (out of memory)\n");
     goto out;
   }
   /* Datagrams go out in one write each, TSO super-segments straight from
-   * the send ring; the stack falls back to host_stack_out whenever hooks,
+   * the send ring; the stack falls back to host_to_tun whenever hooks,
    * pcap or impairment need them whole. */
   tl_stack_set_output_vec(h->st, host_to_tun_vec, h);
   /* The impairment sits at the stack's link boundary (core/link/hook.c), with
@@ -478,8 +478,6 @@ out:
   host_lua_close(&h->lua);
   host_watchdog_stop(&h->wd);
   if (o.stats && h->st) print_stats(h, 0);
-  tl_impair_free(h->im_in);
-  tl_impair_free(h->im_out);
   if (h->st) tl_hook_set_pcap(h->st, NULL);
   if (pcap && tl_pcap_close(pcap) < 0) {
     fprintf(stderr, "tcplua: --pcap: writing %s failed\n", o.pcap);
