@@ -131,8 +131,9 @@ static int acceptable(const struct tl_sock *s, const struct tl_tcp_hdr *h) {
          tl_seq_in(h->seq + len - 1, s->rcv_nxt, s->rcv_nxt + wnd);
 }
 
-void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
-                         int64_t now) {
+/* What every segment on a connection updates first: counts, quick ACKs,
+ * the idle clocks. */
+static void note_arrival(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now) {
   s->segs_in++;
   if (h->len) {
     s->data_segs_in++;
@@ -145,11 +146,13 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
   }
   s->last_rx = now;
   s->ka_probes = 0;
+}
 
-  if (s->state == TL_SYN_SENT) {
-    syn_sent(st, s, ip, h, now);
-    return;
-  }
+/* The special cases before the four steps: a SYN that may end TIME-WAIT,
+ * a retransmitted SYN while our SYN-ACK is unanswered, and the SYN-ACK of
+ * a simultaneous open. Returns 1 when the segment is dealt with. */
+static int before_steps(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
+                        int64_t now) {
   /* A new SYN for a 4-tuple in TIME-WAIT (RFC 9293 3.10.7.4 note, RFC 6191):
    * if it is clearly newer than the old connection (sequence number beyond
    * RCV.NXT, or a later timestamp), end TIME-WAIT and let a listener take
@@ -161,7 +164,7 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
       TL_COUNT(st, tcp_time_wait_reused);
       tcp_conn_closed(st, s, 0);
       tcp_listen_input(st, l, ip, h, now);
-      return;
+      return 1;
     }
   }
   /* A retransmitted SYN while our SYN-ACK is unanswered: send it again,
@@ -173,7 +176,7 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
       ts_recent_set(s, h->opt.ts_val, now);
     s->ack_now = 1;
     tcp_output(st, s, now);
-    return;
+    return 1;
   }
 
   /* Simultaneous open (3.5 figure 7): the peer's SYN-ACK repeats its SYN,
@@ -182,7 +185,13 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
     h->flags &= (uint8_t)~TL_TH_SYN;
     h->seq++;
   }
+  return 0;
+}
 
+/* RFC 7323: the timestamp checks before the sequence number test.
+ * Returns 1 when the segment is dropped; *stale says TS.Recent had gone
+ * stale (5.5), so the segment may replace it whatever its value. */
+static int timestamps_refuse(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now, int *stale) {
   /* RFC 7323 3.2: once both SYNs carried timestamps, "If a non-<RST>
    * segment is received without a TSopt, a TCP SHOULD silently drop the
    * segment" (it cannot be checked by PAWS). Two exceptions: a SYN, which
@@ -195,76 +204,117 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
   if (s->ts_ok && !h->opt.has_ts && !(h->flags & (TL_TH_RST | TL_TH_SYN)) &&
       !(seg_len(h) <= 1 && h->seq == s->rcv_nxt - 1)) {
     TL_COUNT(st, drop_tcp_no_ts);
-    return;
+    return 1;
   }
 
   /* RFC 7323 5.3 PAWS: a segment whose timestamp is older than TS.Recent
    * is a duplicate from an earlier wrap of the sequence space. RSTs are
    * exempt (5.2, 5.3 R1): their timestamps may lag. */
-  int ts_stale = 0;
   if (s->ts_ok && h->opt.has_ts && !(h->flags & TL_TH_RST) && tl_seq_lt(h->opt.ts_val, s->ts_recent) &&
-      !(ts_stale = ts_recent_stale(st, s, now))) {
+      !(*stale = ts_recent_stale(st, s, now))) {
     TL_COUNT(st, drop_tcp_paws);
     if (now - s->last_oow_ack >= TL_OOW_ACK_US || !s->last_oow_ack) {
       s->last_oow_ack = now ? now : 1;
       tcp_send_ack(st, s, now);
     }
+    return 1;
+  }
+  return 0;
+}
+
+/* First step, a segment outside the window (3.10.7.4). */
+static void unacceptable(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
+                         int64_t now) {
+  /* RFC 5961 3.2 (1): an RST outside the window is dropped silently.
+   * The usual one is from a peer that sent its FIN and then closed: it
+   * answers each of our segments still in flight with <SEQ=SEG.ACK>
+   * (RFC 9293 3.10.7.1), one below RCV.NXT since its FIN counted; the
+   * RST that answers our ACK of that FIN lands on RCV.NXT and resets. */
+  if (h->flags & TL_TH_RST) {
+    TL_COUNT(st, drop_tcp_rst_oow);
     return;
   }
+  /* "If the RCV.WND is zero, no segments will be acceptable, but special
+   * allowance should be made to accept valid ACKs": a segment right at
+   * RCV.NXT has its ACK processed and its text dropped (3.10.7.4). So
+   * does one a little beyond it: the peer's SND.NXT stays past RCV.NXT
+   * when we dropped in-window data for lack of room, and its ACKs then
+   * carry that sequence number; ignoring them deadlocks both ends until
+   * a backed-off retransmission (RFC 5961 5.2 still vets the ACK). */
+  if (tl_seq_geq(h->seq, s->rcv_nxt) && h->seq - s->rcv_nxt <= s->rcv.cap && (h->flags & TL_TH_ACK) &&
+      !(h->flags & TL_TH_SYN) &&
+      tl_ring_space(&s->rcv) == 0 && tl_tcp_synchronized(s->state)) {
+    struct tl_tcp_hdr bare = *h;
+    bare.len = 0;
+    bare.flags &= (uint8_t) ~(TL_TH_FIN | TL_TH_URG);
+    if (h->len || (h->flags & TL_TH_FIN)) s->ack_now = 1;
+    if (tcp_process_ack(st, s, ip, &bare, now)) return;
+    tcp_output(st, s, now);
+    return;
+  }
+  /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; a retransmitted FIN in
+   * TIME-WAIT lands here too and restarts the 2 MSL wait. */
+  /* A keepalive or zero-window probe (SEQ = RCV.NXT - 1, at most one
+   * byte) is unacceptable by design and always answered. */
+  int probe = seg_len(h) <= 1 && h->seq == s->rcv_nxt - 1 && !(h->flags & (TL_TH_SYN | TL_TH_FIN));
+  if (probe) {
+    TL_COUNT(st, tcp_probe_in);
+    tcp_send_ack(st, s, now);
+    return;
+  }
+  TL_COUNT(st, drop_tcp_unacceptable);
+  /* RFC 2883 4.1.1: old data, all below RCV.NXT: a D-SACK tells the
+   * sender its retransmission was unnecessary. */
+  if (h->len && tl_seq_leq(h->seq + h->len, s->rcv_nxt)) tcp_dsack_note(s, h->seq, h->seq + h->len);
+  if (s->state == TL_TIME_WAIT && (h->flags & TL_TH_FIN)) tcp_enter_time_wait(st, s, now);
+  /* Two ends that disagree about the window would otherwise trade these
+   * ACKs forever: answer an empty one at most every TL_OOW_ACK_US (as
+   * Linux tcp_oow_rate_limited); segments with data always get one. */
+  if (seg_len(h) == 0 && s->last_oow_ack && now - s->last_oow_ack < TL_OOW_ACK_US) {
+    TL_COUNT(st, tcp_oow_ack_limited);
+    return;
+  }
+  s->last_oow_ack = now ? now : 1;
+  tcp_send_ack(st, s, now);
+  return;
+}
+
+/* Second step, the RST bit (RFC 5961 3.2). */
+static void rst_arrives(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now) {
+  if (s->state == TL_TIME_WAIT) {
+    TL_COUNT(st, drop_tcp_rst_time_wait); /* RFC 1337 TIME-WAIT assassination */
+    return;
+  }
+  if (h->seq != s->rcv_nxt) {
+    tcp_challenge_ack(st, s, now); /* in the window but not exact */
+    return;
+  }
+  TL_COUNT(st, tcp_rst_in);
+  if (s->state == TL_SYN_RECEIVED && s->active_open) {
+    TL_COUNT(st, tcp_conn_refused);
+    tcp_conn_closed(st, s, TL_EREFUSED);
+  } else {
+    /* SYN-RECEIVED from a passive open "returns to LISTEN": the child
+     * goes, the listener stays. ESTABLISHED and later: reset. */
+    TL_COUNT(st, tcp_conn_reset);
+    tcp_conn_closed(st, s, TL_ERESET);
+  }
+}
+
+void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, struct tl_tcp_hdr *h,
+                         int64_t now) {
+  note_arrival(st, s, h, now);
+  if (s->state == TL_SYN_SENT) {
+    syn_sent(st, s, ip, h, now);
+    return;
+  }
+  if (before_steps(st, s, ip, h, now)) return;
+  int ts_stale = 0;
+  if (timestamps_refuse(st, s, h, now, &ts_stale)) return;
 
   /* first: check sequence number (the four cases of 3.10.7.4) */
   if (!acceptable(s, h)) {
-    /* RFC 5961 3.2 (1): an RST outside the window is dropped silently.
-     * The usual one is from a peer that sent its FIN and then closed: it
-     * answers each of our segments still in flight with <SEQ=SEG.ACK>
-     * (RFC 9293 3.10.7.1), one below RCV.NXT since its FIN counted; the
-     * RST that answers our ACK of that FIN lands on RCV.NXT and resets. */
-    if (h->flags & TL_TH_RST) {
-      TL_COUNT(st, drop_tcp_rst_oow);
-      return;
-    }
-    /* "If the RCV.WND is zero, no segments will be acceptable, but special
-     * allowance should be made to accept valid ACKs": a segment right at
-     * RCV.NXT has its ACK processed and its text dropped (3.10.7.4). So
-     * does one a little beyond it: the peer's SND.NXT stays past RCV.NXT
-     * when we dropped in-window data for lack of room, and its ACKs then
-     * carry that sequence number; ignoring them deadlocks both ends until
-     * a backed-off retransmission (RFC 5961 5.2 still vets the ACK). */
-    if (tl_seq_geq(h->seq, s->rcv_nxt) && h->seq - s->rcv_nxt <= s->rcv.cap && (h->flags & TL_TH_ACK) &&
-        !(h->flags & TL_TH_SYN) &&
-        tl_ring_space(&s->rcv) == 0 && tl_tcp_synchronized(s->state)) {
-      struct tl_tcp_hdr bare = *h;
-      bare.len = 0;
-      bare.flags &= (uint8_t) ~(TL_TH_FIN | TL_TH_URG);
-      if (h->len || (h->flags & TL_TH_FIN)) s->ack_now = 1;
-      if (tcp_process_ack(st, s, ip, &bare, now)) return;
-      tcp_output(st, s, now);
-      return;
-    }
-    /* <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; a retransmitted FIN in
-     * TIME-WAIT lands here too and restarts the 2 MSL wait. */
-    /* A keepalive or zero-window probe (SEQ = RCV.NXT - 1, at most one
-     * byte) is unacceptable by design and always answered. */
-    int probe = seg_len(h) <= 1 && h->seq == s->rcv_nxt - 1 && !(h->flags & (TL_TH_SYN | TL_TH_FIN));
-    if (probe) {
-      TL_COUNT(st, tcp_probe_in);
-      tcp_send_ack(st, s, now);
-      return;
-    }
-    TL_COUNT(st, drop_tcp_unacceptable);
-    /* RFC 2883 4.1.1: old data, all below RCV.NXT: a D-SACK tells the
-     * sender its retransmission was unnecessary. */
-    if (h->len && tl_seq_leq(h->seq + h->len, s->rcv_nxt)) tcp_dsack_note(s, h->seq, h->seq + h->len);
-    if (s->state == TL_TIME_WAIT && (h->flags & TL_TH_FIN)) tcp_enter_time_wait(st, s, now);
-    /* Two ends that disagree about the window would otherwise trade these
-     * ACKs forever: answer an empty one at most every TL_OOW_ACK_US (as
-     * Linux tcp_oow_rate_limited); segments with data always get one. */
-    if (seg_len(h) == 0 && s->last_oow_ack && now - s->last_oow_ack < TL_OOW_ACK_US) {
-      TL_COUNT(st, tcp_oow_ack_limited);
-      return;
-    }
-    s->last_oow_ack = now ? now : 1;
-    tcp_send_ack(st, s, now);
+    unacceptable(st, s, ip, h, now);
     return;
   }
 
@@ -280,24 +330,7 @@ void tcp_segment_arrives(tl_stack *st, struct tl_sock *s, const struct tl_ip_met
 
   /* second: check the RST bit (RFC 5961 3.2) */
   if (h->flags & TL_TH_RST) {
-    if (s->state == TL_TIME_WAIT) {
-      TL_COUNT(st, drop_tcp_rst_time_wait); /* RFC 1337 TIME-WAIT assassination */
-      return;
-    }
-    if (h->seq != s->rcv_nxt) {
-      tcp_challenge_ack(st, s, now); /* in the window but not exact */
-      return;
-    }
-    TL_COUNT(st, tcp_rst_in);
-    if (s->state == TL_SYN_RECEIVED && s->active_open) {
-      TL_COUNT(st, tcp_conn_refused);
-      tcp_conn_closed(st, s, TL_EREFUSED);
-    } else {
-      /* SYN-RECEIVED from a passive open "returns to LISTEN": the child
-       * goes, the listener stays. ESTABLISHED and later: reset. */
-      TL_COUNT(st, tcp_conn_reset);
-      tcp_conn_closed(st, s, TL_ERESET);
-    }
+    rst_arrives(st, s, h, now);
     return;
   }
 
