@@ -7,8 +7,6 @@
 #include "tcp_cc.h"
 #include "tcp_tcb.h"
 
-#define TL_MIN_MSS 48 /* as Linux tcp_min_snd_mss: a floor against tiny MSS options */
-
 /* ---- layer setup ------------------------------------------------------------- */
 const struct tl_proto tl_tcp_proto = {.input = tl_tcp_input, .icmp_error = tl_tcp_icmp_error};
 
@@ -256,7 +254,7 @@ tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport
   return s;
 }
 
-static int can_send(const struct tl_sock *s) {
+int tcp_can_send(const struct tl_sock *s) {
   switch (s->state) {
   case TL_SYN_SENT:
   case TL_SYN_RECEIVED:
@@ -271,7 +269,7 @@ enum { SEND_COPY, SEND_URGENT, SEND_REF };
 static long send_data_call(tl_sock *s, const uint8_t *data, size_t len, int how, int64_t now) {
   if (!s || s->listener) return TL_EINVAL;
   if (s->err) return s->err;
-  if (!can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
+  if (!tcp_can_send(s)) return s->state == TL_CLOSED && !s->fin_queued ? TL_ENOTCONN : TL_ECLOSED;
   if (len == 0) return 0;
   if (s->notsent_lowat_kb && tcp_notsent_full(s)) return 0;
   tcp_cc_send_resume(s->st, s, now); /* before the data makes the socket busy */
@@ -381,7 +379,7 @@ long tl_find_byte(const tl_sock *s, uint8_t c) {
 }
 
 size_t tl_writable(const tl_sock *s) {
-  return s && !s->listener && can_send(s) && !s->err ? tl_ring_space(&s->snd) : 0;
+  return s && !s->listener && tcp_can_send(s) && !s->err ? tl_ring_space(&s->snd) : 0;
 }
 
 /* RFC 9293 3.10.4 CLOSE for the sending half. */
@@ -488,231 +486,4 @@ void tl_abort(tl_sock *s, int64_t now) {
   }
   TL_COUNT(st, tcp_conn_aborted);
   tcp_conn_closed(st, s, TL_EABORTED);
-}
-
-int tl_setopt(tl_sock *s, int opt, int64_t v) {
-  if (!s || v < 0) return TL_EINVAL;
-  tl_stack *st = s->st;
-  switch (opt) {
-  case TL_OPT_NODELAY:
-    s->nodelay = v != 0;
-    if (s->nodelay && tl_tcp_synchronized(s->state)) tcp_output(st, s, st->now);
-    return 0;
-  case TL_OPT_SNDBUF: {
-    if (v < 1 || v > (1 << 30)) return TL_EINVAL;
-    uint32_t before = tl_ring_space(&s->snd);
-    if (tl_ring_resize(&s->snd, (uint32_t)v) < 0) return TL_EINVAL;
-    s->sndbuf_locked = 1;
-    /* A writer blocked on the smaller buffer may go on now (as Linux's
-     * SO_SNDBUF calls sk_write_space): no ACK need come to say so, and on
-     * a closed window none that frees anything does. */
-    if (tl_ring_space(&s->snd) > before && can_send(s)) tcp_event(st, s, TL_EV_WRITABLE);
-    return 0;
-  }
-  case TL_OPT_RCVBUF: {
-    if (v < 1 || v > (1 << 30)) return TL_EINVAL;
-    uint32_t promised = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
-    if ((uint32_t)v < s->rcv.len + promised) return TL_EINVAL; /* never shrink the offered window */
-    if (tl_ring_resize(&s->rcv, (uint32_t)v) < 0) return TL_EINVAL;
-    s->rcvbuf_locked = 1;
-    /* The scale is fixed by the SYN (RFC 7323 2.2); before it, follow the buffer. */
-    if (!s->no_ws_offer && (s->state == TL_CLOSED || s->state == TL_LISTEN ||
-                            (s->state == TL_SYN_SENT && s->snd_max == s->iss)))
-      s->rcv_wscale = tcp_wscale_for((uint32_t)v);
-    return 0;
-  }
-  case TL_OPT_KEEPALIVE:
-    s->keepalive = v != 0;
-    if (s->keepalive)
-      tcp_keep_arm(st, s, st->now);
-    else if (s->state != TL_FIN_WAIT_2 && s->t_keep != TL_T_OFF) {
-      s->t_keep = TL_T_OFF;
-      tcp_timer_update(st, s);
-    }
-    return 0;
-  case TL_OPT_KEEPIDLE_MS:
-    if (v < 1) return TL_EINVAL;
-    s->keepidle_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
-    if (s->keepalive) tcp_keep_arm(st, s, st->now);
-    return 0;
-  case TL_OPT_KEEPINTVL_MS:
-    if (v < 1) return TL_EINVAL;
-    s->keepintvl_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v);
-    return 0;
-  case TL_OPT_KEEPCNT:
-    if (v < 1 || v > 255) return TL_EINVAL;
-    s->keepcnt = (uint8_t)v;
-    return 0;
-  case TL_OPT_BACKLOG:
-    if (!s->listener || v < 1 || v > 65535) return TL_EINVAL;
-    s->backlog = (uint16_t)v;
-    return 0;
-  case TL_OPT_MSS:
-    if (v != 0 && (v < TL_MIN_MSS || v > 65535)) return TL_EINVAL;
-    s->user_mss = (uint16_t)v;
-    tcp_mss_update(st, s);
-    return 0;
-  case TL_OPT_LINGER_MS: s->linger_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
-  case TL_OPT_USER_TIMEOUT_MS: s->user_timeout_ms = (uint32_t)(v > UINT32_MAX ? UINT32_MAX : v); return 0;
-  case TL_OPT_TIMESTAMPS:
-  case TL_OPT_SACK:
-  case TL_OPT_WSCALE:
-  case TL_OPT_CORK:
-  case TL_OPT_NOTSENT_LOWAT: return tcp_sockopt_set(s, opt, v);
-  case TL_OPT_CONGESTION: {
-    const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : v == 2 ? &tl_cc_cubic : NULL;
-    if (!cc) return TL_EINVAL;
-    if (cc != s->cc && tl_tcp_synchronized(s->state)) {
-      s->in_recovery = 0; /* keep cwnd/ssthresh; the new module takes over from here */
-      s->dupacks = 0;
-      s->cc_acc = 0;
-      s->cubic.epoch = -1;
-    }
-    s->cc = cc;
-    return 0;
-  }
-  case TL_OPT_RECOVERY:
-    if (v != 0 && v != 1) return TL_EINVAL;
-    if ((unsigned)v != s->recovery_dupack) {
-      /* The other detector starts from a clean slate; a recovery under
-       * way ends with the ACK of its recovery point as before. */
-      tcp_rack_free(s);
-      s->recovery_dupack = v == 1;
-      if (s->rtx_kind != TL_RTX_RTO && !s->persist && s->t_rtx != TL_T_OFF) tcp_rto_arm(st, s, st->now);
-    }
-    return 0;
-  case TL_OPT_SYNCOOKIES:
-    if (!s->listener) return TL_EINVAL;
-    s->no_syncookies = v == 0;
-    return 0;
-  default: return TL_EINVAL;
-  }
-}
-
-int64_t tl_getopt(const tl_sock *s, int opt) {
-  if (!s) return TL_EINVAL;
-  switch (opt) {
-  case TL_OPT_NODELAY: return s->nodelay;
-  case TL_OPT_RECOVERY: return s->recovery_dupack;
-  case TL_OPT_SNDBUF: return s->snd.cap;
-  case TL_OPT_RCVBUF: return s->rcv.cap;
-  case TL_OPT_KEEPALIVE: return s->keepalive;
-  case TL_OPT_KEEPIDLE_MS: return s->keepidle_ms;
-  case TL_OPT_KEEPINTVL_MS: return s->keepintvl_ms;
-  case TL_OPT_KEEPCNT: return s->keepcnt;
-  case TL_OPT_BACKLOG: return s->listener ? s->backlog : TL_EINVAL;
-  case TL_OPT_MSS: return s->user_mss ? s->user_mss : s->snd_mss;
-  case TL_OPT_LINGER_MS: return s->linger_ms;
-  case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
-  case TL_OPT_CONGESTION: return s->cc == &tl_cc_cubic ? 2 : s->cc == &tl_cc_newreno ? 1 : 0;
-  case TL_OPT_SYNCOOKIES: return s->listener ? !s->no_syncookies : TL_EINVAL;
-  default: return tcp_sockopt_get(s, opt);
-  }
-}
-
-void tl_sock_set_user(tl_sock *s, uint64_t user) {
-  if (s) s->user = user;
-}
-uint64_t tl_sock_user(const tl_sock *s) { return s ? s->user : 0; }
-int tl_sock_error(const tl_sock *s) { return s ? s->err : TL_EINVAL; }
-int tl_sock_state(const tl_sock *s) { return s ? s->state : TL_CLOSED; }
-int tl_sock_is_listener(const tl_sock *s) { return s && s->listener; }
-
-void tl_sock_addrs(const tl_sock *s, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport) {
-  if (laddr) *laddr = s->laddr;
-  if (lport) *lport = s->lport;
-  if (raddr) *raddr = s->raddr;
-  if (rport) *rport = s->rport;
-}
-
-const char *tl_state_name(int state) {
-  static const char *const names[] = {"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
-                                      "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",
-                                      "CLOSING",     "LAST-ACK",   "TIME-WAIT"};
-  return state >= 0 && state <= TL_TIME_WAIT ? names[state] : "UNKNOWN";
-}
-
-int tl_sock_info(const tl_sock *s, tl_tcp_info *i) {
-  if (!s || !i) return TL_EINVAL;
-  memset(i, 0, sizeof *i);
-  i->state = s->state;
-  i->snd_una = s->snd_una;
-  i->snd_nxt = s->snd_nxt;
-  i->snd_wnd = s->snd_wnd;
-  i->snd_wl1 = s->snd_wl1;
-  i->snd_wl2 = s->snd_wl2;
-  i->iss = s->iss;
-  i->rcv_nxt = s->rcv_nxt;
-  i->rcv_wnd = tl_seq_gt(s->rcv_adv, s->rcv_nxt) ? s->rcv_adv - s->rcv_nxt : 0;
-  i->irs = s->irs;
-  i->snd_mss = s->snd_mss;
-  i->rcv_mss = s->rcv_mss;
-  i->cwnd = s->cwnd;
-  i->ssthresh = s->ssthresh;
-  i->srtt_us = s->srtt_us;
-  i->rttvar_us = s->rttvar_us;
-  i->rto_us = s->rto_us;
-  i->retransmits = s->retries;
-  i->backoff = s->backoff;
-  i->total_retrans = s->total_retrans;
-  i->bytes_sent = s->bytes_sent;
-  i->bytes_retrans = s->bytes_retrans;
-  i->bytes_acked = s->bytes_acked;
-  i->bytes_received = s->bytes_received;
-  i->segs_in = s->segs_in;
-  i->segs_out = s->segs_out;
-  i->data_segs_in = s->data_segs_in;
-  i->data_segs_out = s->data_segs_out;
-  i->unacked = s->snd_max - s->snd_una;
-  i->sndbuf = s->snd.cap;
-  i->sndbuf_used = s->snd.len;
-  i->rcvbuf = s->rcv.cap;
-  i->rcvbuf_used = s->rcv.len;
-  i->ooo_bytes = tl_asm_bytes(tcp_ooo(s));
-  i->dupacks = s->dupacks;
-  i->fast_retrans = s->fast_retrans;
-  i->probes = s->probes;
-  i->challenge_acks = s->challenge_acks;
-  i->pmtu = s->pmtu;
-  i->nodelay = s->nodelay;
-  i->keepalive = s->keepalive;
-  i->last_error = s->err ? s->err : s->soft_err;
-  i->snd_up = s->snd_urg ? s->snd_up : s->snd_una;
-  i->rcv_up = s->rcv_urg ? s->rcv_up : s->rcv_nxt;
-  return 0;
-}
-
-/* ---- introspection (api_tcp.h) ---------------------------------------------- */
-size_t tl_tcp_sock_size(void) { return sizeof(struct tl_sock); }
-
-uint32_t tl_tcp_sock_count(const tl_stack *st) {
-  uint32_t n = 0;
-  for (const struct tl_sock *s = tl_tcp_of(st)->all; s; s = s->all_next)
-    n++;
-  return n;
-}
-
-size_t tl_tcp_ring_bytes(const tl_stack *st) {
-  size_t n = 0;
-  for (const struct tl_sock *s = tl_tcp_of(st)->all; s; s = s->all_next)
-    n += (size_t)s->snd.size + s->rcv.size + tl_ring_ext_bytes(&s->snd);
-  return n;
-}
-
-size_t tl_tcp_mem_bytes(const tl_stack *st) {
-  const struct tl_tcp *t = tl_tcp_of(st);
-  size_t n = (size_t)t->nbuckets * sizeof *t->buckets + tl_tcp_ring_bytes(st);
-  for (const struct tl_sock *s = t->all; s; s = s->all_next)
-    n += sizeof *s + (s->loss ? sizeof *s->loss : 0);
-  return n;
-}
-
-uint32_t tl_tcp_loss_count(const tl_stack *st) { return tl_tcp_of(st)->loss_live; }
-void tl_tcp_set_loss_limit(tl_stack *st, uint32_t max) { tl_tcp_of(st)->loss_limit = max; }
-uint32_t tl_tcp_conn_count(const tl_stack *st) { return tl_tcp_of(st)->nconns; }
-uint32_t tl_tcp_timer_count(const tl_stack *st) { return tl_tcp_of(st)->wheel.count; }
-const char *tl_tcp_cc_name(const tl_sock *s) { return s->cc->name; }
-
-int64_t tl_tcp_cubic_elapsed_us(const tl_sock *s, int64_t now) {
-  return s->cubic.epoch < 0 ? -1 : now - s->cubic.epoch;
 }

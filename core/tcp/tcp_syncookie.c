@@ -31,7 +31,7 @@
 #define TS_SACK 0x10u
 
 /* The MSS values a cookie can name (3 bits). Each entry is the largest MSS
- * a common path gives: the floor we never go below (tcp.c TL_MIN_MSS), the
+ * a common path gives: the floor we never go below (TL_MIN_MSS, tcp_tcb.h), the
  * RFC 9293 default, IPv6 tunnels, PPPoE/VPN, Ethernet with options and
  * without, jumbo frames, loopback. A peer gets the largest entry not above
  * its own MSS option, so we never send it more than it asked for. */

@@ -332,6 +332,9 @@ void tcp_keep_arm(tl_stack *st, struct tl_sock *s, int64_t now);
 void tcp_output(tl_stack *st, struct tl_sock *s, int64_t now);
 /* One segment at seq with len data bytes from the send ring (SYN/FIN flags
  * chosen from the state). */
+#define TL_MIN_MSS 48 /* as Linux tcp_min_snd_mss: a floor against tiny MSS options */
+/* Whether the application may still queue data (not closed for sending). */
+int tcp_can_send(const struct tl_sock *s);
 /* Every segment leaves through tcp_emit (tcp_output.c says how). */
 void tcp_emit(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t laddr, uint32_t raddr, struct tl_sock *s,
               uint32_t seq, uint32_t len);
