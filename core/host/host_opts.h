@@ -29,6 +29,10 @@ struct host_opts {
   char **args;
 };
 
+/* Parses the command line into o (host_args.c); *mtu_given says --mtu was
+ * set. Returns -1 to go on, else the exit status (0 for --help/--version). */
+int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given);
+
 /* Value parsers: 0 on success, -1 on a malformed or out-of-range value. */
 int host_parse_prob(const char *s, double *out);          /* "5%" or "0.05" */
 int host_parse_duration_us(const char *s, uint32_t *out); /* "20ms", "1s", "500us", "20" = ms */
