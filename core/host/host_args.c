@@ -106,9 +106,67 @@ static int bad_value(const char *flag, const char *val, const char *expected) {
   return 2;
 }
 
-int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) {
+/* The impairment flags (--loss ... --size-limit): -1 to go on, else the
+ * exit status after saying what was wrong. */
+static int parse_impair(int c, struct host_opts *o) {
   const char *prob = "a probability such as 5% or 0.05";
   const char *dur = "a time such as 20ms, 1s or 500us";
+  uint64_t u;
+  switch (c) {
+  case OPT_LOSS:
+    if (host_parse_prob(optarg, &o->impair.loss) < 0) return bad_value("loss", optarg, prob);
+    break;
+  case OPT_REORDER:
+    if (host_parse_prob(optarg, &o->impair.reorder) < 0) return bad_value("reorder", optarg, prob);
+    break;
+  case OPT_DUPLICATE:
+    if (host_parse_prob(optarg, &o->impair.duplicate) < 0) return bad_value("duplicate", optarg, prob);
+    break;
+  case OPT_CORRUPT:
+    if (host_parse_prob(optarg, &o->impair.corrupt) < 0) return bad_value("corrupt", optarg, prob);
+    break;
+  case OPT_DELAY:
+    if (host_parse_duration_us(optarg, &o->impair.delay_us) < 0) return bad_value("delay", optarg, dur);
+    break;
+  case OPT_JITTER:
+    if (host_parse_duration_us(optarg, &o->impair.jitter_us) < 0) return bad_value("jitter", optarg, dur);
+    break;
+  case OPT_RATE:
+    if (host_parse_rate_bps(optarg, &o->impair.rate_bps) < 0)
+      return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
+    break;
+  case OPT_SIZE_LIMIT:
+    if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
+      return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
+    o->impair.size_limit = (uint32_t)u;
+    break;
+  default: return 2;
+  }
+  return -1;
+}
+
+/* After the flags: the script and what the flags say together. */
+static int finish_args(int argc, char **argv, struct host_opts *o) {
+  if (optind >= argc) {
+    fprintf(stderr, "tcplua: no script given (usage: tcplua [options] SCRIPT [ARGS...]); try --help\n");
+    return 2;
+  }
+  if (o->addr == o->host) {
+    fprintf(stderr, "tcplua: --addr and --host must differ (both are %u.%u.%u.%u); try --help\n",
+            o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
+    return 2;
+  }
+  uint32_t mask = ~0u << (32 - o->prefix);
+  if (!o->attach && (o->addr & mask) != (o->host & mask))
+    fprintf(stderr, "tcplua: warning: --addr is outside the --host prefix: the kernel will not route to the "
+                    "stack unless you add a route\n");
+  o->script = argv[optind];
+  o->nargs = argc - optind - 1;
+  o->args = argv + optind + 1;
+  return -1;
+}
+
+int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) {
   o->dev = "tcplua0";
   host_parse_ipv4("10.77.0.2", &o->addr);
   host_parse_ipv4("10.77.0.1", &o->host);
@@ -118,7 +176,7 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   o->impair.queue_max = 4096;
   o->lua_timeout_us = 500 * 1000;
   opterr = 0; /* our messages name the flag and point at --help */
-  int c;
+  int c, rc;
   /* '+': options end at SCRIPT, so the script's own flags reach it. */
   while ((c = getopt_long(argc, argv, "+:hqV", long_opts, NULL)) != -1) {
     const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
@@ -155,38 +213,14 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       o->has_seed = 1;
       break;
     case OPT_LOSS:
-      if (host_parse_prob(optarg, &o->impair.loss) < 0) return bad_value("loss", optarg, prob);
-      o->impaired = 1;
-      break;
     case OPT_REORDER:
-      if (host_parse_prob(optarg, &o->impair.reorder) < 0) return bad_value("reorder", optarg, prob);
-      o->impaired = 1;
-      break;
     case OPT_DUPLICATE:
-      if (host_parse_prob(optarg, &o->impair.duplicate) < 0) return bad_value("duplicate", optarg, prob);
-      o->impaired = 1;
-      break;
     case OPT_CORRUPT:
-      if (host_parse_prob(optarg, &o->impair.corrupt) < 0) return bad_value("corrupt", optarg, prob);
-      o->impaired = 1;
-      break;
     case OPT_DELAY:
-      if (host_parse_duration_us(optarg, &o->impair.delay_us) < 0) return bad_value("delay", optarg, dur);
-      o->impaired = 1;
-      break;
     case OPT_JITTER:
-      if (host_parse_duration_us(optarg, &o->impair.jitter_us) < 0) return bad_value("jitter", optarg, dur);
-      o->impaired = 1;
-      break;
     case OPT_RATE:
-      if (host_parse_rate_bps(optarg, &o->impair.rate_bps) < 0)
-        return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
-      o->impaired = 1;
-      break;
     case OPT_SIZE_LIMIT:
-      if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
-        return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
-      o->impair.size_limit = (uint32_t)u;
+      if ((rc = parse_impair(c, o)) >= 0) return rc;
       o->impaired = 1;
       break;
     case OPT_PCAP:
@@ -218,21 +252,5 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       return 2;
     }
   }
-  if (optind >= argc) {
-    fprintf(stderr, "tcplua: no script given (usage: tcplua [options] SCRIPT [ARGS...]); try --help\n");
-    return 2;
-  }
-  if (o->addr == o->host) {
-    fprintf(stderr, "tcplua: --addr and --host must differ (both are %u.%u.%u.%u); try --help\n",
-            o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
-    return 2;
-  }
-  uint32_t mask = ~0u << (32 - o->prefix);
-  if (!o->attach && (o->addr & mask) != (o->host & mask))
-    fprintf(stderr, "tcplua: warning: --addr is outside the --host prefix: the kernel will not route to the "
-                    "stack unless you add a route\n");
-  o->script = argv[optind];
-  o->nargs = argc - optind - 1;
-  o->args = argv + optind + 1;
-  return -1;
+  return finish_args(argc, argv, o);
 }
