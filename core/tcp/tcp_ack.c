@@ -233,6 +233,33 @@ static void dup_ack(tl_stack *st, struct tl_sock *s, int64_t now) {
 
 /* Returns 0 to continue with the segment, 1 if it was consumed or the
  * connection is gone. */
+/* RFC 9293 3.10.7.4 fifth, the states where our FIN waits for its ACK.
+ * Returns 1 when the connection is gone. */
+static int our_fin_acked(tl_stack *st, struct tl_sock *s, int64_t now) {
+  switch (s->state) {
+  case TL_FIN_WAIT_1:
+    if (s->fin_acked) {
+      tcp_set_state(st, s, TL_FIN_WAIT_2);
+      if (!s->user_owned && !s->parent) {
+        s->t_keep = now + 2 * (int64_t)st->cfg.tcp_msl_us;
+        tcp_timer_update(st, s);
+      }
+    }
+    break;
+  case TL_CLOSING:
+    if (s->fin_acked) tcp_enter_time_wait(st, s, now);
+    break;
+  case TL_LAST_ACK:
+    if (s->fin_acked) {
+      tcp_conn_closed(st, s, 0);
+      return 1;
+    }
+    break;
+  default: break;
+  }
+  return 0;
+}
+
 int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h,
                     int64_t now) {
   uint32_t ack = h->ack;
@@ -311,27 +338,5 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   if (tl_seq_lt(s->snd_wl1, h->seq) || (s->snd_wl1 == h->seq && tl_seq_leq(s->snd_wl2, ack)))
     tcp_update_window(s, h);
   if (rack) tcp_rack_timer(st, s, now);
-
-  switch (s->state) {
-  case TL_FIN_WAIT_1:
-    if (s->fin_acked) {
-      tcp_set_state(st, s, TL_FIN_WAIT_2);
-      if (!s->user_owned && !s->parent) {
-        s->t_keep = now + 2 * (int64_t)st->cfg.tcp_msl_us;
-        tcp_timer_update(st, s);
-      }
-    }
-    break;
-  case TL_CLOSING:
-    if (s->fin_acked) tcp_enter_time_wait(st, s, now);
-    break;
-  case TL_LAST_ACK:
-    if (s->fin_acked) {
-      tcp_conn_closed(st, s, 0);
-      return 1;
-    }
-    break;
-  default: break;
-  }
-  return 0;
+  return our_fin_acked(st, s, now);
 }
