@@ -209,6 +209,36 @@ do
 end
 
 local tseq = parse(raw.tseq)
+
+-- Goodput under random loss (scripts/bench loss_section): tcplua and the
+-- kernel through the same nftables loss on the same router, per direction,
+-- offload setting and loss rate. Target: tcplua >= 0.8x the kernel at 1%
+-- and 3% (issue 10).
+local loss = { rows = {}, secs = tonumber(raw.loss_secs), tseq = parse(raw.loss_tseq) }
+do
+  local pcts = {}
+  for p in tostring(raw.loss_pcts or ""):gmatch("%S+") do pcts[#pcts + 1] = p end
+  for _, off in ipairs({ "off", "on" }) do
+    for _, dir in ipairs({ "send", "recv" }) do
+      for _, pct in ipairs(pcts) do
+        local tkey, kkey = ("loss_%s_%s_%s_tcplua"):format(dir, off, pct), ("loss_%s_%s_%s_kernel"):format(dir, off, pct)
+        if raw[tkey] or raw[kkey] then
+          local t, k = parse(raw[tkey]), parse(raw[kkey])
+          local r = { dir = dir, off = off, pct = tonumber(pct), tcplua = num(t, "gbps"), kernel = num(k, "gbps"),
+            t = t, k = k, raw_tcplua = raw[tkey], raw_kernel = raw[kkey] }
+          r.tcplua_status = r.tcplua and (t.error and ("partial: " .. t.error) or "ok") or why(t, "gbps")
+          r.kernel_status = r.kernel and (k.error and ("partial: " .. k.error) or "ok") or why(k, "gbps")
+          if r.tcplua and r.kernel and r.kernel > 0 then r.ratio = r.tcplua / r.kernel end
+          if r.pct >= 1 then
+            r.ratio_target = 0.8
+            if r.ratio then r.met = r.ratio >= 0.8 end
+          end
+          loss.rows[#loss.rows + 1] = r
+        end
+      end
+    end
+  end
+end
 tseq.status = tseq.file and "ok" or why(tseq, "file")
 
 -- ---- markdown ---------------------------------------------------------------
@@ -262,6 +292,71 @@ w("The kernel-ratio targets are the issue's, which attaches them to the offloads
   .. "with them on (at least 0.7x kernel over veth)\", likewise 1.5x for send); the offloads-off figures are judged "
   .. "by their absolute targets. With offloads off the TUN takes one datagram per write, which holds any sender "
   .. "near half the kernel's veth figure (the offloads-off ceiling line above).")
+w()
+w("### Goodput under random loss")
+w()
+if #loss.rows == 0 then
+  w("Not run (`BENCH_ONLY=loss` measures it alone).")
+else
+  w(("nftables drops a random share of the data packets on a router namespace between the kernel peer and "
+    .. "the endpoint under test (tcplua on its TUN, or a kernel in a third namespace over a veth), %s s per "
+    .. "figure, both endpoints crossing the same router, rule and peer (0%%: no rule, the path's own ratio). "
+    .. "`send`: the endpoint sends to the kernel "
+    .. "peer; `recv`: the kernel peer sends to it. With offloads on, a dropped \"packet\" may be a whole TSO "
+    .. "super-segment on either path. Recovery columns: tcplua's own counters (`--stats`: RTOs, fast "
+    .. "retransmits, and RACK/TLP counters when it has them) when tcplua sends, the kernel sender's (`nstat`: "
+    .. "TcpRetransSegs, TCPTimeouts, TCPLossProbes) otherwise.")
+    :format(loss.secs and ("%g"):format(loss.secs) or "?"))
+  w()
+  w("| direction | offloads | loss | tcplua | kernel (veth) | ratio | target | met | drops (tcplua / kernel) | how tcplua's side recovered | how the kernel reference recovered |")
+  w("|---|---|---|---|---|---|---|---|---|---|---|")
+  local function recov(t, tcplua_sender)
+    if t.notrun or t.error and not t.gbps then return "-" end
+    if tcplua_sender then
+      local extra = {}
+      for k, v in pairs(t) do
+        if type(k) == "string" and (k:match("rack") or k:match("tlp")) and not k:match("bytes") then extra[#extra + 1] = k .. " " .. tostring(v) end
+      end
+      table.sort(extra)
+      return ("%s RTO, %s fast retransmits, %s segments resent%s%s"):format(tostring(t.rto or "?"),
+        tostring(t.fast_retrans or "?"), tostring(t.retrans_segs or "?"),
+        #extra > 0 and (", " .. table.concat(extra, ", ")) or "",
+        (t.ooo_overflow or 0) > 0 and (", " .. t.ooo_overflow .. " out-of-order segments thrown away") or "")
+    end
+    return ("kernel sender: %s RTO, %s loss probes, %s segments resent%s"):format(tostring(t.k_timeouts or "?"),
+      tostring(t.k_lossprobes or "?"), tostring(t.k_retrans or "?"),
+      (t.ooo_overflow or 0) > 0 and ("; tcplua threw away " .. t.ooo_overflow .. " out-of-order segments") or "")
+  end
+  for _, r in ipairs(loss.rows) do
+    local dirname = r.dir == "send" and "send (-> kernel)" or "recv (kernel ->)"
+    w(("| %s | %s | %g%% | %s | %s | %s | %s | %s | %s / %s | %s | %s |"):format(dirname, r.off, r.pct,
+      r.tcplua and ("%.3f Gbit/s"):format(r.tcplua) or r.tcplua_status,
+      r.kernel and ("%.3f Gbit/s"):format(r.kernel) or r.kernel_status,
+      r.ratio and ("%.2fx"):format(r.ratio) or "-",
+      r.ratio_target and (">= %gx kernel"):format(r.ratio_target) or "-", yes(r.met),
+      tostring(r.t.drops or "-"), tostring(r.k.drops or "-"),
+      recov(r.t, r.dir == "send"), recov(r.k, false)))
+  end
+  w()
+  local lc = parse(raw.loss_check)
+  if lc.from_stack or lc.to_stack then
+    w(("Single losses (`scripts/loss-check`: the 200th data packet of a 2 MB transfer dropped, 20 runs each way, "
+      .. "offloads off): tcplua sending, %s recovered without an RTO; the kernel sending to tcplua, %s.")
+      :format(tostring(lc.from_stack or "not run"):gsub("/", " of "), tostring(lc.to_stack or "not run"):gsub("/", " of ")))
+    w()
+  end
+  local lt = loss.tseq
+  if lt.file then
+    w(("One 1%% loss transfer, tcplua source -> kernel (offloads off, 20 MB or %s s: %s bytes at %.3f Gbit/s, "
+      .. "%s packets dropped; tcplua: %s RTO, %s fast retransmits), from tcplua's `--tseq` record:")
+      :format(loss.secs and ("%g"):format(loss.secs) or "?", tostring(lt.bytes or "?"), lt.gbps or 0,
+        tostring(lt.drops or "?"), tostring(lt.rto or "?"), tostring(lt.fast_retrans or "?")))
+    w()
+    w("![time-sequence plot under 1% loss](" .. tostring(lt.file):match("[^/]*$") .. ")")
+  else
+    w("Time-sequence plot under loss: " .. why(lt, "file") .. ".")
+  end
+end
 w()
 w("### Concurrent idle connections (tcplua echo, examples/echo.lua)")
 w()
@@ -666,6 +761,12 @@ w("- Hook cost: bulk receive into bench/hook_discard.lua (discard plus a no-op `
 w("  vs plain discard, alternated `BENCH_HOOK_ROUNDS` times (7), 2 s each, the order flipped every round; the cost is the median of the ratios.")
 w("- Time-sequence plot: a 20 MB `tlb_bulk send -n` into discard, recorded with `tcplua --tseq` when the")
 w("  flag exists, else captured with tcpdump on tcplua0 and converted by bench/pcap2tseq.lua.")
+w("- Goodput under loss: A also routes; namespace C (10.89.0.2) is the kernel endpoint in tcplua's place, over a")
+w("  veth into A. The kernel peer is always `tlb_bulk` in B (sending to tcplua's discard or C's sink, reading")
+w("  tcplua's source or C's source), and nftables in A's prerouting hook drops `numgen random` data packets")
+w("  (IPv4 length > 100) arriving from the sender's side. A drop on the sending host's own output hook would")
+w("  be no loss: Linux reports it to the socket and sends again. One tcplua process per figure, so its")
+w("  `--stats` counters (RTOs, fast retransmits) are that transfer's; the kernel sender's come from `nstat`.")
 w("- tcplua runs one event-loop thread; the machine has 2 cores, and the kernel's receive processing")
 w("  runs in softirq on whichever CPU wrote the packet, so part of the kernel peer's work is charged to")
 w("  the tcplua process in the CPU figures above.")
@@ -673,7 +774,8 @@ w("- Raw tool output of this run: bench/results/latest.json.")
 w()
 w("Reproduce: `sudo make bench` (about 4 minutes). Knobs: `BENCH_BULK_SECS` (10), `BENCH_SHORT_SECS` (3),")
 w("`BENCH_IDLE_COUNTS` (\"100000 1000000\"), `BENCH_IDLE_SECS` (120), `BENCH_PROFILE` (1), `BENCH_HOOK_ROUNDS` (7),")
-w("`BENCH_ONLY=\"bulk rr hook tseq idle\"` (a subset, reported to bench/build/partial.md).")
+w("`BENCH_LOSS_SECS` (4), `BENCH_LOSS_PCTS` (\"0 0.1 1 3\"),")
+w("`BENCH_ONLY=\"bulk rr hook tseq idle loss\"` (a subset, reported to bench/build/partial.md).")
 w()
 
 local fh = assert(io.open(md_path, "w"))
@@ -687,6 +789,12 @@ for _, k in ipairs({ "date", "cpu", "kernel", "memory_gb", "git", "tcplua_versio
 local raw_obj = {}
 for _, k in ipairs(order) do raw_obj[k] = raw[k] end
 local jh = assert(io.open(json_path, "w"))
-jh:write(cjson.encode({ meta = meta, figures = figures, idle = idle, hook = hook, tseq = tseq, raw = raw_obj }))
+local loss_json = { secs = loss.secs, tseq = loss.tseq, check = raw.loss_check, rows = {} }
+for _, r in ipairs(loss.rows) do
+  loss_json.rows[#loss_json.rows + 1] = { dir = r.dir, offloads = r.off, pct = r.pct, tcplua = r.tcplua, kernel = r.kernel,
+    ratio = r.ratio, ratio_target = r.ratio_target, met = r.met, raw_tcplua = r.raw_tcplua, raw_kernel = r.raw_kernel }
+end
+jh:write(cjson.encode({ meta = meta, figures = figures, idle = idle, hook = hook, tseq = tseq, loss = loss_json,
+  raw = raw_obj }))
 jh:write("\n")
 jh:close()

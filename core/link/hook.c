@@ -106,9 +106,10 @@ static void record(struct tl_hook *h, const uint8_t *pkt, size_t len, int dir, c
 
 /* ------------------------------------------------------------ slots ---- */
 
-/* Grows a slot's buffer (its contents need not survive). */
+/* Grows a slot's buffer (its contents need not survive). A slot always
+ * gets one, even for an empty datagram: memcpy's pointers must be valid. */
 static int slot_reserve(struct hook_slot *s, size_t len) {
-  if (s->bcap >= len) return 0;
+  if (s->base && s->bcap >= len) return 0;
   size_t cap = len < HOOK_MIN_BUF ? HOOK_MIN_BUF : len;
   uint8_t *b = malloc(cap);
   if (!b) return -1;

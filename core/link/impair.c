@@ -117,14 +117,16 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
   }
   uint32_t s = im->freel[im->nfree - 1];
   struct im_slot *q = &im->slot[s];
-  if (q->cap < len) {
-    uint8_t *b = realloc(q->buf, len);
+  /* Even an empty packet gets a buffer: memcpy's pointers must be valid. */
+  if (q->cap < len || !q->buf) {
+    size_t cap = len ? len : 64;
+    uint8_t *b = realloc(q->buf, cap);
     if (!b) {
       im->count[IM_OVERFLOW]++;
       return;
     }
     q->buf = b;
-    q->cap = len;
+    q->cap = cap;
   }
   im->nfree--;
   memcpy(q->buf, pkt, len);

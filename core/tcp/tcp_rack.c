@@ -339,8 +339,11 @@ int tcp_rack_ack(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
     r->n--;
   }
   if (r->n && tl_seq_lt(seg_at(r, 0)->start, s->snd_una)) {
-    struct tl_txseg *e = seg_at(r, 0);
-    if (!(e->flags & SEG_SACKED)) delivered(s, r, e, tsecr, now); /* its front part was delivered */
+    /* Its front part was delivered: that part only, or RACK.fack would
+     * run ahead of what arrived and the rest look reordered. */
+    struct tl_txseg *e = seg_at(r, 0), front = *e;
+    front.end = s->snd_una;
+    if (!(e->flags & SEG_SACKED)) delivered(s, r, &front, tsecr, now);
     e->start = s->snd_una;
   }
   if (!r->n) r->head = 0;

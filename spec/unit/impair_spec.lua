@@ -192,4 +192,19 @@ describe("impairment", function()
     assert.are.equal(pattern(9), pattern(9))
     assert.are_not.equal(pattern(9), pattern(10))
   end)
+
+  -- Found by fuzz/fuzz_input.c: an empty datagram took a never-used slot
+  -- and was copied with memcpy(NULL, p, 0), undefined behaviour that the
+  -- SANITIZE=1 build stops on.
+  it("passes an empty datagram on like any other", function()
+    local h = harness({ delay_us = 100 })
+    h.push("", 0)
+    h.push("1 after", 0)
+    h.drain()
+    assert.are.equal(2, #h.out)
+    assert.are.equal("", h.out[1].data)
+    assert.are.equal(100, h.out[1].t)
+    assert.are.equal(2, h.count(OUT))
+    h.free()
+  end)
 end)
