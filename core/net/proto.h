@@ -10,12 +10,12 @@
 
 /* What an upper layer learns about the datagram its payload came in. */
 struct tl_ip_meta {
-  uint32_t src, dst;  /* host byte order */
+  uint32_t src, dst; /* host byte order */
   uint8_t proto, ttl, tos;
   uint16_t id;
   const uint8_t *hdr; /* the IP header as received (or rebuilt) */
   size_t hdr_len;
-  unsigned rx_flags;  /* TL_RX_* (api.h): what the link vouched for */
+  unsigned rx_flags; /* TL_RX_* (api.h): what the link vouched for */
 };
 
 struct tl_proto {
@@ -28,6 +28,8 @@ struct tl_proto {
                      int64_t now);
 };
 
-static inline void tl_proto_register(tl_stack *st, uint8_t num, const struct tl_proto *p) { st->proto[num] = p; }
+static inline void tl_proto_register(tl_stack *st, uint8_t num, const struct tl_proto *p) {
+  st->proto[num] = p;
+}
 static inline const struct tl_proto *tl_proto_of(const tl_stack *st, uint8_t num) { return st->proto[num]; }
 #endif

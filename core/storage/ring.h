@@ -80,6 +80,9 @@ enum { TL_RING_MIN_ALLOC = 4096 };
  *                           up to two contiguous spans covering held bytes
  *                           [off, off+n) (clamped): for building segments and
  *                           checksums without an extra copy. Returns the count */
+/* clang-format cannot read TL_BODY's braces as a body. */
+/* clang-format off */
 TL_INLINE uint32_t tl_ring_space(const struct tl_ring *r) TL_BODY({ return r->cap - r->len; })
 TL_INLINE uint32_t tl_ring_used(const struct tl_ring *r) TL_BODY({ return r->len; })
+/* clang-format on */
 #endif
