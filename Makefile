@@ -92,6 +92,9 @@ install: all
 	install -m 755 $(BUILD)/tcplua $(DESTDIR)$(PREFIX)/bin/tcplua
 	install -m 644 lua/*.lua $(DESTDIR)$(PREFIX)/share/tcplua/lua/
 	install -m 644 lua/tcplua/*.lua $(CDEF) $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/
+	install -d $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/c $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/fault
+	install -m 644 lua/tcplua/c/*.lua $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/c/
+	install -m 644 lua/tcplua/fault/*.lua $(DESTDIR)$(PREFIX)/share/tcplua/lua/tcplua/fault/
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/tcplua $(DESTDIR)$(PREFIX)/share/tcplua

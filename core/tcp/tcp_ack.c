@@ -178,7 +178,12 @@ void tcp_ack_new(tl_stack *st, struct tl_sock *s, uint32_t ack, uint32_t tsecr, 
   } else {
     tcp_rto_arm(st, s, now); /* RFC 6298 5.3 */
   }
-  if (data && s->snd.len == 0) tcp_buf_drained(st, s, now);
+  if (data && s->snd.len == 0) {
+    tcp_buf_drained(st, s, now);
+    /* The send buffer went with the drain: so does RACK's transmit log,
+     * or an idle connection would keep ~900 bytes of it. */
+    if (!s->snd.buf && s->snd_una == s->snd_max) tcp_rack_idle(s);
+  }
   /* A blocked writer is woken once a worthwhile amount is free, as Linux
    * waits for a third of the buffer (sk_stream_write_space): woken by
    * every ACK it would queue, and so send, what one ACK freed, and with

@@ -495,8 +495,9 @@ void tcp_rack_on_rto(struct tl_sock *s) {
   r->tlp_on = 0;
 }
 
-/* The log is idle (nothing in flight) and the send buffer goes: the log
- * goes with it; RACK's RTT memory is cheap to learn again. */
+/* Nothing is in flight and the send buffer goes: the log goes with it
+ * (its records are all acknowledged, whether or not tcp_rack_ack has
+ * popped them yet); RACK's RTT memory is cheap to learn again. */
 void tcp_rack_idle(struct tl_sock *s) {
-  if (s->rack && s->rack->n == 0) tcp_rack_free(s);
+  if (s->rack && s->snd_una == s->snd_max) tcp_rack_free(s);
 }

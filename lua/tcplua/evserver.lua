@@ -1,7 +1,7 @@
 -- Event-style servers: tcp.listen(port, { on_data = fn, ... }) calls back
 -- per event instead of running a coroutine per connection, so an idle
 -- connection costs Lua nothing. The core's user word of each accepted
--- socket names its server (EVBASE + server id); the connection object a
+-- socket names its server (tcplua.ids); the connection object a
 -- callback gets is made on demand and cached weakly by socket address, so
 -- it stays the same object for as long as the script keeps a reference,
 -- and is garbage once nobody does. A connection holds a strong Lua object
@@ -14,95 +14,64 @@
 -- take stays queued in Lua and on_data is not called again (the bytes stay
 -- in the core's receive buffer, so the receive window closes on the peer)
 -- until the queue has drained.
-local core = require "tcplua.core"
-local recv = require "tcplua.recv"
+local sock = require "tcplua.c.sock"
+local stream = require "tcplua.c.stream"
+local base = require "tcplua.connbase"
+local ids = require "tcplua.ids"
 local lend = require "tcplua.lend"
-local C, ffi = core.C, core.ffi
 
 local M = {}
 
--- User words at or above this belong to event connections; below it they
--- are ids in rt.socks (coroutine connections and listeners).
-local EVBASE = 2 ^ 40
-M.EVBASE = EVBASE
-
-local READ_CHUNK = 65536
+local READ_CHUNK = base.READ_CHUNK
 -- How long a closing connection waits for the peer's FIN after its own
 -- (nginx's lingering_timeout has the same default).
 local LINGER_US = 5e6
 M.LINGER_US = LINGER_US
-local EAGAIN = C.TL_EAGAIN
+local EAGAIN = stream.EAGAIN
 local traceback = debug.traceback
-local errword, Conn, socket_setopt, child_opts -- from socket.lua (M.setup)
+local errword, FIN_STATES, drop_input, label = base.errword, base.FIN_STATES, base.drop_input, base.label
 
--- States in which the peer's FIN has arrived: no more data will come.
-local FIN_STATES = {
-  [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
-  [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
-}
-M.FIN_STATES = FIN_STATES
-
--- shutdown(how) takes "send", "receive" or "both" (both styles).
-function M.check_how(how)
-  if how ~= "send" and how ~= "both" and how ~= "receive" then
-    error("shutdown: expected \"send\", \"receive\" or \"both\"", 3)
-  end
-end
-
-local EvConn = {}
-EvConn.__index = EvConn
+-- Introspection (peer, sockname, state, info, options) is shared with
+-- coroutine connections (tcplua.connbase); reading, writing and closing
+-- are not.
+local EvConn = base.class()
 M.EvConn = EvConn
 
--- A field the script stores pins the connection (rt.evpinned) until it
+-- A field the script stores pins the connection (rt.evs.pinned) until it
 -- ends, so conn.buf = ... is still there in the next callback although
 -- the cache is weak. Connections without such fields stay unpinned.
 function EvConn.__newindex(c, k, v)
   rawset(c, k, v)
-  if rawget(c, "s") ~= nil and not rawget(c, "ending") then c.rt.evpinned[c.key] = c end
-end
-
-function M.setup(errword_fn, conn_class, child_opts_fn)
-  errword = errword_fn
-  Conn = conn_class
-  child_opts = child_opts_fn
-  -- Introspection (peer, sockname, state, info, options) is shared with
-  -- coroutine connections; reading, writing and closing are not.
-  setmetatable(EvConn, { __index = Conn })
-  EvConn.__tostring = Conn.__tostring
-  socket_setopt = Conn.setoption
+  if rawget(c, "s") ~= nil and not rawget(c, "ending") then c.rt.evs.pinned[c.key] = c end
 end
 
 function M.init(rt)
-  rt.evsrv = {}                                     -- server id -> server
-  rt.evconn = setmetatable({}, { __mode = "v" })    -- socket address -> conn
-  rt.evbusy = {}                                    -- socket address -> conn with pending work
-  rt.evpinned = {}                                  -- socket address -> conn with script fields
+  rt.evs = {
+    srv = {},                                      -- server id -> server
+    conn = setmetatable({}, { __mode = "v" }),     -- socket address -> conn
+    busy = {},                                     -- socket address -> conn with pending work
+    pinned = {},                                   -- socket address -> conn with script fields
+    idle_victims = nil,                            -- during an idle sweep: address -> socket
+  }
 end
 
-local uintptr_t, u8ptr = ffi.typeof("uintptr_t"), ffi.typeof("const uint8_t *")
-local function addr_of(s) return tonumber(ffi.cast(uintptr_t, s)) end
+local addr_of = sock.key
 
 local function conn_for(rt, srv, s, key)
-  local c = rt.evconn[key]
+  local evs = rt.evs
+  local c = evs.conn[key]
   if c and c.s == s then return c end
   c = setmetatable({ rt = rt, s = s, srv = srv, key = key }, EvConn)
-  rt.evconn[key] = c
+  evs.conn[key] = c
   return c
 end
+
+-- The event server with id, or nil.
+function M.server(rt, id) return rt.evs.srv[id] end
 
 -- Runs callback fn (on_accept, on_data or on_drain, called name) for c;
 -- true if it returned normally. An error is reported with its traceback and aborts
 -- this connection only (on_close then gets "error").
--- "10.77.0.1:53422 -> :7: " for error reports, "" if unknown.
-local function label(c)
-  if not c.s then return "" end
-  local ok, s = pcall(function()
-    local rip, rport = c:peer()
-    local _, lport = c:sockname()
-    return ("%s:%d -> :%d: "):format(rip, rport, lport)
-  end)
-  return ok and s or ""
-end
 
 local function call(c, name, fn, data)
   local ok, err = xpcall(fn, traceback, c, data)
@@ -110,6 +79,19 @@ local function call(c, name, fn, data)
   c.rt:error(name .. " callback", label(c) .. tostring(err))
   if c.s and not c.ending then M.finish(c, "error", true) end
   return false
+end
+
+-- Hands handle s (under key) back to the core, closed or aborted, and
+-- forgets it; the server goes once it is closed and this was its last.
+local function release(rt, srv, s, key, abort)
+  -- The orphan the core finishes on its own must not look like ours to a
+  -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
+  ids.clear(s)
+  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
+  local evs = rt.evs
+  if evs.idle_victims then evs.idle_victims[key] = nil end
+  srv.nconn = srv.nconn - 1
+  if srv.nconn == 0 and not srv.s then evs.srv[srv.id] = nil end
 end
 
 -- The end of a connection: on_close(conn, why) while the handle still
@@ -129,31 +111,22 @@ function M.finish(c, why, abort)
     local ok, err = xpcall(on_close, traceback, c, why)
     if not ok then rt:error("on_close callback", label(c) .. tostring(err)) end
   end
-  -- The orphan the core finishes on its own must not look like ours to a
-  -- segment hook (conn_of) while it lives on in FIN-WAIT or TIME-WAIT.
-  C.tl_sock_set_user(s, 0)
-  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
   c.s = nil
-  rt.evconn[c.key] = nil
-  rt.evbusy[c.key] = nil
-  rt.evpinned[c.key] = nil
-  if rt.idle_victims then rt.idle_victims[c.key] = nil end
-  srv.nconn = srv.nconn - 1
-  if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
+  local evs = rt.evs
+  evs.conn[c.key] = nil
+  evs.busy[c.key] = nil
+  evs.pinned[c.key] = nil
+  release(rt, srv, s, c.key, abort)
 end
 
 -- finish() for a connection that has no Lua object: without an on_close
 -- to call, none is made.
 local function finish_idle(rt, srv, s, key, why, abort)
-  local c = rt.evconn[key]
+  local c = rt.evs.conn[key]
   if srv.handlers.on_close or (c and c.s == s) then
     return M.finish(conn_for(rt, srv, s, key), why, abort)
   end
-  C.tl_sock_set_user(s, 0)
-  if abort then lend.abort(rt, s, rt.now_us) else lend.close(rt, s, rt.now_us) end
-  if rt.idle_victims then rt.idle_victims[key] = nil end
-  srv.nconn = srv.nconn - 1
-  if srv.nconn == 0 and not srv.s then rt.evsrv[srv.id] = nil end
+  release(rt, srv, s, key, abort)
 end
 
 -- Pushes queued bytes into the core. Returns true when the queue is empty,
@@ -163,12 +136,8 @@ local function flush(c)
   while q.head <= q.tail do
     local p = q[q.head]
     local len = #p
-    local r
-    if q.urg and q.head <= q.urg then -- pieces up to q.urg go urgent
-      r = tonumber(C.tl_send_urgent(s, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
-    else
-      r = tonumber(lend.send(c.rt, s, p, ffi.cast(u8ptr, p) + q.off, len - q.off, now))
-    end
+    -- Pieces up to q.urg go urgent.
+    local r = lend.send(c.rt, s, p, q.off, q.urg and q.head <= q.urg, now)
     if r > 0 then
       q.off = q.off + r
       c.wq_bytes = c.wq_bytes - r
@@ -186,18 +155,6 @@ local function flush(c)
   return true
 end
 
--- Reads and drops whatever input is waiting (a closing connection; the
--- coroutine style's lingering close uses it too).
-local function drop_input(rt, s)
-  while true do
-    local n = tonumber(C.tl_readable(s))
-    if n == 0 then return end
-    if n > READ_CHUNK then n = READ_CHUNK end
-    if tonumber(C.tl_recv(s, recv.buffer(rt, n), n, rt.now_us)) <= 0 then return end
-  end
-end
-M.drop_input = drop_input
-
 local linger_expired
 
 -- The lingering close (EvConn:close), one step per event. RFC 9293 3.10.4
@@ -211,7 +168,7 @@ local linger_expired
 local function linger(c)
   local rt, s = c.rt, c.s
   drop_input(rt, s)
-  local e = C.tl_sock_error(s)
+  local e = sock.error(s)
   if e ~= 0 then return M.finish(c, errword(e), true) end
   if c.wq then
     local done, err = flush(c)
@@ -220,10 +177,10 @@ local function linger(c)
   end
   if not c.fin_sent then
     rawset(c, "fin_sent", true)
-    local r = tonumber(C.tl_shutdown(s, rt.now_us))
+    local r = sock.shutdown(s, rt.now_us)
     if r < 0 then return M.finish(c, errword(r), true) end
   end
-  if FIN_STATES[C.tl_sock_state(s)] then return M.finish(c, nil, false) end
+  if FIN_STATES[sock.state(s)] then return M.finish(c, nil, false) end
   if not c.linger_t then
     rawset(c, "linger_t", rt.timers:push({ deadline = rt.now_us + LINGER_US, fn = linger_expired, arg = c }))
   end
@@ -237,9 +194,9 @@ function linger_expired(rt, c)
   local s = c.s
   if not s or c.ending then return end
   drop_input(rt, s)
-  local e = C.tl_sock_error(s)
+  local e = sock.error(s)
   if e ~= 0 then return M.finish(c, errword(e), true) end
-  if FIN_STATES[C.tl_sock_state(s)] or C.tl_sock_state(s) == C.TL_FIN_WAIT_2 then
+  if FIN_STATES[sock.state(s)] or sock.state(s) == sock.FIN_WAIT_2 then
     return M.finish(c, nil, false)
   end
   M.finish(c, "timeout", false)
@@ -248,25 +205,26 @@ end
 -- A connection became readable, writable or ended: deliver what there is.
 local function service(rt, srv, s)
   local key = addr_of(s)
-  local c = rt.evbusy[key]
+  local busy = rt.evs.busy
+  local c = busy[key]
   local h = srv.handlers
   if c and c.closing then return linger(c) end
   if c then
     -- Queued writes first: on_data stays paused until they have left.
     local done, err = flush(c)
     if done == nil then
-      local e = C.tl_sock_error(s)
+      local e = sock.error(s)
       return M.finish(c, e ~= 0 and errword(e) or err, true)
     end
     if not done then
-      local e = C.tl_sock_error(s)
+      local e = sock.error(s)
       if e ~= 0 then M.finish(c, errword(e), true) end
       return
     end
-    rt.evbusy[key] = nil
+    busy[key] = nil
     if c.shut_pending then
       rawset(c, "shut_pending", nil)
-      local r = tonumber(C.tl_shutdown(s, rt.now_us))
+      local r = sock.shutdown(s, rt.now_us)
       if r < 0 then return M.finish(c, errword(r), true) end
     end
     if h.on_drain and not call(c, "on_drain", h.on_drain) then return end
@@ -274,26 +232,26 @@ local function service(rt, srv, s)
   end
   local on_data = h.on_data
   while true do
-    local n = tonumber(C.tl_readable(s))
+    local n = stream.readable(s)
     if n == 0 then break end
     if n > READ_CHUNK then n = READ_CHUNK end
-    local buf = recv.buffer(rt, n)
-    local r = tonumber(C.tl_recv(s, buf, n, rt.now_us))
+    local buf = base.buffer(rt, n)
+    local r = stream.recv(s, buf, n, rt.now_us)
     if r <= 0 then break end
     local active = srv.active
     if active then active[key] = true end
     if on_data then -- without it the bytes are discarded, and no conn is made
       c = c or conn_for(rt, srv, s, key)
-      if not call(c, "on_data", on_data, ffi.string(buf, r)) then return end
+      if not call(c, "on_data", on_data, stream.string(buf, r)) then return end
       if not c.s or c.wq or c.closing then return end
     end
   end
-  local e = C.tl_sock_error(s)
+  local e = sock.error(s)
   if e ~= 0 then
     if c then return M.finish(c, errword(e), true) end
     return finish_idle(rt, srv, s, key, errword(e), true)
   end
-  local state = C.tl_sock_state(s)
+  local state = sock.state(s)
   if FIN_STATES[state] then
     -- With on_end the peer's FIN half-closes (RFC 9293 3.6: CLOSE-WAIT may
     -- still send): the script says when it is done with conn:close().
@@ -301,12 +259,12 @@ local function service(rt, srv, s)
       c = c or conn_for(rt, srv, s, key)
       if not c.ended then
         rawset(c, "ended", true)
-        rt.evpinned[key] = c -- the flag must outlive this callback
+        rt.evs.pinned[key] = c -- the flag must outlive this callback
         if not call(c, "on_end", h.on_end) then return end
         if not c.s or c.closing then return end
-        state = C.tl_sock_state(s)
+        state = sock.state(s)
       end
-      if state == C.TL_CLOSE_WAIT or c.wq then return end
+      if state == sock.CLOSE_WAIT or c.wq then return end
     end
     if c then return M.finish(c, nil, false) end
     return finish_idle(rt, srv, s, key, nil, false)
@@ -316,13 +274,13 @@ M.service = service
 
 -- Accepts every queued connection of an event server.
 function M.accept_all(rt, srv)
-  local user, on_accept = srv.evuser, srv.handlers.on_accept
+  local on_accept = srv.handlers.on_accept
   while srv.s do
-    local s = C.tl_accept(srv.s)
+    local s = sock.accept(srv.s)
     if s == nil then break end
-    C.tl_sock_set_user(s, user)
+    ids.set_event(s, srv.id)
     srv.nconn = srv.nconn + 1
-    if srv.conn_opts then child_opts(rt, srv, s) end
+    if srv.conn_opts then base.apply_child_opts(rt, srv, s) end
     if srv.active then srv.active[addr_of(s)] = true end
     if on_accept then
       local c = conn_for(rt, srv, s, addr_of(s))
@@ -345,23 +303,23 @@ function idle_sweep(rt, srv)
   srv.idle_t = nil
   if not srv.s and srv.nconn == 0 then return end
   local cur, prev = srv.active, srv.active_prev
-  local user, st = srv.evuser, rt.st
+  local st, evs = rt.st, rt.evs
   local victims, vset = {}, {}
-  local s = C.tl_next_user_sock(st, nil)
+  local s = sock.next_user_sock(st, nil)
   while s ~= nil do
-    if tonumber(C.tl_sock_user(s)) == user then
+    if ids.event_server(s) == srv.id then
       local key = addr_of(s)
       if not cur[key] and not prev[key] then
-        local c = rt.evconn[key]
+        local c = evs.conn[key]
         if not (c and c.s == s and (c.closing or c.ending)) then victims[#victims + 1] = key; vset[key] = s end
       end
     end
-    s = C.tl_next_user_sock(st, s)
+    s = sock.next_user_sock(st, s)
   end
   srv.active_prev, srv.active = cur, {}
   -- An earlier victim's on_close may end a later one (and free its
-  -- handle): finish() takes ended ones out of rt.idle_victims.
-  rt.idle_victims = vset
+  -- handle): finish() takes ended ones out of evs.idle_victims.
+  evs.idle_victims = vset
   for i = 1, #victims do
     local key = victims[i]
     s = vset[key]
@@ -370,7 +328,7 @@ function idle_sweep(rt, srv)
       finish_idle(rt, srv, s, key, "timeout", false)
     end
   end
-  rt.idle_victims = nil
+  evs.idle_victims = nil
   srv.idle_t = rt.timers:push({ deadline = rt.now_us + srv.idle_half_us, fn = idle_sweep, arg = srv })
 end
 
@@ -391,8 +349,7 @@ function M.new_server(rt, srv, handlers)
   end
   srv.handlers = handlers
   srv.nconn = 0
-  srv.evuser = EVBASE + srv.id
-  rt.evsrv[srv.id] = srv
+  rt.evs.srv[srv.id] = srv
   if idle then
     srv.active, srv.active_prev = {}, {}
     srv.idle_half_us = idle * 500
@@ -403,22 +360,22 @@ end
 -- A server was closed: forget it once its last connection has ended.
 function M.server_closed(rt, srv)
   if srv.nconn == 0 then
-    rt.evsrv[srv.id] = nil
+    rt.evs.srv[srv.id] = nil
     if srv.idle_t then rt.timers:remove(srv.idle_t); srv.idle_t = nil end
   end
 end
 
 -- The Lua object of event connection s if one exists, without making one.
 function M.cached(rt, s)
-  local c = rt.evconn[addr_of(s)]
+  local c = rt.evs.conn[addr_of(s)]
   if c and c.s == s then return c end
   return nil
 end
 
 -- The event connection behind core socket s, or nil (segment hooks).
 function M.conn_of(rt, s)
-  local u = tonumber(C.tl_sock_user(s))
-  local srv = u >= EVBASE and rt.evsrv[u - EVBASE]
+  local id = ids.event_server(s)
+  local srv = id and rt.evs.srv[id]
   if srv then return conn_for(rt, srv, s, addr_of(s)) end
   return nil
 end
@@ -426,10 +383,10 @@ end
 -- Event connections, for shutdown: { conn, ... } (all of them, idle too).
 function M.all(rt)
   local list = {}
-  local s = C.tl_next_user_sock(rt.st, nil)
+  local s = sock.next_user_sock(rt.st, nil)
   while s ~= nil do
     list[#list + 1] = M.conn_of(rt, s)
-    s = C.tl_next_user_sock(rt.st, s)
+    s = sock.next_user_sock(rt.st, s)
   end
   return list
 end
@@ -444,7 +401,7 @@ local function enqueue(c, p, off)
     q = { head = 1, tail = 0, off = 0 }
     rawset(c, "wq", q)
     rawset(c, "wq_bytes", 0)
-    c.rt.evbusy[c.key] = c
+    c.rt.evs.busy[c.key] = c
   end
   if off > 0 then p = p:sub(off + 1) end
   q.tail = q.tail + 1
@@ -475,12 +432,7 @@ function EvConn:send(data, opts)
     if urgent then self.wq.urg = self.wq.tail end
     return len
   end
-  local r
-  if urgent then
-    r = tonumber(C.tl_send_urgent(self.s, ffi.cast(u8ptr, data), len, self.rt.now_us))
-  else
-    r = tonumber(lend.send(self.rt, self.s, data, ffi.cast(u8ptr, data), len, self.rt.now_us))
-  end
+  local r = lend.send(self.rt, self.s, data, 0, urgent, self.rt.now_us)
   if r < 0 and r ~= EAGAIN then return nil, errword(r) end
   if r < 0 then r = 0 end
   if r < len then
@@ -501,7 +453,7 @@ function EvConn:pending() return self.wq_bytes or 0 end
 function EvConn:close()
   if not live(self) then return nil, "closed" end
   rawset(self, "closing", true)
-  self.rt.evbusy[self.key] = self
+  self.rt.evs.busy[self.key] = self
   linger(self)
   return true
 end
@@ -516,7 +468,7 @@ end
 -- shutdown("send"): FIN once the queued bytes have left; on_data goes on.
 function EvConn:shutdown(how)
   how = how or "send"
-  M.check_how(how)
+  base.check_how(how)
   if not live(self) then return nil, "closed" end
   if how == "receive" then return true end
   rawset(self, "wshut", true) -- send() refuses from now on, queue or not
@@ -524,7 +476,7 @@ function EvConn:shutdown(how)
     rawset(self, "shut_pending", true)
     return true
   end
-  local r = C.tl_shutdown(self.s, self.rt.now_us)
+  local r = sock.shutdown(self.s, self.rt.now_us)
   if r < 0 then return nil, errword(r) end
   -- Both directions are now closed: nothing is left for the script.
   if self.ended then M.finish(self, nil, false) end
@@ -533,7 +485,7 @@ end
 
 function EvConn:setoption(name, value)
   if not live(self) then return nil, "closed" end
-  return socket_setopt(self, name, value)
+  return base.Base.setoption(self, name, value)
 end
 
 local function no_wait(name)
@@ -544,6 +496,8 @@ local function no_wait(name)
 end
 EvConn.receive = no_wait("receive")
 EvConn.receiveany = no_wait("receiveany")
+EvConn.peek = no_wait("peek")
+EvConn.receiveuntil = no_wait("receiveuntil")
 EvConn.settimeout = no_wait("settimeout")
 EvConn.settimeouts = no_wait("settimeouts")
 function EvConn.on_segment()

@@ -10,22 +10,26 @@
 -- fault.compose does; fixes the checksums if a field was written; and
 -- hands the slot back with the verdict (tl_hook_release). A hook that
 -- raises is reported with its traceback and counts as "pass".
+local chook = require "tcplua.c.hook"
+local sock = require "tcplua.c.sock"
+local stack = require "tcplua.c.stack"
 local core = require "tcplua.core"
+local ids = require "tcplua.ids"
 local fault = require "tcplua.fault"
 local segview = require "tcplua.segview"
 local evserver = require "tcplua.evserver"
-local C, ffi = core.C, core.ffi
 local bit = require "bit"
 local band = bit.band
 local traceback = debug.traceback
 
 local M = {}
 
-local DIRNUM = { ["in"] = C.TL_PCAP_DIR_IN, out = C.TL_PCAP_DIR_OUT }
+local DIR_IN, DIR_OUT = chook.DIR_IN, chook.DIR_OUT
+local DIRNUM = { ["in"] = DIR_IN, out = DIR_OUT }
 local SYN, ACK = 0x02, 0x10
 
 function M.init(rt)
-  rt.hk = {
+  rt.hook = {
     global = {},        -- tcplua.on_segment hooks, in order
     accept = nil,       -- tcplua.accept_filter
     observers = {},     -- function(seg, dir, conn, now_ms, verdict, state): --trace, --tseq
@@ -40,37 +44,37 @@ end
 -- Scratch for building segments, made on first use (most runtimes never
 -- build one).
 local function scratch(rt)
-  local b = rt.hk.buf
+  local b = rt.hook.buf
   if not b then
-    b = ffi.new("uint8_t[65536]")
-    rt.hk.buf = b
+    b = chook.buffer()
+    rt.hook.buf = b
   end
   return b
 end
 
 -- Recomputes which directions the core must hold for us.
 function M.update(rt)
-  local hk = rt.hk
+  local hook = rt.hook
   if not rt.st then return end
-  local any_seg = #hk.global > 0 or #hk.observers > 0 or hk.conn_hooks > 0
-  local any_accept = hk.accept ~= nil
-  for _, srv in pairs(hk.listeners) do
+  local any_seg = #hook.global > 0 or #hook.observers > 0 or hook.conn_hooks > 0
+  local any_accept = hook.accept ~= nil
+  for _, srv in pairs(hook.listeners) do
     if srv.opts.on_segment then any_seg = true end
     if srv.opts.accept then any_accept = true end
   end
   local mask = 0
   if any_seg then
-    mask = C.TL_HOOK_IN + C.TL_HOOK_OUT
+    mask = chook.IN + chook.OUT
     -- Observers record what the command-line impairment dropped too.
-    if #hk.observers > 0 then mask = mask + C.TL_HOOK_DROPS end
+    if #hook.observers > 0 then mask = mask + chook.DROPS end
   elseif any_accept then
-    mask = C.TL_HOOK_SYN_IN
+    mask = chook.SYN_IN
   end
-  if mask ~= hk.mask then
-    local r = C.tl_hook_enable(rt.st, mask)
+  if mask ~= hook.mask then
+    local r = chook.enable(rt.st, mask)
     if r < 0 then error("hooks: cannot enable (" .. core.strerror(r) .. ")", 3) end
-    hk.mask = mask
-    if mask ~= 0 then hk.ever = true end
+    hook.mask = mask
+    if mask ~= 0 then hook.ever = true end
   end
 end
 
@@ -82,17 +86,17 @@ end
 -- Returns a handle with :remove().
 function M.on_segment(rt, fn)
   check_fn(fn, "on_segment")
-  local hk = rt.hk
+  local hook = rt.hook
   if fn == nil then
-    hk.global = {}
+    hook.global = {}
     M.update(rt)
     return nil
   end
-  hk.global[#hk.global + 1] = fn
+  hook.global[#hook.global + 1] = fn
   M.update(rt)
   return { remove = function()
-    for i, f in ipairs(hk.global) do
-      if f == fn then table.remove(hk.global, i); break end
+    for i, f in ipairs(hook.global) do
+      if f == fn then table.remove(hook.global, i); break end
     end
     M.update(rt)
   end }
@@ -100,17 +104,17 @@ end
 
 function M.accept_filter(rt, fn)
   check_fn(fn, "accept_filter")
-  rt.hk.accept = fn
+  rt.hook.accept = fn
   M.update(rt)
 end
 
 function M.observe(rt, fn)
-  rt.hk.observers[#rt.hk.observers + 1] = fn
+  rt.hook.observers[#rt.hook.observers + 1] = fn
   M.update(rt)
 end
 
 function M.add_listener(rt, srv)
-  rt.hk.listeners[srv.port] = srv
+  rt.hook.listeners[srv.port] = srv
   if srv.opts.accept ~= nil or srv.opts.on_segment ~= nil then
     check_fn(srv.opts.accept, "listen: opts.accept")
     check_fn(srv.opts.on_segment, "listen: opts.on_segment")
@@ -119,8 +123,8 @@ function M.add_listener(rt, srv)
 end
 
 function M.remove_listener(rt, srv)
-  if rt.hk.listeners[srv.port] == srv then
-    rt.hk.listeners[srv.port] = nil
+  if rt.hook.listeners[srv.port] == srv then
+    rt.hook.listeners[srv.port] = nil
     if srv.opts.accept ~= nil or srv.opts.on_segment ~= nil then M.update(rt) end
   end
 end
@@ -130,12 +134,12 @@ function M.conn_on_segment(conn, fn)
   check_fn(fn, "conn:on_segment")
   local rt = conn.rt
   if fn == nil then
-    if conn.seg_hooks then rt.hk.conn_hooks = rt.hk.conn_hooks - 1 end
+    if conn.seg_hooks then rt.hook.conn_hooks = rt.hook.conn_hooks - 1 end
     conn.seg_hooks = nil
   else
     if not conn.seg_hooks then
       conn.seg_hooks = {}
-      rt.hk.conn_hooks = rt.hk.conn_hooks + 1
+      rt.hook.conn_hooks = rt.hook.conn_hooks + 1
     end
     conn.seg_hooks[#conn.seg_hooks + 1] = fn
   end
@@ -145,7 +149,7 @@ end
 -- A connection closed: its hooks no longer count.
 function M.conn_released(conn)
   if conn.seg_hooks then
-    conn.rt.hk.conn_hooks = conn.rt.hk.conn_hooks - 1
+    conn.rt.hook.conn_hooks = conn.rt.hook.conn_hooks - 1
     conn.seg_hooks = nil
     M.update(conn.rt)
   end
@@ -163,12 +167,12 @@ end
 local function normalize(rt, v)
   local ok, nv = pcall(fault.normalize, v)
   if ok then return nv end
-  rt.hk.errors = rt.hk.errors + 1
+  rt.hook.errors = rt.hook.errors + 1
   rt:error("segment hook", "bad verdict: " .. tostring(nv))
   return nil
 end
 
--- compose-style folding over a list of hooks.
+-- Folds the verdicts of a list of hooks as fault.compose does.
 local function run_list(rt, list, acc, v, dir, conn, now)
   for i = 1, #list do
     local r = run_hook(rt, list[i], v, dir, conn, now)
@@ -176,19 +180,7 @@ local function run_list(rt, list, acc, v, dir, conn, now)
       local nv = normalize(rt, r)
       if nv then
         if nv.drop then return nv, true end
-        local out = acc and {} or nv
-        if acc then
-          for k, x in pairs(acc) do out[k] = x end
-          out.delay = ((acc.delay or 0) + (nv.delay or 0))
-          if out.delay == 0 then out.delay = nil end
-          out.duplicate = ((acc.duplicate or 0) + (nv.duplicate or 0))
-          if out.duplicate == 0 then out.duplicate = nil end
-          out.corrupt = acc.corrupt or nv.corrupt
-          if nv.segment ~= nil then out.segment = nv.segment end
-          if nv.slice then out.slice = math.min(acc.slice or math.huge, nv.slice) end
-          if nv.fault then out.fault = acc.fault and (acc.fault .. "+" .. nv.fault) or nv.fault end
-        end
-        acc = out
+        acc = acc and fault.merge(acc, nv) or nv
       end
     end
   end
@@ -199,17 +191,15 @@ end
 -- is an event connection. An event connection's object is only looked
 -- up here: process() makes one only for a hook or observer that sees it.
 local function lookup_conn(rt, seg)
-  local s = C.tl_hook_sock(rt.st, seg)
+  local s = chook.sock(rt.st, seg)
   if s == nil then return nil, nil, false end
-  local u = tonumber(C.tl_sock_user(s))
-  if u >= evserver.EVBASE then return evserver.cached(rt, s), s, true end
-  local obj = rt.socks[u]
-  if obj and obj.s == s then return obj, s, false end
-  return nil, s, false
+  local obj, evid = ids.of(rt, s)
+  if evid then return evserver.cached(rt, s), s, true end
+  return obj, s, false
 end
 
 local function state_of(s, listener)
-  if s ~= nil then return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
+  if s ~= nil then return sock.state_name(sock.state(s)) end
   if listener then return "LISTEN" end
   return nil
 end
@@ -220,25 +210,25 @@ local function refuse(rt, v)
     ack = (v.seq + v.len + 1) % 4294967296, flags = "R.", win = 0 }
   local buf = scratch(rt)
   local n = segview.build(t, buf)
-  C.tl_hook_inject(rt.st, C.TL_PCAP_DIR_OUT, buf, n, 0, "reset by accept filter", rt.now_us)
+  chook.inject(rt.st, DIR_OUT, buf, n, 0, "reset by accept filter", rt.now_us)
 end
 
 -- Flips one bit of the TCP part after the checksums were fixed, so the
 -- receiver sees a checksum error (netem's corrupt).
 local function corrupt(rt, seg, t)
-  local hk = rt.hk
-  hk.corrupted = hk.corrupted + 1
+  local hook = rt.hook
+  hook.corrupted = hook.corrupted + 1
   local span = (seg.len - t) * 8
   if span <= 0 then return end
   -- Deterministic: a Weyl sequence over the bits, no global random state.
-  local k = (hk.corrupted * 2654435761 + 12345) % span
+  local k = (hook.corrupted * 2654435761 + 12345) % span
   local byte = t + math.floor(k / 8)
   seg.pkt[byte] = bit.bxor(seg.pkt[byte], bit.lshift(1, k % 8))
 end
 
 local function note_of(seg, nv)
   local n = fault.describe(nv)
-  local pre = ffi.string(seg.note)
+  local pre = chook.note(seg)
   if pre ~= "" then n = n and (pre .. "; " .. n) or pre end
   return n
 end
@@ -247,11 +237,11 @@ local function apply(rt, seg, v, dir, nv)
   local st, now = rt.st, rt.now_us
   if not nv then
     if v._dirty then
-      C.tl_hook_fix_checksums(seg.pkt, seg.len)
+      chook.fix_checksums(seg.pkt, seg.len)
       seg.csum_partial = 0
     end
-    rt.hk.cur = nil
-    C.tl_hook_release(st, seg, 1, 0, nil, now)
+    rt.hook.cur = nil
+    chook.release(st, seg, 1, 0, nil, now)
     return
   end
   local note = note_of(seg, nv)
@@ -259,30 +249,30 @@ local function apply(rt, seg, v, dir, nv)
     -- A segment the other way (reset_after tells the sender too).
     local buf = scratch(rt)
     local n = segview.build(nv.reverse, buf)
-    local back = seg.dir == C.TL_PCAP_DIR_IN and C.TL_PCAP_DIR_OUT or C.TL_PCAP_DIR_IN
-    C.tl_hook_inject(st, back, buf, n, 0, note, now)
+    local back = seg.dir == DIR_IN and DIR_OUT or DIR_IN
+    chook.inject(st, back, buf, n, 0, note, now)
   end
   if nv.drop then
-    rt.hk.cur = nil
-    C.tl_hook_release(st, seg, 0, 0, note, now)
+    rt.hook.cur = nil
+    chook.release(st, seg, 0, 0, note, now)
     return
   end
   local rep = nv.segment
   local rest
   if nv.slice and nv.slice > 0 and v.len > nv.slice then
-    rt.hk.sliced = rt.hk.sliced + 1
+    rt.hook.sliced = rt.hook.sliced + 1
     local pieces = fault.split(fault.copy(rep ~= nil and not segview.is_view(rep) and rep or v), nv.slice)
     rep, rest = pieces[1], pieces
   end
   if rep ~= nil and not segview.is_view(rep) then
-    rt.hk.replaced = rt.hk.replaced + 1
+    rt.hook.replaced = rt.hook.replaced + 1
     local full = rep
     if type(rep) == "table" and not rest then full = fault.copy(v, rep) end
     local buf = scratch(rt)
     local n = segview.build(full, buf)
-    C.tl_hook_set_bytes(st, seg, buf, n)
+    chook.set_bytes(st, seg, buf, n)
   elseif v._dirty then
-    C.tl_hook_fix_checksums(seg.pkt, seg.len)
+    chook.fix_checksums(seg.pkt, seg.len)
     seg.csum_partial = 0
   end
   if nv.corrupt then
@@ -292,13 +282,13 @@ local function apply(rt, seg, v, dir, nv)
   local delay_us = nv.delay and math.floor(nv.delay * 1000) or 0
   local copies = 1 + (nv.duplicate or 0)
   local d = seg.dir
-  rt.hk.cur = nil
-  C.tl_hook_release(st, seg, copies, delay_us, note, now)
+  rt.hook.cur = nil
+  chook.release(st, seg, copies, delay_us, note, now)
   if rest then
     for i = 2, #rest do
       local buf = scratch(rt)
       local n = segview.build(rest[i], buf)
-      C.tl_hook_inject(st, d, buf, n, delay_us, note, now)
+      chook.inject(st, d, buf, n, delay_us, note, now)
     end
   end
 end
@@ -306,60 +296,60 @@ end
 -- A datagram the command-line impairment dropped (TL_HOOK_DROPS): shown
 -- to the observers with a drop verdict naming the fault, then freed.
 local function observe_drop(rt, seg, v, dir, now)
-  local hk = rt.hk
+  local hook = rt.hook
   local conn, s = lookup_conn(rt, seg)
-  local note = ffi.string(seg.note):gsub("^dropped by fault: ", "")
+  local note = chook.note(seg):gsub("^dropped by fault: ", "")
   local nv = { drop = true, fault = note ~= "" and note or "link impairment" }
-  local obs = hk.observers
+  local obs = hook.observers
   local lport = dir == "in" and v.dport or v.sport
-  local state = conn and conn:state() or state_of(s, hk.listeners[lport] ~= nil)
+  local state = conn and conn:state() or state_of(s, hook.listeners[lport] ~= nil)
   for i = 1, #obs do
     local ok, err = xpcall(obs[i], traceback, v, dir, conn, now, nv, state)
     if not ok then rt:error("trace", err) end
   end
-  hk.cur = nil
-  C.tl_hook_release(rt.st, seg, 0, 0, nil, rt.now_us)
+  hook.cur = nil
+  chook.release(rt.st, seg, 0, 0, nil, rt.now_us)
 end
 
 local function process(rt, seg)
-  local hk = rt.hk
+  local hook = rt.hook
   -- One view per runtime, re-aimed at each segment (no allocation per
   -- segment): a hook keeps fault.copy(seg), never seg itself.
-  local v = segview.view(seg, hk.view)
+  local v = segview.view(seg, hook.view)
   if not v then
-    hk.cur = nil
-    C.tl_hook_release(rt.st, seg, 1, 0, nil, rt.now_us)
+    hook.cur = nil
+    chook.release(rt.st, seg, 1, 0, nil, rt.now_us)
     return
   end
-  local dir = seg.dir == C.TL_PCAP_DIR_IN and "in" or "out"
+  local dir = seg.dir == DIR_IN and "in" or "out"
   local now = rt.now_us / 1000
   if seg.dropped ~= 0 then return observe_drop(rt, seg, v, dir, now) end
   local conn, s, ev = lookup_conn(rt, seg)
   local lport = dir == "in" and v.dport or v.sport
-  local srv = hk.listeners[lport]
-  local obs = hk.observers
+  local srv = hook.listeners[lport]
+  local obs = hook.observers
   local nv, final
   -- Accept filter: a SYN to a listener, before the stack makes any state.
   if dir == "in" and srv and s == nil and band(v.bits, SYN + ACK) == SYN then
     local f = srv.opts.accept
-    if f == nil then f = hk.accept end
+    if f == nil then f = hook.accept end
     if f then
       local r = run_hook(rt, f, v, dir, nil, now)
       if r == false or r == "refuse" or r == "reset" then
-        hk.accept_refused = hk.accept_refused + 1
+        hook.accept_refused = hook.accept_refused + 1
         nv, final = { drop = true, fault = "accept filter (refused)" }, true
         refuse(rt, v)
       elseif r == "drop" then
-        hk.accept_dropped = hk.accept_dropped + 1
+        hook.accept_dropped = hook.accept_dropped + 1
         nv, final = { drop = true, fault = "accept filter" }, true
       end
     end
   end
-  if ev and not conn and (#hk.global > 0 or #obs > 0 or (srv and srv.opts.on_segment)) then
+  if ev and not conn and (#hook.global > 0 or #obs > 0 or (srv and srv.opts.on_segment)) then
     conn = evserver.conn_of(rt, s)
   end
-  if not final and hk.mask ~= C.TL_HOOK_SYN_IN then
-    nv, final = run_list(rt, hk.global, nv, v, dir, conn, now)
+  if not final and hook.mask ~= chook.SYN_IN then
+    nv, final = run_list(rt, hook.global, nv, v, dir, conn, now)
     if not final and srv and srv.opts.on_segment then
       nv, final = run_list(rt, { srv.opts.on_segment }, nv, v, dir, conn, now)
     end
@@ -377,11 +367,11 @@ local function process(rt, seg)
   apply(rt, seg, v, dir, nv)
 end
 
-local function drain_loop(rt, hk, st)
+local function drain_loop(rt, hook, st)
   while true do
-    local seg = C.tl_hook_next(st)
+    local seg = chook.next(st)
     if seg == nil then return end
-    hk.cur = seg       -- until apply() hands it back
+    hook.cur = seg       -- until apply() hands it back
     process(rt, seg)
   end
 end
@@ -391,24 +381,23 @@ end
 -- raises is reported with its traceback, counted in hook_errors, and the
 -- segment it was judging passes unchanged; the batch then goes on.
 -- The segments released here form one receive batch, like a TUN read
--- batch in the host loop (tl_tcp_rx_batch, when the core has it): the ACKs
--- they owe leave at the stack's next poll, one per connection.
-local rx_batch = pcall(function() return C.tl_tcp_rx_batch end) and C.tl_tcp_rx_batch or nil
+-- batch in the host loop (tcplua.c.stack.rx_batch): the ACKs they owe
+-- leave at the stack's next poll, one per connection.
 
 function M.drain(rt)
-  local st, hk = rt.st, rt.hk
-  if C.tl_hook_pending(st) == 0 then return false end
-  if rx_batch then rx_batch(st, 1) end
+  local st, hook = rt.st, rt.hook
+  if not hook.ever or not chook.pending(st) then return false end
+  stack.rx_batch(st, true)
   for _ = 1, 1e6 do
-    local ok, err = xpcall(drain_loop, traceback, rt, hk, st)
+    local ok, err = xpcall(drain_loop, traceback, rt, hook, st)
     if ok then break end
-    hk.errors = hk.errors + 1
+    hook.errors = hook.errors + 1
     rt:error("segment hook", err)
-    local seg = hk.cur
-    hk.cur = nil
-    if seg ~= nil then C.tl_hook_release(st, seg, 1, 0, nil, rt.now_us) end
+    local seg = hook.cur
+    hook.cur = nil
+    if seg ~= nil then chook.release(st, seg, 1, 0, nil, rt.now_us) end
   end
-  if rx_batch then rx_batch(st, 0) end
+  stack.rx_batch(st, false)
   return true
 end
 
@@ -422,7 +411,7 @@ function M.inject(rt, t)
   local dir = t.dir or "out"
   local d = DIRNUM[dir]
   if not d then error("inject: dir must be \"in\" or \"out\"", 2) end
-  local c = C.tl_stack_config(st)
+  local c = stack.config(st)
   local f = {}
   for k, x in pairs(t) do f[k] = x end
   if dir == "out" and f.src == nil then f.src = tonumber(c.addr) end
@@ -430,7 +419,7 @@ function M.inject(rt, t)
   local buf = scratch(rt)
   local ok, n = pcall(segview.build, f, buf)
   if not ok then return nil, tostring(n) end
-  local r = C.tl_hook_inject(st, d, buf, n, math.floor((t.delay or 0) * 1000), t.note or "injected",
+  local r = chook.inject(st, d, buf, n, math.floor((t.delay or 0) * 1000), t.note or "injected",
     rt.now_us)
   if r < 0 then return nil, core.strerror(r) end
   return true
@@ -438,21 +427,18 @@ end
 
 -- Hook and fault counters for tcplua.stats().
 function M.stats(rt, t)
-  local hk = rt.hk
-  t.hook_errors = hk.errors
-  t.accept_refused = hk.accept_refused
-  t.accept_dropped = hk.accept_dropped
-  t.hook_corrupted = hk.corrupted
-  t.hook_sliced = hk.sliced
-  t.hook_replaced = hk.replaced
+  local hook = rt.hook
+  t.hook_errors = hook.errors
+  t.accept_refused = hook.accept_refused
+  t.accept_dropped = hook.accept_dropped
+  t.hook_corrupted = hook.corrupted
+  t.hook_sliced = hook.sliced
+  t.hook_replaced = hook.replaced
   for k, x in pairs(fault.stats()) do t["fault_" .. k] = x end
-  local names = { "in", "out", "lost", "dup", "reordered", "corrupted", "overflow", "oversize" }
   for d = 0, 1 do
-    local im = C.tl_hook_impair(rt.st, d)
-    if im ~= nil then
-      for k = 1, #names do
-        t["impair_" .. (d == 0 and "rx" or "tx") .. "_" .. names[k]] = tonumber(C.tl_impair_count(im, k - 1))
-      end
+    local counts = chook.impair_counts(rt.st, d)
+    if counts then
+      for k, n in pairs(counts) do t["impair_" .. (d == 0 and "rx" or "tx") .. "_" .. k] = n end
     end
   end
   return t

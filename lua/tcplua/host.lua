@@ -5,7 +5,7 @@
 --                  returns the next Lua deadline in us (or -1) and the
 --                  stop flag (tcplua.stop() was called);
 --   shutdown()     on SIGINT/SIGTERM, before the stack is freed.
-local core = require "tcplua.core"
+local stack = require "tcplua.c.stack"
 local runtime = require "tcplua.runtime"
 local tcplua = require "tcplua"
 local hook = require "tcplua.hook"
@@ -22,7 +22,7 @@ function M.attach(info)
   end
   extra.args = info.args or {}
   local rt = runtime.new {
-    stack = core.ffi.cast("tl_stack *", info.stack),
+    stack = stack.from_pointer(info.stack),
     now_us = tonumber(info.now_us) or 0,
     config = extra,
   }

@@ -13,24 +13,27 @@
 --
 -- Small strings are still copied: below MIN a copy costs less than a
 -- piece in the ring and an anchor here.
-local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
+--
+-- State: rt.lend = { q = { [socket key] = anchors }, n = sockets with
+-- anchors }.
+local sock = require "tcplua.c.sock"
+local stream = require "tcplua.c.stream"
 
 local M = {}
 
 M.MIN = 4096
 
-local uptr = ffi.typeof("uintptr_t")
+local key_of = sock.key
 
-local function key_of(s) return tonumber(ffi.cast(uptr, s)) end
+function M.init(rt) rt.lend = { q = {}, n = 0 } end
 
 -- Lets go of the anchors of socket s whose bytes are all acknowledged, or
 -- of all of them once its send buffer holds nothing: a reset or timed-out
 -- connection dropped what it held (core/tcp.c tcp_conn_closed), and the
 -- script may close it much later.
 local function settle(rt, key, q, s)
-  local acked = tonumber(C.tl_sock_snd_acked(s))
-  if tonumber(C.tl_sock_snd_queued(s)) == acked then acked = math.huge end
+  local acked = sock.snd_acked(s)
+  if sock.snd_queued(s) == acked then acked = math.huge end
   local h = q.head
   while h <= q.tail and q[2 * h] <= acked do
     q[2 * h - 1], q[2 * h] = nil, nil
@@ -38,29 +41,29 @@ local function settle(rt, key, q, s)
   end
   q.head = h
   if h > q.tail then
-    rt.lent[key] = nil
-    rt.lent_n = rt.lent_n - 1
+    local l = rt.lend
+    l.q[key] = nil
+    l.n = l.n - 1
   end
 end
 
--- Sends len bytes at ptr (inside string str) on socket s, lending them
--- when there are enough: returns what tl_send returns.
-function M.send(rt, s, str, ptr, len, now)
-  if len < M.MIN then return C.tl_send(s, ptr, len, now) end
-  local r = C.tl_send_ref(s, ptr, len, now)
+-- Sends string str from byte off on socket s, for both connection styles:
+-- urgent data is copied (tl_send_urgent), other bytes are lent when there
+-- are enough, else copied. Returns what tl_send returns.
+function M.send(rt, s, str, off, urgent, now)
+  local ptr, len = stream.ptr(str) + off, #str - off
+  if urgent then return stream.send_urgent(s, ptr, len, now) end
+  if len < M.MIN then return stream.send(s, ptr, len, now) end
+  local r = stream.send_ref(s, ptr, len, now)
   if r <= 0 then return r end
-  local lent = rt.lent
-  if not lent then
-    lent = {}
-    rt.lent, rt.lent_n = lent, 0
-  end
+  local l = rt.lend
   local key = key_of(s)
-  local q = lent[key]
-  local mark = tonumber(C.tl_sock_snd_queued(s))
+  local q = l.q[key]
+  local mark = sock.snd_queued(s)
   if not q then
     q = { head = 1, tail = 0 }
-    lent[key] = q
-    rt.lent_n = rt.lent_n + 1
+    l.q[key] = q
+    l.n = l.n + 1
   elseif q.tail >= q.head and q[2 * q.tail - 1] == str then
     q[2 * q.tail] = mark -- the rest of the same string: one anchor
     return r
@@ -74,38 +77,42 @@ end
 
 -- An event for socket s: the peer may have acknowledged lent bytes.
 function M.event(rt, s)
+  local l = rt.lend
+  if l.n == 0 then return end
   local key = key_of(s)
-  local q = rt.lent[key]
+  local q = l.q[key]
   if q then settle(rt, key, q, s) end
 end
 
 local function forget(rt, s)
-  local lent = rt.lent
-  if not lent then return end
+  local l = rt.lend
   local key = key_of(s)
-  if lent[key] then
-    lent[key] = nil
-    rt.lent_n = rt.lent_n - 1
+  if l.q[key] then
+    l.q[key] = nil
+    l.n = l.n - 1
   end
 end
 
 -- tl_close / tl_abort, then let go of everything lent on s (tl_close has
 -- copied what the stack still needs; tl_abort dropped it).
 function M.close(rt, s, now)
-  C.tl_close(s, now)
+  sock.close(s, now)
   forget(rt, s)
 end
 
 function M.abort(rt, s, now)
-  C.tl_abort(s, now)
+  sock.abort(s, now)
   forget(rt, s)
 end
 
 -- Strings lent and not yet let go of, on all sockets (for specs).
 function M.count(rt)
   local n = 0
-  for _, q in pairs(rt.lent or {}) do n = n + q.tail - q.head + 1 end
+  for _, q in pairs(rt.lend.q) do n = n + q.tail - q.head + 1 end
   return n
 end
+
+-- Sockets holding lent strings (for specs).
+function M.sockets(rt) return rt.lend.n end
 
 return M

@@ -8,13 +8,9 @@
 --
 -- Timestamps are microseconds (int64 or number). A capture left open is
 -- flushed and closed when collected, but close() it to know the result.
-local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
+local cpcap = require "tcplua.c.pcap"
 
--- Another module may have declared it already; either way it is there.
-pcall(ffi.cdef, "char *strerror(int errnum);")
-
-local DIRS = { ["in"] = C.TL_PCAP_DIR_IN, out = C.TL_PCAP_DIR_OUT }
+local DIRS = { ["in"] = cpcap.DIR_IN, out = cpcap.DIR_OUT }
 
 local Capture = {}
 Capture.__index = Capture
@@ -26,11 +22,9 @@ local M = {}
 M.comment = require("tcplua.fault").describe
 
 function M.open(path)
-  local p = C.tl_pcap_open(path)
-  if p == nil then
-    return nil, string.format("pcap: cannot open %s: %s", path, ffi.string(ffi.C.strerror(ffi.errno())))
-  end
-  return setmetatable({ p = ffi.gc(p, C.tl_pcap_close), path = path }, Capture)
+  local p, err = cpcap.open(path)
+  if not p then return nil, string.format("pcap: cannot open %s: %s", path, err) end
+  return setmetatable({ p = p, path = path }, Capture)
 end
 
 -- write(pkt, ts_us, dir, comment) with pkt a string, or
@@ -43,19 +37,18 @@ function Capture:write(pkt, a, b, c, d)
   else
     len, ts, dir, comment = a, b, c, d
   end
-  local rc = C.tl_pcap_write(self.p, ffi.cast("const uint8_t *", pkt), len, ts or 0,
-    DIRS[dir] or C.TL_PCAP_DIR_UNKNOWN, comment)
+  local rc = cpcap.write(self.p, pkt, len, ts or 0, DIRS[dir] or cpcap.DIR_UNKNOWN, comment)
   if rc ~= 0 then return nil, "pcap: write failed on " .. self.path end
   return true
 end
 
-function Capture:count() return self.p and tonumber(C.tl_pcap_count(self.p)) or 0 end
+function Capture:count() return self.p and cpcap.count(self.p) or 0 end
 
 function Capture:close()
   if not self.p then return true end
-  local p = ffi.gc(self.p, nil)
+  local p = self.p
   self.p = nil
-  if C.tl_pcap_close(p) ~= 0 then return nil, "pcap: write failed on " .. self.path end
+  if cpcap.close(p) ~= 0 then return nil, "pcap: write failed on " .. self.path end
   return true
 end
 

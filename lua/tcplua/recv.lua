@@ -1,47 +1,30 @@
--- Reading from a connection: the receive patterns on top of tl_recv,
--- tl_readable and tl_find_byte. Bytes are copied out of the core into one
--- grow-only buffer per runtime, and into a Lua string only when they are
+-- Reading from a connection: the receive patterns on top of the core's
+-- stream calls (tcplua.c.stream: recv, readable, find_byte). Bytes are
+-- copied out of the core into the runtime's read buffer
+-- (tcplua.connbase.buffer), and into a Lua string only when they are
 -- returned (or when a long line or count must be pulled out to keep the
 -- receive window open).
-local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
+local stream = require "tcplua.c.stream"
+local sock = require "tcplua.c.sock"
+local base = require "tcplua.connbase"
+local cowait = require "tcplua.cowait"
 
 local M = {}
 
-local EAGAIN = C.TL_EAGAIN
-local errword
-
--- States in which the peer's FIN has arrived: no more data will come.
-local FIN_STATES = {
-  [C.TL_CLOSE_WAIT] = true, [C.TL_CLOSING] = true, [C.TL_LAST_ACK] = true,
-  [C.TL_TIME_WAIT] = true, [C.TL_CLOSED] = true,
-}
-
--- The runtime's receive buffer, at least n bytes (grows, never shrinks).
-function M.buffer(rt, n)
-  if rt.bufcap < n then
-    local cap = math.max(n, rt.bufcap * 2, 65536)
-    rt.buf = ffi.new("uint8_t[?]", cap)
-    rt.bufcap = cap
-  end
-  return rt.buf
-end
-
--- Has the peer finished sending (FIN or error)?
-local function ended(s)
-  return C.tl_sock_error(s) ~= 0 or FIN_STATES[C.tl_sock_state(s)] == true
-end
+local EAGAIN = stream.EAGAIN
+local errword, ended, buffer, wait_as = base.errword, base.peer_done, base.buffer, cowait.wait_as
+local tostr = stream.string
 
 -- Reads everything still readable, then the reason reading stopped.
 local function drain(c)
   local rt, s = c.rt, c.s
   local parts = {}
   while true do
-    local n = tonumber(C.tl_readable(s))
-    local buf = M.buffer(rt, math.max(n, 1))
-    local r = tonumber(C.tl_recv(s, buf, math.max(n, 1), rt.now_us))
+    local n = stream.readable(s)
+    local buf = buffer(rt, math.max(n, 1))
+    local r = stream.recv(s, buf, math.max(n, 1), rt.now_us)
     if r > 0 then
-      parts[#parts + 1] = ffi.string(buf, r)
+      parts[#parts + 1] = tostr(buf, r)
     elseif r == EAGAIN then
       return table.concat(parts), nil
     else
@@ -53,28 +36,25 @@ end
 -- Moves n readable bytes into a Lua string.
 local function take(c, n)
   local rt = c.rt
-  local buf = M.buffer(rt, n)
+  local buf = buffer(rt, n)
   local got = 0
   while got < n do
-    local r = tonumber(C.tl_recv(c.s, buf + got, n - got, rt.now_us))
+    local r = stream.recv(c.s, buf + got, n - got, rt.now_us)
     if r <= 0 then break end
     got = got + r
   end
-  return ffi.string(buf, got)
+  return tostr(buf, got)
 end
 
 -- While waiting for a line or a byte count, bytes pile up in the core's
 -- receive buffer. Once they reach half of it we move them into Lua, or a
 -- line longer than the buffer would stall the connection (zero window).
 local function spill_limit(s)
-  local rcv = tonumber(C.tl_getopt(s, C.TL_OPT_RCVBUF))
+  local rcv = sock.getopt(s, sock.OPT.rcvbuf)
   if not rcv or rcv <= 0 then rcv = 65536 end
   return math.max(1, math.floor(rcv / 2))
 end
 
--- A line longer than this (not counting its LF and CR) gives
--- nil, "line too long" (conn:setoption("max_line", n) changes it).
-M.MAX_LINE = 65536
 
 local function joined(parts, last)
   if not parts then return last or "" end
@@ -91,11 +71,11 @@ end
 
 function M.line(c, co, rec, deadline)
   local parts, have = nil, 0
-  local max = c.max_line or M.MAX_LINE
+  local max = c.max_line or base.MAX_LINE
   while true do
     local s = c.s
     if not s then return nil, "closed", joined(parts) end
-    local off = tonumber(C.tl_find_byte(s, 10))
+    local off = stream.find_byte(s, 10)
     if off >= 0 then
       local len = have + off
       if len > max then
@@ -103,8 +83,8 @@ function M.line(c, co, rec, deadline)
         local cr = false
         if len == max + 1 then
           if off > 0 then
-            local b = M.buffer(c.rt, 1)
-            cr = C.tl_peek(s, off - 1, b, 1) == 1 and b[0] == 13
+            local b = buffer(c.rt, 1)
+            cr = stream.peek(s, off - 1, b, 1) == 1 and b[0] == 13
           else
             cr = parts[#parts]:byte(-1) == 13
           end
@@ -117,7 +97,7 @@ function M.line(c, co, rec, deadline)
       if line:byte(-1) == 13 then line = line:sub(1, -2) end
       return line
     end
-    local n = tonumber(C.tl_readable(s))
+    local n = stream.readable(s)
     if have + n > max + 1 then return too_long(c, parts, have, max) end
     if ended(s) then
       local rest, err = drain(c)
@@ -127,7 +107,7 @@ function M.line(c, co, rec, deadline)
       parts = parts or {}
       parts[#parts + 1] = take(c, n)
       have = have + n
-    elseif M.wait_as(c, "reader", co, rec, deadline) == "timeout" then
+    elseif wait_as(c, "reader", co, rec, deadline) == "timeout" then
       if c.s then return nil, "timeout", joined(parts, drain(c)) end
       return nil, "timeout", joined(parts)
     end
@@ -141,22 +121,22 @@ function M.peek(c, n, co, rec, deadline)
   local rt = c.rt
   local function look(s, k)
     if k <= 0 then return "" end
-    local buf = M.buffer(rt, k)
-    local r = tonumber(C.tl_peek(s, 0, buf, k))
-    return r > 0 and ffi.string(buf, r) or ""
+    local buf = buffer(rt, k)
+    local r = stream.peek(s, 0, buf, k)
+    return r > 0 and tostr(buf, r) or ""
   end
   while true do
     local s = c.s
     if not s then return nil, "closed", "" end
-    local avail = tonumber(C.tl_readable(s))
+    local avail = stream.readable(s)
     if n and avail >= n then return look(s, n) end
     if not n and avail > 0 then return look(s, math.min(avail, 65536)) end
     if ended(s) then
-      local e = C.tl_sock_error(s)
+      local e = sock.error(s)
       return nil, e ~= 0 and errword(e) or "closed", look(s, avail)
     end
-    if M.wait_as(c, "reader", co, rec, deadline) == "timeout" then
-      return nil, "timeout", c.s and look(c.s, tonumber(C.tl_readable(c.s))) or ""
+    if wait_as(c, "reader", co, rec, deadline) == "timeout" then
+      return nil, "timeout", c.s and look(c.s, stream.readable(c.s)) or ""
     end
   end
 end
@@ -171,8 +151,8 @@ end
 local function safe_len(c, s, n, pat)
   local m = math.min(n, #pat - 1)
   if m <= 0 then return n end
-  local buf = M.buffer(c.rt, m)
-  local tail = ffi.string(buf, tonumber(C.tl_peek(s, n - m, buf, m)))
+  local buf = buffer(c.rt, m)
+  local tail = tostr(buf, stream.peek(s, n - m, buf, m))
   for k = m, 1, -1 do
     if tail:sub(-k) == pat:sub(1, k) then return n - k end
   end
@@ -189,7 +169,7 @@ function M.until_read(c, st, size, co, rec, deadline)
   while true do
     local s = c.s
     if not s then return nil, "closed", joined(parts) end
-    local off = tonumber(C.tl_find(s, pat, plen, from))
+    local off = stream.find(s, pat, plen, from)
     if off >= 0 then
       if size and off > size then return take(c, size) end
       local data = take(c, off)
@@ -202,7 +182,7 @@ function M.until_read(c, st, size, co, rec, deadline)
       end
       return data
     end
-    local n = tonumber(C.tl_readable(s))
+    local n = stream.readable(s)
     local safe = safe_len(c, s, n, pat)
     if size and safe >= size then return take(c, size) end
     if ended(s) then
@@ -217,7 +197,7 @@ function M.until_read(c, st, size, co, rec, deadline)
       from = 0
     else
       from = math.max(0, safe)
-      if M.wait_as(c, "reader", co, rec, deadline) == "timeout" then
+      if wait_as(c, "reader", co, rec, deadline) == "timeout" then
         -- What cannot be part of the pattern is returned (and consumed);
         -- a possible start of it stays for the next call.
         if c.s and safe > 0 and not size then return nil, "timeout", joined(parts, take(c, safe)) end
@@ -233,7 +213,7 @@ function M.count(c, want, co, rec, deadline)
     local s = c.s
     if not s then return nil, "closed", parts and table.concat(parts) or "" end
     local need = want - have
-    local n = tonumber(C.tl_readable(s))
+    local n = stream.readable(s)
     if n >= need then
       local data = take(c, need)
       if parts then parts[#parts + 1] = data; data = table.concat(parts) end
@@ -248,7 +228,7 @@ function M.count(c, want, co, rec, deadline)
       parts = parts or {}
       parts[#parts + 1] = take(c, n)
       have = have + n
-    elseif M.wait_as(c, "reader", co, rec, deadline) == "timeout" then
+    elseif wait_as(c, "reader", co, rec, deadline) == "timeout" then
       local rest = c.s and drain(c) or ""
       if parts then parts[#parts + 1] = rest; rest = table.concat(parts) end
       return nil, "timeout", rest
@@ -262,27 +242,20 @@ function M.all(c, co, rec, deadline)
   while true do
     local s = c.s
     if not s then return nil, "closed", table.concat(parts) end
-    local n = tonumber(C.tl_readable(s))
+    local n = stream.readable(s)
     local cap = math.max(n, 1)
-    local buf = M.buffer(rt, cap)
-    local r = tonumber(C.tl_recv(s, buf, cap, rt.now_us))
+    local buf = buffer(rt, cap)
+    local r = stream.recv(s, buf, cap, rt.now_us)
     if r > 0 then
-      parts[#parts + 1] = ffi.string(buf, r)
-    elseif r == C.TL_ECLOSED then
+      parts[#parts + 1] = tostr(buf, r)
+    elseif r == stream.ECLOSED then
       return table.concat(parts)
     elseif r ~= EAGAIN then
       return nil, errword(r), table.concat(parts)
-    elseif M.wait_as(c, "reader", co, rec, deadline) == "timeout" then
+    elseif wait_as(c, "reader", co, rec, deadline) == "timeout" then
       return nil, "timeout", table.concat(parts)
     end
   end
-end
-
-
--- socket.lua supplies the error words and the wait primitive.
-function M.setup(errword_fn, wait_as_fn)
-  errword = errword_fn
-  M.wait_as = wait_as_fn
 end
 
 return M

@@ -7,14 +7,24 @@
 -- The functions a script sees (listen, connect, spawn, sleep, timer, ...)
 -- are closures over the runtime collected in runtime.api, so the tcplua
 -- module and a sim stack expose the same table shape.
+--
+-- The runtime table's own fields are the ones new() sets below; every
+-- other module keeps its state under one field named after it: rt.ids
+-- (tcplua.ids), rt.io (tcplua.connbase), rt.server (tcplua.server),
+-- rt.evs (tcplua.evserver), rt.hook (tcplua.hook), rt.lend (tcplua.lend),
+-- rt.simlink (tcplua.sim).
 local core = require "tcplua.core"
+local stack = require "tcplua.c.stack"
 local timers = require "tcplua.timers"
+local ids = require "tcplua.ids"
+local base = require "tcplua.connbase"
 local socket = require "tcplua.socket"
+local server = require "tcplua.server"
+local evserver = require "tcplua.evserver"
 local hook = require "tcplua.hook"
+local lend = require "tcplua.lend"
 local fault = require "tcplua.fault"
 local hosts = require "tcplua.hosts"
-
-local C, ffi = core.C, core.ffi
 local co_create, co_resume, co_running, co_status, co_yield =
   coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
 local traceback = debug.traceback
@@ -44,12 +54,13 @@ local function new(opts)
     done = setmetatable({}, { __mode = "k" }), -- finished threads not yet waited for
     alive = 0,           -- coroutines not yet finished
     stopped = false,
-    socks = {},          -- user id -> conn or server
-    next_id = 0,
   }, R)
   self.api = self:_make_api()
-  socket.init(self)
+  ids.init(self)
+  server.init(self)
+  evserver.init(self)
   hook.init(self)
+  lend.init(self)
   return self
 end
 
@@ -160,12 +171,7 @@ end
 function R:label(rec)
   local c = rec.conn
   if not c or not c.s then return rec.label or "" end
-  local ok, s = pcall(function()
-    local rip, rport = c:peer()
-    local _, lport = c:sockname()
-    return ("%s:%d -> :%d: "):format(rip, rport, lport)
-  end)
-  return ok and s or ""
+  return base.label(c)
 end
 
 -- Ends a coroutine that is not running: it never resumes. Its timer is
@@ -196,9 +202,16 @@ end
 -- Starts fn(...) in a new coroutine at once (it runs until its first wait).
 -- rec: the coroutine's record; rec.what labels error reports, rec.owned
 -- holds connections closed when it ends, rec.on_done(ok, rec) runs then.
+-- A thread's rec.parent (the spawning coroutine's record) gets it as a
+-- child before it first runs.
 function R:_spawn(rec, fn, ...)
   if type(fn) ~= "function" then error("spawn: expected a function", 3) end
   local co = co_create(fn)
+  local prec = rec.parent
+  if prec then
+    prec.children = prec.children or {}
+    prec.children[co] = true
+  end
   rec.waiting = false
   self.cos[co] = rec
   self.alive = self.alive + 1
@@ -267,8 +280,8 @@ function R:step(now_us)
   if now_us and now_us > self.now_us then self.now_us = now_us end
   for _ = 1, 100000 do
     local did = false
-    if self.hk.ever and hook.drain(self) then did = true end
-    if self.st and socket.drain_events(self) then did = true end
+    if hook.drain(self) then did = true end
+    if self.st and server.drain_events(self) then did = true end
     if self:_run_timers() then did = true end
     if self:_run_ready() then did = true end
     if not did then break end
@@ -277,14 +290,14 @@ function R:step(now_us)
 end
 
 -- Aborts every connection and closes every listener (the binary is exiting).
-function R:shutdown() socket.shutdown_all(self) end
+function R:shutdown() server.shutdown_all(self) end
 
 ------------------------------------------------------------------- api ----
 
 function R:config()
   local t = {}
   if self.st then
-    local c = C.tl_stack_config(self.st)
+    local c = stack.config(self.st)
     t.addr = core.ipstr(c.addr)
     t.host = core.ipstr(c.host)
     t.prefix = c.prefix
@@ -300,78 +313,94 @@ function R:config()
   return t
 end
 
+-- Threads (OpenResty's ngx.thread): spawn returns the coroutine, which
+-- wait and kill take; a thread spawned inside a coroutine is that
+-- coroutine's child and is killed when it ends.
+local function api_spawn(self, fn, ...)
+  local pco = co_running()
+  local prec = pco and self.cos[pco]
+  local rec = { what = "coroutine", thread = true, parent = prec, label = prec and self:label(prec) }
+  return (self:_spawn(rec, fn, ...))
+end
+
+-- The results of the first of the threads ... to finish (waiting for one).
+-- api.wait and api.kill tail-call these, so level 2 is the script's call.
+local function api_wait(self, ...)
+  local co, rec = self:current("tcplua.wait")
+  local n = select("#", ...)
+  if n == 0 then error("wait: expected one or more threads from tcplua.spawn", 2) end
+  for i = 1, n do
+    local t = select(i, ...)
+    if type(t) ~= "thread" then error("wait: argument " .. i .. " is not a thread from tcplua.spawn", 2) end
+    if t == co then error("wait: a thread cannot wait for itself", 2) end
+  end
+  while true do
+    local alive = false
+    for i = 1, n do
+      local t = select(i, ...)
+      local d = self.done[t]
+      if d then
+        self.done[t] = nil
+        local r = d.res
+        d.res = nil
+        for j = 1, n do
+          local tr = self.cos[select(j, ...)]
+          if tr and tr.waiter == co then tr.waiter = nil end
+        end
+        return unpack(r, 1, r.n)
+      end
+      local tr = self.cos[t]
+      if tr and tr.thread then
+        alive = true
+        tr.waiter = co
+      end
+    end
+    if not alive then return nil, "already waited or killed" end
+    self:wait(co, rec, nil)
+  end
+end
+
+local function api_kill(self, t)
+  if type(t) ~= "thread" then error("kill: expected a thread from tcplua.spawn", 2) end
+  if t == co_running() then return nil, "cannot kill the running thread" end
+  if co_status(t) == "normal" then return nil, "cannot kill a thread that is resuming this one" end
+  if self.done[t] then
+    self.done[t] = nil
+    return true
+  end
+  local rec = self.cos[t]
+  if not rec or not rec.thread then return nil, "already waited or killed" end
+  self:_kill(t, rec)
+  return true
+end
+
+-- listen([host,] port, handler, opts): host, when given, is the stack's
+-- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
+local function api_listen(self, port, handler, opts, ...)
+  self:need_stack()
+  if type(port) ~= "string" then return server.listen(self, port, handler, opts) end
+  local host = port
+  if host ~= "*" then
+    local addr, err = hosts.resolve(host)
+    if not addr then return nil, err end
+    local own = core.ip(self:config().addr)
+    if addr ~= 0 and addr ~= own then
+      return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
+        core.ipstr(own))
+    end
+  end
+  return server.listen(self, handler, opts, ...)
+end
+
 function R:_make_api()
   local self_ = self
   local api = { _runtime = self }
   function api.now() return self_.now_us / 1000 end
   function api.timer(ms, fn) return user_timer(self_, ms, fn, false) end
   function api.every(ms, fn) return user_timer(self_, ms, fn, true) end
-  -- Threads (OpenResty's ngx.thread): spawn returns the coroutine, which
-  -- wait and kill take; a thread spawned inside a coroutine is that
-  -- coroutine's child and is killed when it ends.
-  function api.spawn(fn, ...)
-    local pco = co_running()
-    local prec = pco and self_.cos[pco]
-    local rec = { what = "coroutine", thread = true, parent = prec, label = prec and self_:label(prec) }
-    if type(fn) ~= "function" then error("spawn: expected a function", 2) end
-    local co = co_create(fn)
-    if prec then
-      prec.children = prec.children or {}
-      prec.children[co] = true
-    end
-    rec.waiting = false
-    self_.cos[co] = rec
-    self_.alive = self_.alive + 1
-    self_:_resume(co, rec, ...)
-    return co
-  end
-  function api.wait(...)
-    local co, rec = self_:current("tcplua.wait")
-    local n = select("#", ...)
-    if n == 0 then error("wait: expected one or more threads from tcplua.spawn", 2) end
-    for i = 1, n do
-      local t = select(i, ...)
-      if type(t) ~= "thread" then error("wait: argument " .. i .. " is not a thread from tcplua.spawn", 2) end
-      if t == co then error("wait: a thread cannot wait for itself", 2) end
-    end
-    while true do
-      local alive = false
-      for i = 1, n do
-        local t = select(i, ...)
-        local d = self_.done[t]
-        if d then
-          self_.done[t] = nil
-          local r = d.res
-          d.res = nil
-          for j = 1, n do
-            local tr = self_.cos[select(j, ...)]
-            if tr and tr.waiter == co then tr.waiter = nil end
-          end
-          return unpack(r, 1, r.n)
-        end
-        local tr = self_.cos[t]
-        if tr and tr.thread then
-          alive = true
-          tr.waiter = co
-        end
-      end
-      if not alive then return nil, "already waited or killed" end
-      self_:wait(co, rec, nil)
-    end
-  end
-  function api.kill(t)
-    if type(t) ~= "thread" then error("kill: expected a thread from tcplua.spawn", 2) end
-    if t == co_running() then return nil, "cannot kill the running thread" end
-    if co_status(t) == "normal" then return nil, "cannot kill a thread that is resuming this one" end
-    if self_.done[t] then
-      self_.done[t] = nil
-      return true
-    end
-    local rec = self_.cos[t]
-    if not rec or not rec.thread then return nil, "already waited or killed" end
-    self_:_kill(t, rec)
-    return true
-  end
+  function api.spawn(fn, ...) return api_spawn(self_, fn, ...) end
+  function api.wait(...) return api_wait(self_, ...) end
+  function api.kill(t) return api_kill(self_, t) end
   function api.sleep(ms)
     local co, rec = self_:current("tcplua.sleep")
     if type(ms) ~= "number" then error("sleep: expected ms", 2) end
@@ -400,25 +429,7 @@ function R:_make_api()
   function api.config() return self_:config() end
   function api.stop() self_.stopped = true end
   function api.on_error(fn) self_.report = fn or default_report end
-  -- listen([host,] port, handler, opts): host, when given, is the stack's
-  -- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
-  function api.listen(port, handler, opts, ...)
-    self_:need_stack()
-    if type(port) == "string" then
-      local host = port
-      if host ~= "*" then
-        local addr, err = hosts.resolve(host)
-        if not addr then return nil, err end
-        local own = core.ip(self_:config().addr)
-        if addr ~= 0 and addr ~= own then
-          return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
-            core.ipstr(own))
-        end
-      end
-      return socket.listen(self_, handler, opts, ...)
-    end
-    return socket.listen(self_, port, handler, opts)
-  end
+  function api.listen(...) return api_listen(self_, ...) end
   function api.connect(host, port, opts)
     self_:need_stack()
     return socket.connect(self_, host, port, opts)

@@ -21,8 +21,10 @@
 --   mss, wscale, sackok, timestamps   shortcuts into options (accept filters)
 --   ttl, id         IPv4 TTL and identification; writable
 local core = require "tcplua.core"
+local wire = require "tcplua.c.wire"
+local chook = require "tcplua.c.hook"
 local fault = require "tcplua.fault"
-local C, ffi = core.C, core.ffi
+local ffi = require "ffi"
 local bit = require "bit"
 local band, bor, rshift, lshift = bit.band, bit.bor, bit.rshift, bit.lshift
 
@@ -48,12 +50,10 @@ local function ipnum(v)
   return n
 end
 
-local opts_buf = ffi.new("struct tl_tcp_opts")
-
 -- Parses option bytes (a pointer and length) into the table form.
 local function parse_opts(p, len)
   if len <= 0 then return {} end
-  local rc = C.tl_tcp_parse_opts(p, len, opts_buf)
+  local rc, opts_buf = wire.parse_opts(p, len)
   local o = {}
   if rc ~= 0 then o.malformed = true end
   if opts_buf.has_mss ~= 0 then o.mss = opts_buf.mss end
@@ -236,7 +236,7 @@ function M.build(t, buf)
   wr16(buf, 38, field(t, "urg", 0))
   if #opts > 0 then ffi.copy(buf + 40, opts, #opts) end
   if #payload > 0 then ffi.copy(buf + 20 + thl, payload, #payload) end
-  C.tl_hook_fix_checksums(buf, tot)
+  chook.fix_checksums(buf, tot)
   return tot
 end
 

@@ -11,9 +11,9 @@
 -- Virtual time only advances inside tl_sim_run, so a long transfer under
 -- heavy loss costs the CPU time of its packets, not wall-clock time.
 local core = require "tcplua.core"
+local csim = require "tcplua.c.sim"
+local stack = require "tcplua.c.stack"
 local runtime = require "tcplua.runtime"
-
-local C, ffi = core.C, core.ffi
 
 local Sim = {}
 Sim.__index = Sim
@@ -22,9 +22,8 @@ local function new(opts)
   opts = opts or {}
   local seed = opts.seed or 1
   local latency_us = math.floor((opts.latency_ms or 1) * 1000)
-  local sim = C.tl_sim_new(seed, latency_us)
-  if sim == nil then error("tl_sim_new failed", 2) end
-  sim = ffi.gc(sim, C.tl_sim_free)
+  local sim = csim.new(seed, latency_us)
+  if not sim then error("tl_sim_new failed", 2) end
   return setmetatable({ sim = sim, seed = seed, runtimes = {}, report = opts.report,
     settle_us = math.floor((opts.settle_ms or 5000) * 1000) }, Sim)
 end
@@ -38,8 +37,7 @@ local ADDR_FIELDS = { addr = true, host = true }
 -- sndbuf, rcvbuf, mtu, seed; report = function(msg) for error reports.
 function Sim:stack(cfg)
   cfg = cfg or {}
-  local c = ffi.new("tl_config")
-  C.tl_config_default(c)
+  local c = stack.default_config()
   c.seed = self.seed * 1000 + #self.runtimes + 1
   for k, v in pairs(cfg) do
     if ADDR_FIELDS[k] then
@@ -53,16 +51,17 @@ function Sim:stack(cfg)
       if not ok then error("sim:stack: bad config field " .. tostring(k) .. ": " .. tostring(err), 2) end
     end
   end
-  local ep = C.tl_sim_add_stack(self.sim, c)
+  local ep = csim.add_stack(self.sim, c)
   if ep < 0 then error("sim:stack: tl_sim_add_stack failed (" .. tostring(ep) .. ")", 2) end
   local rt = runtime.new {
-    stack = C.tl_sim_stack(self.sim, ep),
-    now_us = tonumber(C.tl_sim_now(self.sim)),
+    stack = csim.stack(self.sim, ep),
+    now_us = csim.now(self.sim),
     report = cfg.report or self.report,
     config = { name = cfg.name },
   }
-  rt.ep = ep
-  rt.sim = self          -- keeps the sim (and so the stack) alive
+  -- The sim's own field of the runtime: its endpoint, and the sim itself,
+  -- which this keeps (and so the stack) alive.
+  rt.simlink = { ep = ep, sim = self }
   self.runtimes[#self.runtimes + 1] = rt
   return rt.api
 end
@@ -71,29 +70,18 @@ local function endpoint(from)
   if from == nil then return -1 end
   if type(from) == "number" then return from end
   local rt = from._runtime or from
-  return rt.ep
+  return rt.simlink.ep
 end
 
 -- Impairment on packets sent by a stack (or raw endpoint index), or by all
 -- when from is nil: { loss, duplicate, reorder, corrupt, delay_ms,
 -- jitter_ms, reorder_gap, rate_bps, queue_max }.
 function Sim:impair(from, cfg)
-  cfg = cfg or {}
-  local ic = ffi.new("tl_impair_config")
-  ic.loss = cfg.loss or 0
-  ic.duplicate = cfg.duplicate or 0
-  ic.reorder = cfg.reorder or 0
-  ic.corrupt = cfg.corrupt or 0
-  ic.delay_us = math.floor((cfg.delay_ms or 0) * 1000)
-  ic.jitter_us = math.floor((cfg.jitter_ms or 0) * 1000)
-  ic.reorder_gap = cfg.reorder_gap or 0
-  ic.rate_bps = cfg.rate_bps or 0
-  ic.queue_max = cfg.queue_max or 0
-  C.tl_sim_impair(self.sim, endpoint(from), ic)
+  csim.impair(self.sim, endpoint(from), cfg or {})
 end
 
 -- Virtual time in ms.
-function Sim:now() return tonumber(C.tl_sim_now(self.sim)) / 1000 end
+function Sim:now() return csim.now(self.sim) / 1000 end
 
 function Sim:_step_all(now)
   local deadline, stopped = -1, false
@@ -107,7 +95,7 @@ end
 
 function Sim:_stacks_quiet()
   for i = 1, #self.runtimes do
-    if C.tl_stack_deadline(self.runtimes[i].st) >= 0 then return false end
+    if stack.deadline(self.runtimes[i].st) >= 0 then return false end
   end
   return true
 end
@@ -130,7 +118,7 @@ end
 -- if it stopped for pred/done/stop, false on reaching max_ms.
 function Sim:run_until(pred, max_ms)
   local sim = self.sim
-  local now = tonumber(C.tl_sim_now(sim))
+  local now = csim.now(sim)
   local t_end = now + math.floor((max_ms or 60000) * 1000)
   local settle = self.settle_us
   local spins, quiet_since, delivered = 0, nil, nil
@@ -143,7 +131,7 @@ function Sim:run_until(pred, max_ms)
       -- No stack timer at all means nothing unacknowledged anywhere (data,
       -- SYN and FIN arm a retransmission timer): done without settling.
       if self:_stacks_quiet() then return true end
-      local d = tonumber(C.tl_sim_delivered(sim))
+      local d = csim.delivered(sim)
       if d ~= delivered or not quiet_since then delivered, quiet_since = d, now end
       if now - quiet_since >= settle then return true end
       -- Advance in slices so a delivery is noticed near when it happens.
@@ -155,8 +143,8 @@ function Sim:run_until(pred, max_ms)
     if now >= t_end then return false end
     if deadline >= 0 and deadline < target then target = deadline end
     if target < now then target = now end
-    C.tl_sim_run(sim, target)
-    local after = tonumber(C.tl_sim_now(sim))
+    csim.run(sim, target)
+    local after = csim.now(sim)
     if after == now then
       -- Stopped for events without advancing: the next step consumes them.
       -- Bounded, so a packet nobody reads cannot spin us forever.
@@ -174,7 +162,7 @@ function Sim:run(max_ms) return self:run_until(nil, max_ms) end
 
 -- A raw endpoint (for scripted peers); returns its endpoint index.
 function Sim:raw(addr)
-  local ep = C.tl_sim_add_raw(self.sim, assert(core.ip(addr)))
+  local ep = csim.add_raw(self.sim, assert(core.ip(addr)))
   if ep < 0 then error("sim:raw: tl_sim_add_raw failed", 2) end
   return ep
 end

@@ -98,13 +98,7 @@ function M.parse_options(raw)
 end
 
 -- An optional field: nil where a table lacks it or a cdata view raises.
-local function index(seg, k) return seg[k] end
-local function field(seg, k)
-  if type(seg) ~= "cdata" then return seg[k] end
-  local ok, v = pcall(index, seg, k)
-  if ok then return v end
-  return nil
-end
+local field = require("tcplua.fault.seg").opt
 
 local function options_of(seg)
   local o = field(seg, "options")

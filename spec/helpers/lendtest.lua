@@ -52,7 +52,7 @@ function M.counter(rt, name)
 end
 
 -- Anchors and anchored sockets left in runtime rt.
-function M.anchors(rt) return lend.count(rt), rt.lent_n or 0 end
+function M.anchors(rt) return lend.count(rt), lend.sockets(rt) end
 
 -- Bytes of send and receive ring storage the stack of runtime API api holds.
 function M.ring_bytes(api) return tonumber(C.tl_tcp_ring_bytes(api._runtime.st)) end

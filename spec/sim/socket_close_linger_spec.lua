@@ -2,6 +2,7 @@
 -- (RFC 9293 3.10.4: a close with unread input would reset the connection
 -- and could cut the reply short); conn:abort() still resets.
 local luasim = require "helpers.luasim"
+local socket = require "tcplua.socket"
 local function setup() return luasim.pair(5, { tcp_sndbuf = 16384, tcp_rcvbuf = 16384 }) end
 
 describe("coroutine close with the peer still sending", function()
@@ -31,7 +32,7 @@ describe("coroutine close with the peer still sending", function()
     assert.is_nil(got[2])
     -- The server released its handle once the client's FIN came.
     sim:run(30000)
-    for _, o in pairs(a._runtime.socks) do assert.is_nil(o.lsock) end
+    assert.are.equal(0, socket.lingering(a._runtime))
   end)
 
   it("gives up lingering 5 s after its FIN when the peer never sends one", function()
@@ -50,10 +51,7 @@ describe("coroutine close with the peer still sending", function()
     assert.is_true(sim:run_until(function() return eof ~= nil end, 10000))
     assert.are.same({ "" }, eof)      -- FIN, not RST
     local rt = a._runtime
-    local function lingering()
-      for _, o in pairs(rt.socks) do if o.lsock then return true end end
-      return false
-    end
+    local function lingering() return socket.lingering(rt) > 0 end
     assert.is_true(lingering())
     assert.is_true(sim:run_until(function() return not lingering() end, 10000))
     local waited = a.now() - closed_at

@@ -329,7 +329,7 @@ describe("event-style servers over the sim", function()
     assert.is_true(closed)
     assert.are.same({ "1:1", "2:12", "3:123", "4:1234" }, counts)
     -- Ended: the pin is gone, and so is the object once the script drops it.
-    assert.is_nil(next(a._runtime.evpinned))
+    assert.is_nil(next(a._runtime.evs.pinned))
     collectgarbage("collect")
     collectgarbage("collect")
     assert.is_nil(weak[1])
@@ -491,7 +491,7 @@ describe("event-style servers over the sim", function()
     end)
     collectgarbage("stop")           -- so the weak cache shows what was made
     local ok = sim:run_until(function() return sent end, 10000)
-    local made = next(a._runtime.evconn)
+    local made = next(a._runtime.evs.conn)
     collectgarbage("restart")
     done = true
     assert.is_true(ok)
@@ -507,6 +507,29 @@ describe("event-style servers over the sim", function()
     assert.has_error(function() a.listen(7, { on_data = 42 }) end)
     -- The port is free again after the failed calls.
     assert(a.listen(7, echo))
+  end)
+
+  it("says an event connection cannot wait when a callback calls a waiting method", function()
+    local sim, a, b, log = setup()
+    local errs = {}
+    assert(a.listen(7, { on_data = function(conn, data)
+      for _, m in ipairs({ "receive", "receiveany", "peek", "receiveuntil", "settimeout" }) do
+        local ok, err = pcall(conn[m], conn, 1)
+        errs[m] = not ok and tostring(err):match("waits, and an event connection cannot") ~= nil
+      end
+      conn:send(data)
+    end }))
+    local got
+    b.spawn(function()
+      local c = assert(b.connect("10.0.0.1", 7))
+      c:send("x\n")
+      got = c:receive()
+      c:close()
+    end)
+    assert.is_true(sim:run(10000))
+    assert.are.same({}, log)
+    assert.are.equal("x", got)
+    assert.are.same({ receive = true, receiveany = true, peek = true, receiveuntil = true, settimeout = true }, errs)
   end)
 
   -- Opens n connections from raw C sockets on b (no Lua objects on the

@@ -107,6 +107,16 @@ describe("memory per connection", function()
     -- keeps the drained storage for the next message (tcp_buf.c).
     local cap = C.tl_stack_config(w.a).tcp_rcvbuf
     exchange(w, cs, ss, "q", "r")
+    if per_heap then
+      -- one message each way: the first drain frees each ring at once,
+      -- and RACK's transmit log (tcp_rack.c, ~900 B) goes with the send
+      -- ring; ~150 B of other heap stays (as with RACK off)
+      w:advance(1e6)
+      collectgarbage()
+      local after = (c_heap() - heap0) / (2 * N)
+      assert.is_true(after - per_heap <= 300,
+        ("%.0f B per connection from malloc after one exchange, %.0f before"):format(after, per_heap))
+    end
     exchange(w, cs, ss, "q", "r")
     local ra, rb = rings(w.a) / N, rings(w.b) / N
     print(("    ring storage per connection while active: client %.0f B, server %.0f B (capacity %d B each)"):format(
@@ -118,6 +128,16 @@ describe("memory per connection", function()
     w:advance(C.tl_stack_config(w.a).tcp_buf_hold_us + 1e6)
     assert.are.equal(0, rings(w.a) + rings(w.b))
     assert.is_true((mem(w) - mem0) / (2 * N) <= 660)
+    -- and what the stack does not count is gone too: RACK's transmit log
+    -- (tcp_rack.c, about 900 B with its records) goes with the send
+    -- buffer. (The exchanges leave ~150 B per connection of other heap,
+    -- the same with RACK off.)
+    if per_heap then
+      collectgarbage()
+      local after = (c_heap() - heap0) / (2 * N)
+      assert.is_true(after - per_heap <= 300,
+        ("%.0f B per idle connection from malloc after two exchanges, %.0f before"):format(after, per_heap))
+    end
   end)
 
   it("keeps loss state (scoreboard, out-of-order set, undo) only while an episode lasts", function()

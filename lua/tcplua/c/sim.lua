@@ -1,0 +1,37 @@
+-- The C family of the simulated link (core/sim.h, tl_sim_*). The only
+-- module that calls these functions; tcplua.sim builds runtimes over it.
+local core = require "tcplua.core"
+local C, ffi = core.C, core.ffi
+
+local M = {}
+
+-- A new sim, freed when collected; nil if the core could not make one.
+function M.new(seed, latency_us)
+  local sim = C.tl_sim_new(seed, latency_us)
+  if sim == nil then return nil end
+  return ffi.gc(sim, C.tl_sim_free)
+end
+
+M.add_stack = C.tl_sim_add_stack  -- (sim, cfg) -> endpoint or < 0
+M.stack = C.tl_sim_stack          -- (sim, ep) -> tl_stack *
+M.add_raw = C.tl_sim_add_raw      -- (sim, addr) -> endpoint or < 0
+function M.now(sim) return tonumber(C.tl_sim_now(sim)) end
+M.run = C.tl_sim_run              -- (sim, until_us)
+function M.delivered(sim) return tonumber(C.tl_sim_delivered(sim)) end
+
+-- Impairment of what endpoint from sends (-1: all), from a Lua table.
+function M.impair(sim, from, cfg)
+  local ic = ffi.new("tl_impair_config")
+  ic.loss = cfg.loss or 0
+  ic.duplicate = cfg.duplicate or 0
+  ic.reorder = cfg.reorder or 0
+  ic.corrupt = cfg.corrupt or 0
+  ic.delay_us = math.floor((cfg.delay_ms or 0) * 1000)
+  ic.jitter_us = math.floor((cfg.jitter_ms or 0) * 1000)
+  ic.reorder_gap = cfg.reorder_gap or 0
+  ic.rate_bps = cfg.rate_bps or 0
+  ic.queue_max = cfg.queue_max or 0
+  C.tl_sim_impair(sim, from, ic)
+end
+
+return M
