@@ -111,8 +111,11 @@ describe("tcp interop under loss: a kernel peer behind an nftables router", func
       -- (once is enough) and never waited for its retransmission timer.
       assert.is_true(k.TcpExtTCPOFOQueue >= 1, "run " .. n .. ": " .. why(d, k))
       assert.is_true(d.d_tcp_retrans_segs >= 1, "run " .. n .. ": " .. why(d, k))
-      -- (a tail loss probe may resend one more; an RTO resends the flight)
-      assert.is_true(d.d_tcp_retrans_segs <= 3, "run " .. n .. " resent too much: " .. why(d, k))
+      -- (an RTO resends the flight; each tail loss probe may resend one
+      -- segment more, and on a loaded machine an ACK can come later than
+      -- the probe's 2 SRTT + 2 ms, so probes are counted apart)
+      local probes = d.d_tcp_tlp_probes or 0
+      assert.is_true(d.d_tcp_retrans_segs - probes <= 2, "run " .. n .. " resent too much: " .. why(d, k))
       assert.equal(0, d.d_tcp_rto_expired, "run " .. n .. " needed an RTO: " .. why(d, k))
       assert.is_true(fast_recoveries(d) >= 1, "run " .. n .. ": " .. why(d, k))
     end
@@ -137,7 +140,12 @@ describe("tcp interop under loss: a kernel peer behind an nftables router", func
   end)
 
   for _, off in ipairs({ "off", "on" }) do
-    it("tcplua sends for 5 s through 1% random loss (offloads " .. off .. ") with at most 3 RTOs", function()
+    -- With offloads on a drop takes a whole 64 KB super-segment and the
+    -- flight is often one or two of them: a loss there is a tail loss,
+    -- and a lost probe leaves the RTO (the kernel sender, through the same
+    -- router, needed 3-8 RTOs in 4 s in make bench's runs).
+    local max_rto = off == "on" and 6 or 3
+    it("tcplua sends for 5 s through 1% random loss (offloads " .. off .. ") with at most " .. max_rto .. " RTOs", function()
       local ns, net = world(finally, pending, { "--seed", "63" }, MB, off)
       if not ns then return end
       net:impair({ lossnet.drop_random("from_stack", 1) })
@@ -149,7 +157,7 @@ describe("tcp interop under loss: a kernel peer behind an nftables router", func
       assert.is_true(d.d_tcp_retrans_segs > 0, why(d, k))
       -- Losses are repaired by fast retransmit / RACK / TLP, not timeouts.
       assert.is_true(fast_recoveries(d) >= 1, why(d, k))
-      assert.is_true(d.d_tcp_rto_expired <= 3, "too many RTOs: " .. why(d, k))
+      assert.is_true(d.d_tcp_rto_expired <= max_rto, "too many RTOs: " .. why(d, k))
     end)
 
     -- With offloads on a packet is a TSO super-segment of up to 64 KB:
