@@ -19,26 +19,40 @@ OPT := -O2
 endif
 
 CFLAGS ?= $(OPT) -g
-CFLAGS += -std=c11 -Wall -Wextra -Werror -fPIC -D_GNU_SOURCE -Icore $(SAN) \
+CFLAGS += -std=c11 -Wall -Wextra -Werror -fPIC -D_GNU_SOURCE $(SAN) \
           $(shell pkg-config --cflags $(PKGS))
 LDLIBS := $(shell pkg-config --libs $(PKGS)) -lev -lm
 
-# Files only the binary needs (the Lua host, the event loop, the CLI).
-BIN_SRCS := $(wildcard core/main*.c core/host_*.c)
-LIB_SRCS := $(filter-out $(BIN_SRCS), $(wildcard core/*.c))
+# The core's folders are its floors (core/floors.mk). core/host/ is only
+# the binary's (the Lua host, the event loop, the CLI); the rest is the
+# library.
+include core/floors.mk
+BIN_SRCS := $(wildcard core/host/*.c)
+LIB_SRCS := $(foreach f,$(LIB_FLOORS),$(wildcard core/$(f)/*.c))
 LIB_OBJS := $(LIB_SRCS:core/%.c=$(BUILD)/obj/%.o)
 BIN_OBJS := $(BIN_SRCS:core/%.c=$(BUILD)/obj/%.o)
-API_HDRS := core/api.h $(sort $(filter-out core/api.h, $(wildcard core/api_*.h)))
+CORE_HDRS := $(foreach f,$(ALL_FLOOR_DIRS),$(wildcard core/$(f)/*.h core/$(f)/*.def))
+API_HDRS := core/include/api.h $(sort $(filter-out core/include/api.h, $(wildcard core/include/api_*.h)))
+# What the FFI sees (tcplua.h says how it is made): the exported API, and
+# the support pieces specs drive directly.
+FFI_HDRS := $(API_HDRS) core/wire/seq.h core/wire/tcp_wire.h core/storage/ring.h core/storage/assembler.h \
+            core/tcp/isn.h
+# -I flags of the floor a source (core/<floor>/x.c, $* = <floor>/x) sits in.
+floor_inc = $(addprefix -Icore/,$(FLOOR_$(patsubst %/,%,$(dir $(1)))))
 CDEF := $(BUILD)/lua/tcplua/cdef.lua
 
 .PHONY: all test fuzz bench install uninstall clean format
-all: $(BUILD)/libtcplua.so $(BUILD)/tcplua $(CDEF) $(if $(SAN),,tcplua)
+all: $(BUILD)/libtcplua.so $(BUILD)/tcplua $(CDEF) $(BUILD)/floors.ok $(if $(SAN),,tcplua)
 
-$(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h core/*.def) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj/%.o: core/%.c $(CORE_HDRS) core/floors.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(call floor_inc,$*) -c -o $@ $<
 
-$(BUILD)/obj:
-	mkdir -p $@
+# The floors hold in the code: every #include and every symbol an object
+# takes from another stays within what core/floors.mk allows its floor.
+$(BUILD)/floors.ok: scripts/floors $(LIB_OBJS) $(BIN_OBJS)
+	scripts/floors $(BUILD)/obj
+	touch $@
 
 $(BUILD)/libtcplua.so: $(LIB_OBJS)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(LDLIBS)
@@ -50,11 +64,15 @@ $(BUILD)/tcplua: $(LIB_OBJS) $(BIN_OBJS)
 tcplua: $(BUILD)/tcplua
 	cp $< $@
 
-# The FFI declarations are generated from the C headers so the two never drift.
-$(CDEF): $(API_HDRS)
+# The FFI declarations are generated from the C headers so the two never
+# drift: the preprocessor with TL_FFI set (core/include/tcplua.h).
+$(CDEF): $(FFI_HDRS) core/include/tcplua.h core/include/config.def
 	mkdir -p $(dir $@)
-	{ echo '-- generated from $(API_HDRS) by make; do not edit'; \
-	  echo 'return [==['; cat $(API_HDRS); echo ']==]'; } > $@
+	{ echo '-- generated from $(FFI_HDRS) by make; do not edit'; \
+	  echo 'return [==['; \
+	  $(CC) -E -P -DTL_FFI $(addprefix -Icore/,$(ALL_FLOOR_DIRS)) $(addprefix -include ,$(FFI_HDRS)) -x c /dev/null; \
+	  echo ']==]'; } > $@.tmp
+	mv $@.tmp $@
 
 # SPECS narrows the run (files or directories), e.g. SPECS=spec/unit.
 test: all
@@ -85,4 +103,4 @@ clean:
 	rm -rf build build-san tcplua fuzz/build
 
 format:
-	clang-format -i core/*.c core/*.h
+	clang-format -i $(LIB_SRCS) $(BIN_SRCS) $(CORE_HDRS:%.def=)

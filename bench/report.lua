@@ -499,19 +499,19 @@ local analysis = {
     local bytes, writes, gathered = num(pt, "bytes"), num(pt, "tun_writes"), num(pt, "gathered")
     if bytes and num(pt, "profile_bytes") then bytes = bytes + num(pt, "profile_bytes") end
     return ("Analysis: tcplua sends 64 KB TSO super-segments (virtio_net_hdr GSO_TCPV4 + NEEDS_CSUM, "
-      .. "core/host_offload.c) without copying their payload in user space: the stack hands the link its headers "
-      .. "plus the send ring's one or two spans (tl_stack_set_output_vec), and core/host_loop.c:host_to_tun_vec "
+      .. "core/host/host_offload.c) without copying their payload in user space: the stack hands the link its headers "
+      .. "plus the send ring's one or two spans (tl_stack_set_output_vec), and core/host/host_loop.c:host_to_tun_vec "
       .. "puts the virtio header in the headroom before the headers and writes all of it with one writev; the "
       .. "TCP checksum is left to the kernel (NEEDS_CSUM), so no pass over the payload either. With a whole "
       .. "super-segment in flight, new data waits for the next ACK instead of going out as a partial one (TSO "
-      .. "deferral, core/tcp_output.c:send_data), so writes stay near 64 KB. In this run %s of "
+      .. "deferral, core/tcp/tcp_output.c:send_data), so writes stay near 64 KB. In this run %s of "
       .. "%s TUN writes were gathered that way (~%s KB per write). The process used %s of a core in user space "
       .. "and %s in the kernel. The payload is not copied in user space either: examples/source.lua sends a 64 KB "
       .. "Lua string, which the library lends to the stack (tl_send_ref, lua/tcplua/lend.lua) instead of copying "
       .. "it into the send ring, so the writev's spans are the script's string itself. Each byte crosses memory "
       .. "twice, as with the kernel-to-kernel veth sender: the TUN copies each write into skbs (_copy_from_iter) "
       .. "and the kernel reader copies them out to its process; the peer's whole TCP receive runs inside our "
-      .. "writev. A writer blocked on the full send buffer wakes once 64 KB are free (core/tcp_ack.c), so the "
+      .. "writev. A writer blocked on the full send buffer wakes once 64 KB are free (core/tcp/tcp_ack.c), so the "
       .. "stack gets whole super-segments to send rather than what one ACK freed, and while a super-segment is in "
       .. "flight what a Lua step queues leaves after the step (tl_tcp_tx_batch), so a write that completes one 64 KB "
       .. "block does not go out as a short segment of its own.")
@@ -535,7 +535,7 @@ local analysis = {
       .. "FIN that carries the ACK of the client's FIN (a FIN read in a receive batch is acknowledged by the "
       .. "poll after Lua has run; spec/sim/tcp_fast_ack_spec.lua). Each datagram is one write(2): the virtio "
       .. "header goes into headroom before the packet. Ring buffers, allocated when data first flows and freed "
-      .. "when they drain, no longer grow and trim the heap per connection (mallopt in core/main.c). This run "
+      .. "when they drain, no longer grow and trim the heap per connection (mallopt in core/host/main.c). This run "
       .. "used %s us of tcplua CPU per connection%s. The kernel-to-kernel figure it is compared with runs both "
       .. "TCP stacks on the same two cores, so the ratio moves with the machine's load from run to run. What "
       .. "would close the rest is on the Lua side (examples/echo.lua creates a coroutine per connection) and in "
@@ -699,7 +699,7 @@ w()
 w("| Figure | before | after | what changed |")
 w("|---|---|---|---|")
 w("| Bulk send, offloads on | 0.91x | " .. ratio("bulk_send_on") .. " | super-segments written from the send ring with one "
-  .. "writev (core/host_loop.c:host_to_tun_vec); large Lua strings lent to the send ring instead of copied "
+  .. "writev (core/host/host_loop.c:host_to_tun_vec); large Lua strings lent to the send ring instead of copied "
   .. "(tl_send_ref, lua/tcplua/lend.lua), so no payload copy in user space at all; a blocked writer wakes once "
   .. "64 KB are free, and what a Lua step queues on a busy connection leaves after the step, in whole 64 KB writes "
   .. "(tl_tcp_tx_batch) |")
@@ -713,7 +713,7 @@ w("| New connections | 0.88x | " .. ratio("crr") .. " | three datagrams per conn
   .. "(no coroutine per accept) |")
 w("| Idle connections, RSS per connection at 1,000,000 | 2448 B | " .. idle_at(1000000) .. " | event-style echo keeps "
   .. "no Lua state per connection; the TCB went from 744 to 632 bytes (loss-recovery state allocated per episode, "
-  .. "core/tcp_loss.c); timers on an O(1) timing wheel |")
+  .. "core/tcp/tcp_loss.c); timers on an O(1) timing wheel |")
 w("| No-op Lua segment hook cost | 6.1% | " .. g(hook.cost and hook.cost * 100, "%.1f%%") .. " | - |")
 w()
 w("The bulk-send ratio target (1.5x the kernel) is measured against the TUN ceiling in the lines under the table: "

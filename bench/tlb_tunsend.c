@@ -164,7 +164,7 @@ static int open_tun(const char *dev, const char *kspec, int tso) {
   int rc = 0;
   ifr.ifr_mtu = MTU;
   rc |= ioctl_if(s, SIOCSIFMTU, &ifr, "SIOCSIFMTU");
-  ifr.ifr_qlen = 4096; /* as tcplua (core/host_netlink.c) */
+  ifr.ifr_qlen = 4096; /* as tcplua (core/host/host_netlink.c) */
   rc |= ioctl_if(s, SIOCSIFTXQLEN, &ifr, "SIOCSIFTXQLEN");
   memcpy(&ifr.ifr_addr, &sin, sizeof sin);
   rc |= ioctl_if(s, SIOCSIFADDR, &ifr, "SIOCSIFADDR");

@@ -4,7 +4,7 @@
  * link, lent and urgent sends, and the offload paths (TSO scatter output,
  * rx/tx batching, GRO-sized datagrams with partial checksums).
  *
- * The world: a sim (core/sim.c) with three endpoints,
+ * The world: a sim (core/sim/sim.c) with three endpoints,
  *   A   the stack under test (10.77.0.2): a listener on port 7 and, after a
  *       real handshake, one connection from the raw peer;
  *   RAW the fuzzer's peer (10.77.0.1): what A sends it queues up here,
@@ -33,10 +33,15 @@
 #include <string.h>
 
 #include "tcplua.h"
-/* not in tcplua.h: introspection and offload hooks for specs and hosts */
+/* not in tcplua.h: the TCP codec, introspection and offload hooks */
 #include "api_fast.h"
 #include "api_tcp.h"
 #include "api_timer.h"
+#include "assembler.h"
+#include "isn.h"
+#include "ring.h"
+#include "seq.h"
+#include "tcp_wire.h"
 
 enum {
   PEER_PORT = 40000,
@@ -507,8 +512,7 @@ static void run_dgram(struct harness *h, struct in *in, unsigned flags) {
   note_forged(h, h->pkt, len);
   if (flags & 1) advance(h, 1500000);
   int partial = x & 16, rxbuf = x & 32, via_sim = x & 64, batch = x & 128;
-  if (batch) tl_tcp_rx_batch(h->a, 1);
-  if (partial) tl_tcp_rx_csum_partial(h->a, 1);
+  if (batch) tl_stack_batch(h->a, TL_BATCH_RX);
   const uint8_t *p = h->pkt;
   uint8_t *buf = rxbuf ? tl_hook_rx_buf(h->a, len + 4) : NULL;
   if (buf) {
@@ -518,12 +522,11 @@ static void run_dgram(struct harness *h, struct in *in, unsigned flags) {
   if (via_sim)
     tl_sim_send(h->sim, EP_RAW, p, len);
   else
-    tl_stack_input(h->a, p, len, now(h));
-  if (partial) tl_tcp_rx_csum_partial(h->a, 0);
+    tl_stack_input_flags(h->a, p, len, now(h), partial ? TL_RX_CSUM_PARTIAL : 0);
   if (batch) {
     /* a second copy in the same batch: its ACK too waits for the poll */
     if (!buf) tl_stack_input(h->a, h->pkt, len, now(h));
-    tl_tcp_rx_batch(h->a, h->rx_batch);
+    tl_stack_batch(h->a, h->rx_batch ? TL_BATCH_RX : 0);
     tl_stack_poll(h->a, now(h));
   }
 }
@@ -703,10 +706,10 @@ static void run_app(struct harness *h, struct in *in) {
     break;
   case 11:
     /* the autocork at the application's step, as host_loop.c runs it */
-    tl_tcp_tx_batch(h->a, 1);
+    tl_stack_batch(h->a, TL_BATCH_TX);
     for (int k = 0; s && k < 1 + param % 8; k++)
       send_stream(h, s, &hs->tx, (size_t)param * 16 + 1, 0);
-    tl_tcp_tx_batch(h->a, 0);
+    tl_stack_batch(h->a, 0);
     tl_stack_poll(h->a, t);
     break;
   case 12:
@@ -748,10 +751,10 @@ static void run_app(struct harness *h, struct in *in) {
       (void)tl_tcp_flags_str(param, fl);
       (void)tl_tcp_flags_fmt(param, fb, param % sizeof fb);
       (void)tl_csum_update16((uint16_t)(param * 257), param, (uint16_t)~param);
-      CHECK(tl_seq_lt_x(param, param + 1u) && tl_seq_leq_x(param, param) && tl_seq_gt_x(param, param - 1u) &&
-            tl_seq_geq_x(param, param) && tl_seq_in_x(param, param, param + 1u) &&
-            tl_seq_max_x(0xfffffff0u, param) == param && tl_seq_min_x(0xfffffff0u, param) == 0xfffffff0u &&
-            tl_seq_diff_x(param, 0xfffffff0u) == (int32_t)param + 16);
+      CHECK(tl_seq_lt(param, param + 1u) && tl_seq_leq(param, param) && tl_seq_gt(param, param - 1u) &&
+            tl_seq_geq(param, param) && tl_seq_in(param, param, param + 1u) &&
+            tl_seq_max(0xfffffff0u, param) == param && tl_seq_min(0xfffffff0u, param) == 0xfffffff0u &&
+            tl_seq_diff(param, 0xfffffff0u) == (int32_t)param + 16);
     }
     /* a datagram of another protocol from A, fragmented unless DF */
     (void)tl_ipv4_output(h->a, (param & 2) ? ADDR_B : ADDR_RAW, 17, h->rbuf, (size_t)param * 32, param & 1);
@@ -920,7 +923,7 @@ static void run_b(struct harness *h, struct in *in) {
   }
 }
 
-/* The timing wheel on its own (core/timer_wheel.c through the probe):
+/* The timing wheel on its own (core/storage/timer_wheel.c through the probe):
  * schedule, cancel and expire at fuzzed times, checked against a list of
  * deadlines. The wheel is exact: every entry due by now expires, none
  * later, and the count agrees. */
@@ -975,7 +978,7 @@ static void run_wheel(struct in *in) {
   tl_timer_probe_free(p);
 }
 
-/* The out-of-order range set (core/assembler.c, the SACK scoreboard and
+/* The out-of-order range set (core/storage/assembler.c, the SACK scoreboard and
  * receive queue's bookkeeping) alone: adds and advances against a bitmap.
  * Ranges stay sorted, disjoint and non-adjacent and cover exactly the
  * bytes added and not yet advanced past; a full set refuses, unchanged. */
@@ -1270,7 +1273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case OP_LATENCY: tl_sim_set_latency(h->sim, (uint32_t)u8(&in) * 200); break;
       case OP_BATCH:
         h->rx_batch = u8(&in) & 1;
-        tl_tcp_rx_batch(h->a, h->rx_batch);
+        tl_stack_batch(h->a, h->rx_batch ? TL_BATCH_RX : 0);
         break;
       case OP_WHEEL: run_wheel(&in); continue;
       case OP_ASM: run_asm(&in); continue;

@@ -1,10 +1,10 @@
-/* libFuzzer target for the TCP header codec alone (core/tcp_wire.c): any
+/* libFuzzer target for the TCP header codec alone (core/wire/tcp_wire.c): any
  * bytes must parse without reading out of bounds, and whatever parses must
  * survive build -> parse with the same fields (the codec's round trip). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "tcplua.h"
+#include "tcp_wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
--- The byte ring (core/ring.c) from Lua, for the ring specs: fresh rings,
+-- The byte ring (core/storage/ring.c) from Lua, for the ring specs: fresh rings,
 -- lent buffers, reads as strings, and a runner that checks random
 -- operations against a string model.
 --
@@ -12,7 +12,7 @@ local assert = require "luassert"
 local M = {}
 
 -- A ring of capacity cap. keep: storage kept across drains, as a socket's
--- send ring does (core/tcp_buf.c).
+-- send ring does (core/tcp/tcp_buf.c).
 function M.ring(cap, keep)
   local r = ffi.new("struct tl_ring")
   C.tl_ring_init(r, cap)

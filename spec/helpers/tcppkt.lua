@@ -7,7 +7,7 @@
 --   local seg = pkt.parse(bytes)   -- { flags = "S", mss = 1460, data = "", ... }
 --
 -- Headers and options are written here in Lua, independently of the C codec
--- (core/tcp_wire.c), so specs that round-trip through the C code check one
+-- (core/wire/tcp_wire.c), so specs that round-trip through the C code check one
 -- implementation against the other. Checksums use C.tl_csum (RFC 1071).
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

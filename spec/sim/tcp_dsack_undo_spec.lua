@@ -1,7 +1,7 @@
 -- D-SACK on the sending side: blocks the peer sends for data it got twice
 -- are recognised (RFC 2883 4) and kept off the scoreboard, and a recovery
 -- whose every retransmission comes back D-SACKed was spurious and is
--- undone (RFC 3708, with the undo of RFC 9438 4.9 in core/tcp_cc_undo.c),
+-- undone (RFC 3708, with the undo of RFC 9438 4.9 in core/tcp/tcp_cc_undo.c),
 -- for peers that SACK but send no timestamps. First against a scripted
 -- peer (spec/helpers/tcppkt.lua), then two stacks over a reordering path.
 local core = require "tcplua.core"

@@ -33,9 +33,9 @@ end
 local function feed(p, t, batch)
   t.src, t.dst, t.sport, t.dport, t.win = p.peer_addr, p.addr, SPORT, PORT, 65535
   local bytes = pkt.build(t)
-  if batch then C.tl_tcp_rx_batch(p.st, 1) end
+  if batch then C.tl_stack_batch(p.st, C.TL_BATCH_RX) end
   C.tl_stack_input(p.st, bytes, #bytes, p:now())
-  if batch then C.tl_tcp_rx_batch(p.st, 0) end
+  if batch then C.tl_stack_batch(p.st, 0) end
 end
 
 local function window_of(seg) return seg.win * 128 end

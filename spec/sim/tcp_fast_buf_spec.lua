@@ -1,4 +1,4 @@
--- Socket buffers (core/tcp_buf.c): receive and send auto-tuning, buffers
+-- Socket buffers (core/tcp/tcp_buf.c): receive and send auto-tuning, buffers
 -- kept across request/response messages and freed once idle.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

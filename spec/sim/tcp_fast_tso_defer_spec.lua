@@ -1,4 +1,4 @@
--- TSO deferral (core/tcp_output.c:send_data, as Linux tcp_tso_should_defer):
+-- TSO deferral (core/tcp/tcp_output.c:send_data, as Linux tcp_tso_should_defer):
 -- with a whole super-segment in flight, the sender waits for the next ACK
 -- rather than hand the link a partial super-segment, so each write to the
 -- TUN carries as much as it can; and it never stalls for it.

@@ -1,7 +1,7 @@
 -- Spurious fast retransmits (reordering deeper than DupThresh) and
 -- timeouts (a delay spike): Eifel detection by timestamps (RFC 3522) and
 -- undo of the window reduction (RFC 9438 4.9, RFC 4015), over the sim link
--- with core/impair.c.
+-- with core/link/impair.c.
 local core = require "tcplua.core"
 local C = core.C
 local tcpsim = require "helpers.tcpsim"

@@ -270,7 +270,7 @@ describe("tcp vs scripted peer: receiving", function()
   it("bounds the out-of-order queue, and still takes in-order data when it is full", function()
     local M = C.TL_ASM_MAX
     local p, s, iss = connected(21, 1023, function(cfg) cfg.tcp_ooo_max_bytes = 10 * M + 500 end)
-    -- one separate hole more than the range set holds (core/assembler.h)
+    -- one separate hole more than the range set holds (core/storage/assembler.h)
     for k = 1, M + 1 do
       p:send { sport = 1023, dport = PORT, seq = ISS + 1 + 20 * k, ack = iss + 1, flags = ".", data = "0123456789" }
     end
@@ -354,7 +354,7 @@ describe("tcp vs scripted peer: sending", function()
     assert.are.equal(srtt, i.srtt_us)
     assert.are.equal(var, i.rttvar_us)
     -- RTO = SRTT + max(G, 4 RTTVAR) with G = 1 ms, plus rto_min (1 us
-    -- here) on the variance term (core/tcp_timer.c)
+    -- here) on the variance term (core/tcp/tcp_timer.c)
     local G = 1000 + 1
     assert.are.equal(srtt + math.max(G, 4 * var), i.rto_us)
     exchange(100, iss + 2)

@@ -1,4 +1,4 @@
--- SYN cookies (RFC 4987 3.6, core/tcp_syncookie.c): a listener whose SYN
+-- SYN cookies (RFC 4987 3.6, core/tcp/tcp_syncookie.c): a listener whose SYN
 -- queue is full answers further SYNs with a cookie SYN-ACK and keeps no
 -- state; the ACK that returns the cookie makes the connection, with the
 -- options the SYN asked for. Spoofed SYN floods come from a raw endpoint of

@@ -1,4 +1,4 @@
--- TCP timers on the timing wheel (core/tcp_timer.c, core/timer_wheel.c):
+-- TCP timers on the timing wheel (core/tcp/tcp_timer.c, core/storage/timer_wheel.c):
 -- an idle connection's armed timer costs nothing per poll.
 local core = require "tcplua.core"
 local C = core.C

@@ -1,4 +1,4 @@
--- Sends queued while the application runs (tl_tcp_tx_batch, set by the host
+-- Sends queued while the application runs (tl_stack_batch TL_BATCH_TX, set by the host
 -- around each Lua step) on a connection with a whole TSO super-segment in
 -- flight wait for the stack's next poll, which sends them together: the
 -- writes of one step fill whole super-segments instead of each leaving on
@@ -57,11 +57,11 @@ end
 -- segments the peer then receives.
 local function hundred_writes(p, s, batch)
   local before = p:stats().tcp_out
-  if batch then C.tl_tcp_tx_batch(p.st, 1) end
+  if batch then C.tl_stack_batch(p.st, C.TL_BATCH_TX) end
   for i = 1, 100 do
     assert.are.equal(1, tonumber(C.tl_send(s, string.char(64 + i % 26), 1, p:now())))
   end
-  if batch then C.tl_tcp_tx_batch(p.st, 0) end
+  if batch then C.tl_stack_batch(p.st, 0) end
   local during = p:stats().tcp_out - before
   local segs = {}
   for _, g in ipairs(p:collect(1000)) do
@@ -76,7 +76,7 @@ local function expected()
   return table.concat(t)
 end
 
-describe("sends batched while the application runs (tl_tcp_tx_batch)", function()
+describe("sends batched while the application runs (TL_BATCH_TX)", function()
   it("without a batch, 100 one-byte writes with nodelay leave as they come", function()
     local p, s = busy(70000)
     local during, segs = hundred_writes(p, s, false)

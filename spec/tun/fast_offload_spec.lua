@@ -1,4 +1,4 @@
--- Interop with TUN offloads (--offload on, the default; core/host_offload.c):
+-- Interop with TUN offloads (--offload on, the default; core/host/host_offload.c):
 -- 20 MB echoed byte-exact through examples/echo.lua, with the kernel
 -- cutting our TSO super-segments and handing us GRO'd ones; and the same
 -- with --offload off, where every datagram fits the MTU. Needs root.

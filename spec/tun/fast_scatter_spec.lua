@@ -1,4 +1,4 @@
--- The binary's scatter output (core/host_loop.c:host_to_tun_vec): with TUN
+-- The binary's scatter output (core/host/host_loop.c:host_to_tun_vec): with TUN
 -- offloads on, TSO super-segments go to the kernel as one writev of the
 -- virtio header, the IP+TCP headers and the send ring's spans, with no
 -- payload copy; with a capture on (--pcap), the same run takes the

@@ -1,5 +1,5 @@
 -- Interop: a SYN flood from spoofed sources through the TUN does not lock
--- out real clients (SYN cookies, RFC 4987 3.6, core/tcp_syncookie.c). The
+-- out real clients (SYN cookies, RFC 4987 3.6, core/tcp/tcp_syncookie.c). The
 -- flood is written into the namespace's TUN with a packet socket, from
 -- private addresses nothing in the namespace routes (the stack's SYN-ACKs
 -- to them die in the namespace's kernel); it is bounded in count and rate

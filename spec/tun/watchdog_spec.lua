@@ -1,4 +1,4 @@
--- The watchdog (core/host_watchdog.c) on a real TUN: a handler that loops
+-- The watchdog (core/host/host_watchdog.c) on a real TUN: a handler that loops
 -- without yielding is interrupted after --lua-timeout of CPU, its
 -- connection is reset and the stack goes on serving; with the watchdog off
 -- the loop is a compiled trace that holds the stack, and SIGTERM/SIGINT

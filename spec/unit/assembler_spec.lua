@@ -1,4 +1,4 @@
--- The bounded out-of-order range set (core/assembler.c).
+-- The bounded out-of-order range set (core/storage/assembler.c).
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 

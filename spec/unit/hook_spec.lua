@@ -1,4 +1,4 @@
--- The C side of the hooks (core/hook.c, core/api_hook.h) and the pieces
+-- The C side of the hooks (core/link/hook.c, core/include/api_hook.h) and the pieces
 -- the runner builds on: checksum repair, fault notes, the impairment's
 -- reports and size limit, the segment view and builder, and the
 -- command-line flags that reach them.

@@ -1,4 +1,4 @@
--- RFC 6528 initial sequence numbers (core/isn.c).
+-- RFC 6528 initial sequence numbers (core/tcp/isn.c).
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 

@@ -1,4 +1,4 @@
--- The pcapng writer (core/pcap.c through tcplua.pcap): the file it writes
+-- The pcapng writer (core/link/pcap.c through tcplua.pcap): the file it writes
 -- must parse block by block, and tshark must read it without a malformed
 -- packet and show the comments and directions we recorded.
 local core = require "tcplua.core"

@@ -1,4 +1,4 @@
--- Borrowed bytes in the send ring (core/ring.c: tl_ring_write_ref,
+-- Borrowed bytes in the send ring (core/storage/ring.c: tl_ring_write_ref,
 -- tl_ring_iov, tl_ring_own_all): the zero-copy half of tl_send_ref.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
@@ -154,9 +154,9 @@ describe("send ring with borrowed bytes", function()
   it("matches the model with storage growth, wrapping and many pieces", function() rt.model(2072, 30, 12 * MIN, 200, model) end)
 end)
 
--- Review of the send ring's borrowed pieces (core/ring.c) under what a
+-- Review of the send ring's borrowed pieces (core/storage/ring.c) under what a
 -- socket does to its send ring besides reading and writing: the storage
--- kept across drains (keep, core/tcp_buf.c), freed by the release timer
+-- kept across drains (keep, core/tcp/tcp_buf.c), freed by the release timer
 -- only when idle, capacity changes (TL_OPT_SNDBUF, autotuning) and
 -- own_all at close, at random against a string model.
 describe("send ring with borrowed bytes, reviewed", function()

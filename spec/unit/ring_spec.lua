@@ -1,4 +1,4 @@
--- The byte ring behind socket buffers (core/ring.c).
+-- The byte ring behind socket buffers (core/storage/ring.c).
 local core = require "tcplua.core"
 local C = core.C
 local rt = require "helpers.ringtest"
@@ -9,7 +9,7 @@ describe("ring buffer", function()
   it("allocates storage on first write and frees it when drained", function()
     local r = ring(16)
     assert.is_true(r.buf == nil)
-    assert.are.equal(16, C.tl_ring_space_x(r))
+    assert.are.equal(16, C.tl_ring_space(r))
     assert.are.equal(5, write(r, "hello"))
     assert.is_true(r.buf ~= nil)
     assert.are.equal("hello", read(r, 100))
@@ -21,7 +21,7 @@ describe("ring buffer", function()
     local r = ring(8)
     assert.are.equal(8, write(r, "0123456789"))
     assert.are.equal(0, write(r, "x"))
-    assert.are.equal(0, C.tl_ring_space_x(r))
+    assert.are.equal(0, C.tl_ring_space(r))
     assert.are.equal("01234567", peek(r, 0, 8))
   end)
 
@@ -77,7 +77,7 @@ describe("ring buffer", function()
     assert.are.equal(-1, C.tl_ring_resize(r, 5))
     assert.are.equal(0, C.tl_ring_resize(r, 32))
     assert.are.equal(32, r.cap)
-    assert.are.equal(26, C.tl_ring_space_x(r))
+    assert.are.equal(26, C.tl_ring_space(r))
     assert.are.equal("efghij", peek(r, 0, 32))
     -- a larger capacity allocates nothing: the storage grows with the data
     assert.are.equal(8, r.size)
@@ -106,7 +106,7 @@ describe("ring buffer", function()
       if r.size ~= sizes[#sizes] then sizes[#sizes + 1] = r.size end
     end
     assert.are.same({ MIN, 2 * MIN, 4 * MIN, 8 * MIN, 16 * MIN, cap }, sizes)
-    assert.are.equal(0, C.tl_ring_space_x(r))
+    assert.are.equal(0, C.tl_ring_space(r))
     assert.are.equal(0, write(r, "z"))
     assert.are.equal("x" .. string.rep("y", 2999), peek(r, 0, 3000))
     -- steady state: draining and refilling within the storage keeps it

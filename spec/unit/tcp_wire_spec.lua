@@ -1,4 +1,4 @@
--- TCP header codec (core/tcp_wire.c): RFC 9293 3.1 header, 3.2 options,
+-- TCP header codec (core/wire/tcp_wire.c): RFC 9293 3.1 header, 3.2 options,
 -- RFC 7323 window scale / timestamps, RFC 2018 SACK.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

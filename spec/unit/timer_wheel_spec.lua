@@ -1,4 +1,4 @@
--- The hierarchical timing wheel behind TCP timers (core/timer_wheel.c),
+-- The hierarchical timing wheel behind TCP timers (core/storage/timer_wheel.c),
 -- driven through api_timer.h against a naive model: a table of deadlines.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

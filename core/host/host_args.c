@@ -1,0 +1,256 @@
+/* The tcplua command line: usage, the flags and their checks. Each bad
+ * value is named with what was expected and a pointer to --help. */
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "host_opts.h"
+
+static const char usage[] =
+    "usage: tcplua [options] SCRIPT [ARGS...]\n"
+    "Runs a userspace TCP/IPv4 stack on a TUN device; SCRIPT (Lua) is the application.\n"
+    "\n"
+    "  --dev NAME        TUN device name (default tcplua0)\n"
+    "  --addr A          the stack's own address (default 10.77.0.2)\n"
+    "  --host A/PREFIX   address of the kernel side of the TUN (default 10.77.0.1/24)\n"
+    "  --mtu N           link MTU (default 1500)\n"
+    "  --offload on|off  TUN offloads: 64 KB TSO segments out, GRO'd segments in,\n"
+    "                    checksums left to the kernel (default on)\n"
+    "  --attach          use an existing, already configured TUN named by --dev;\n"
+    "                    it is left in place on exit\n"
+    "  --seed N          seed for every PRNG in the stack (default: random)\n"
+    "  -q, --quiet       no start-up line\n"
+    "  --stats           print every counter as 'name value' on exit\n"
+    "  --lua-timeout MS  a Lua step (handler, callback, hook, timer) that runs longer than MS ms\n"
+    "                    of CPU without yielding is interrupted with an error and its connection\n"
+    "                    reset (default 500; 0 = off, which also leaves the script's code to the JIT)\n"
+    "  -h, --help        this text\n"
+    "  -V, --version     print the version\n"
+    "\n"
+    "Link impairment, applied in both directions:\n"
+    "  --loss P          drop probability: 5% or 0.05\n"
+    "  --delay T         one-way delay: 20ms, 1s, 500us\n"
+    "  --jitter T        uniform +- jitter on the delay\n"
+    "  --reorder P       probability a packet is held back behind later ones\n"
+    "  --duplicate P     duplication probability\n"
+    "  --corrupt P       probability of flipping one bit\n"
+    "  --rate R          bandwidth: 500kbit, 10mbit, 1gbit (or kbps, mbps: bytes)\n"
+    "  --size-limit N    datagrams over N bytes vanish (an MTU black hole)\n"
+    "\n"
+    "Recording (see docs/fault-injection.md):\n"
+    "  --pcap FILE       every packet both ways as pcapng; faults noted as comments\n"
+    "  --trace           one tcpdump-like line per segment on stderr, with state and verdict\n"
+    "  --tseq FILE.csv   time-sequence trace (segments, cwnd, ssthresh, srtt) for scripts/tseq-plot\n"
+    "\n"
+    "Without root or a TUN:\n"
+    "  tcplua --sim SCRIPT [ARGS...]   run a tcplua.sim script (in-memory network, virtual\n"
+    "                    clock); --sim must come first\n"
+    "\n"
+    "Needs root (sudo) to create the TUN. Without sudo, once as root: sudo ip tuntap add dev\n"
+    "tcplua0 mode tun user $USER, give it 10.77.0.1/24 and bring it up, then run tcplua --attach.\n"
+    "Example: sudo tcplua examples/echo.lua, then from the host: ping 10.77.0.2\n";
+
+enum {
+  OPT_DEV = 256,
+  OPT_ADDR,
+  OPT_HOST,
+  OPT_MTU,
+  OPT_ATTACH,
+  OPT_SEED,
+  OPT_STATS,
+  OPT_LOSS,
+  OPT_DELAY,
+  OPT_JITTER,
+  OPT_REORDER,
+  OPT_DUPLICATE,
+  OPT_CORRUPT,
+  OPT_RATE,
+  OPT_SIZE_LIMIT,
+  OPT_PCAP,
+  OPT_TRACE,
+  OPT_TSEQ,
+  OPT_OFFLOAD,
+  OPT_LUA_TIMEOUT
+};
+
+static const struct option long_opts[] = {
+    {"dev", required_argument, 0, OPT_DEV},
+    {"addr", required_argument, 0, OPT_ADDR},
+    {"host", required_argument, 0, OPT_HOST},
+    {"mtu", required_argument, 0, OPT_MTU},
+    {"attach", no_argument, 0, OPT_ATTACH},
+    {"seed", required_argument, 0, OPT_SEED},
+    {"quiet", no_argument, 0, 'q'},
+    {"stats", no_argument, 0, OPT_STATS},
+    {"help", no_argument, 0, 'h'},
+    {"version", no_argument, 0, 'V'},
+    {"loss", required_argument, 0, OPT_LOSS},
+    {"delay", required_argument, 0, OPT_DELAY},
+    {"jitter", required_argument, 0, OPT_JITTER},
+    {"reorder", required_argument, 0, OPT_REORDER},
+    {"duplicate", required_argument, 0, OPT_DUPLICATE},
+    {"corrupt", required_argument, 0, OPT_CORRUPT},
+    {"rate", required_argument, 0, OPT_RATE},
+    {"size-limit", required_argument, 0, OPT_SIZE_LIMIT},
+    {"pcap", required_argument, 0, OPT_PCAP},
+    {"trace", no_argument, 0, OPT_TRACE},
+    {"tseq", required_argument, 0, OPT_TSEQ},
+    {"offload", required_argument, 0, OPT_OFFLOAD},
+    {"lua-timeout", required_argument, 0, OPT_LUA_TIMEOUT},
+    {0, 0, 0, 0},
+};
+
+static int bad_value(const char *flag, const char *val, const char *expected) {
+  fprintf(stderr, "tcplua: --%s: bad value '%s' (expected %s); try --help\n", flag, val, expected);
+  return 2;
+}
+
+/* The impairment flags (--loss ... --size-limit): -1 to go on, else the
+ * exit status after saying what was wrong. */
+static int parse_impair(int c, struct host_opts *o) {
+  const char *prob = "a probability such as 5% or 0.05";
+  const char *dur = "a time such as 20ms, 1s or 500us";
+  uint64_t u;
+  switch (c) {
+  case OPT_LOSS:
+    if (host_parse_prob(optarg, &o->impair.loss) < 0) return bad_value("loss", optarg, prob);
+    break;
+  case OPT_REORDER:
+    if (host_parse_prob(optarg, &o->impair.reorder) < 0) return bad_value("reorder", optarg, prob);
+    break;
+  case OPT_DUPLICATE:
+    if (host_parse_prob(optarg, &o->impair.duplicate) < 0) return bad_value("duplicate", optarg, prob);
+    break;
+  case OPT_CORRUPT:
+    if (host_parse_prob(optarg, &o->impair.corrupt) < 0) return bad_value("corrupt", optarg, prob);
+    break;
+  case OPT_DELAY:
+    if (host_parse_duration_us(optarg, &o->impair.delay_us) < 0) return bad_value("delay", optarg, dur);
+    break;
+  case OPT_JITTER:
+    if (host_parse_duration_us(optarg, &o->impair.jitter_us) < 0) return bad_value("jitter", optarg, dur);
+    break;
+  case OPT_RATE:
+    if (host_parse_rate_bps(optarg, &o->impair.rate_bps) < 0)
+      return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
+    break;
+  case OPT_SIZE_LIMIT:
+    if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
+      return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
+    o->impair.size_limit = (uint32_t)u;
+    break;
+  default: return 2;
+  }
+  return -1;
+}
+
+/* After the flags: the script and what the flags say together. */
+static int finish_args(int argc, char **argv, struct host_opts *o) {
+  if (optind >= argc) {
+    fprintf(stderr, "tcplua: no script given (usage: tcplua [options] SCRIPT [ARGS...]); try --help\n");
+    return 2;
+  }
+  if (o->addr == o->host) {
+    fprintf(stderr, "tcplua: --addr and --host must differ (both are %u.%u.%u.%u); try --help\n",
+            o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
+    return 2;
+  }
+  uint32_t mask = ~0u << (32 - o->prefix);
+  if (!o->attach && (o->addr & mask) != (o->host & mask))
+    fprintf(stderr, "tcplua: warning: --addr is outside the --host prefix: the kernel will not route to the "
+                    "stack unless you add a route\n");
+  o->script = argv[optind];
+  o->nargs = argc - optind - 1;
+  o->args = argv + optind + 1;
+  return -1;
+}
+
+int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) {
+  o->dev = "tcplua0";
+  host_parse_ipv4("10.77.0.2", &o->addr);
+  host_parse_ipv4("10.77.0.1", &o->host);
+  o->prefix = 24;
+  o->mtu = 1500;
+  o->impair.reorder_gap = 3;
+  o->impair.queue_max = 4096;
+  o->lua_timeout_us = 500 * 1000;
+  opterr = 0; /* our messages name the flag and point at --help */
+  int c, rc;
+  /* '+': options end at SCRIPT, so the script's own flags reach it. */
+  while ((c = getopt_long(argc, argv, "+:hqV", long_opts, NULL)) != -1) {
+    const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
+    uint64_t u;
+    switch (c) {
+    case 'h': fputs(usage, stdout); return 0;
+    case 'V': printf("tcplua %s\n", tl_version()); return 0;
+    case 'q': o->quiet = 1; break;
+    case OPT_STATS: o->stats = 1; break;
+    case OPT_ATTACH: o->attach = 1; break;
+    case OPT_DEV:
+      if (!*optarg || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/') || strchr(optarg, ' '))
+        return bad_value("dev", optarg, "an interface name of 1 to 15 characters");
+      o->dev = optarg;
+      break;
+    case OPT_ADDR:
+      if (host_parse_ipv4(optarg, &o->addr) < 0)
+        return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2");
+      break;
+    case OPT_HOST:
+      if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
+        return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
+      break;
+    case OPT_MTU:
+      if (host_parse_u64(optarg, 65535, &u) < 0 || u < 576)
+        return bad_value("mtu", optarg, "a number from 576 to 65535");
+      o->mtu = (uint16_t)u;
+      *mtu_given = 1;
+      break;
+    case OPT_SEED:
+      if (host_parse_u64(optarg, UINT64_MAX, &u) < 0)
+        return bad_value("seed", optarg, "a non-negative integer");
+      o->seed = u;
+      o->has_seed = 1;
+      break;
+    case OPT_LOSS:
+    case OPT_REORDER:
+    case OPT_DUPLICATE:
+    case OPT_CORRUPT:
+    case OPT_DELAY:
+    case OPT_JITTER:
+    case OPT_RATE:
+    case OPT_SIZE_LIMIT:
+      if ((rc = parse_impair(c, o)) >= 0) return rc;
+      o->impaired = 1;
+      break;
+    case OPT_PCAP:
+      if (!*optarg) return bad_value("pcap", optarg, "a file name");
+      o->pcap = optarg;
+      break;
+    case OPT_TSEQ:
+      if (!*optarg) return bad_value("tseq", optarg, "a file name");
+      o->tseq = optarg;
+      break;
+    case OPT_TRACE: o->trace = 1; break;
+    case OPT_OFFLOAD:
+      if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
+      o->no_offload = !strcmp(optarg, "off");
+      break;
+    case OPT_LUA_TIMEOUT:
+      /* Up to an hour: longer is "off" in all but name, and says 0. */
+      if (host_parse_duration_us(optarg, &o->lua_timeout_us) < 0 || o->lua_timeout_us > 3600u * 1000000u ||
+          (o->lua_timeout_us > 0 && o->lua_timeout_us < 1000))
+        return bad_value("lua-timeout", optarg,
+                         "milliseconds of CPU such as 500 or 2s, at least 1ms; 0 = off");
+      break;
+    case ':': fprintf(stderr, "tcplua: option %s needs a value; try --help\n", name); return 2;
+    default:
+      if (optopt && optopt < 256)
+        fprintf(stderr, "tcplua: unknown option '-%c'; try --help\n", optopt);
+      else
+        fprintf(stderr, "tcplua: unknown option '%s'; try --help\n", name);
+      return 2;
+    }
+  }
+  return finish_args(argc, argv, o);
+}

@@ -1,0 +1,43 @@
+/* Command-line options of the tcplua binary and the parsers for their
+ * values ("5%", "20ms", "10mbit", "10.77.0.1/24"). */
+#ifndef TL_HOST_OPTS_H
+#define TL_HOST_OPTS_H
+#include <stdint.h>
+
+#include "tcplua.h"
+
+struct host_opts {
+  const char *dev; /* TUN name, default tcplua0 */
+  uint32_t addr;   /* the stack's address (host order) */
+  uint32_t host;   /* the kernel side's address on the TUN */
+  uint8_t prefix;
+  uint16_t mtu;
+  int attach; /* use an existing, configured TUN */
+  int has_seed;
+  uint64_t seed;
+  int quiet;
+  int stats;
+  int impaired;            /* some impairment flag was given */
+  tl_impair_config impair; /* applied to both directions */
+  const char *pcap;        /* --pcap FILE */
+  const char *tseq;        /* --tseq FILE.csv */
+  int trace;               /* --trace */
+  int no_offload;          /* --offload off */
+  uint32_t lua_timeout_us; /* --lua-timeout; 0: off */
+  const char *script;
+  int nargs; /* script arguments */
+  char **args;
+};
+
+/* Parses the command line into o (host_args.c); *mtu_given says --mtu was
+ * set. Returns -1 to go on, else the exit status (0 for --help/--version). */
+int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given);
+
+/* Value parsers: 0 on success, -1 on a malformed or out-of-range value. */
+int host_parse_prob(const char *s, double *out);          /* "5%" or "0.05" */
+int host_parse_duration_us(const char *s, uint32_t *out); /* "20ms", "1s", "500us", "20" = ms */
+int host_parse_rate_bps(const char *s, uint64_t *out);    /* "10mbit", "1gbit", "500kbit", "1mbps" */
+int host_parse_ipv4(const char *s, uint32_t *out);        /* dotted quad, host order */
+int host_parse_prefix_addr(const char *s, uint32_t *addr, uint8_t *prefix); /* "A/P" ("A" = /24) */
+int host_parse_u64(const char *s, uint64_t max, uint64_t *out);
+#endif

@@ -1,0 +1,176 @@
+/* The receiving half (RFC 9293 3.10.7.4 sixth to eighth): urgent pointer,
+ * segment text into the receive ring with out-of-order reassembly (bounded,
+ * core/storage/assembler.h), delayed and immediate ACKs, and the peer's FIN. */
+#include "tcp_tcb.h"
+
+static void process_fin(tl_stack *st, struct tl_sock *s, int64_t now) {
+  s->rcv_nxt++;
+  s->rcv_fin = 1;
+  s->rcv_fin_pending = 0;
+  s->ack_now = 1;
+  tcp_event(st, s, TL_EV_READABLE);
+  switch (s->state) {
+  case TL_SYN_RECEIVED:
+  case TL_ESTABLISHED: tcp_set_state(st, s, TL_CLOSE_WAIT); break;
+  case TL_FIN_WAIT_1: tcp_set_state(st, s, TL_CLOSING); break; /* our FIN not yet acked */
+  case TL_FIN_WAIT_2: tcp_enter_time_wait(st, s, now); break;
+  default: break;
+  }
+}
+
+/* An ACK owed at once (RFC 5681 4.2: out-of-order data, a hole filled).
+ * While the host feeds a batch of datagrams read in one wake-up, "at once"
+ * is the end of the batch (the stack's poll fires the pulled timer): one
+ * ACK, carrying the latest SACK blocks, for all the batch brought, as
+ * Linux compresses SACKs (tcp_comp_sack). Over a TUN each ACK is a write(2)
+ * in which the kernel sender runs its own ACK processing, so one per
+ * out-of-order segment held a sender in recovery to a fraction of its rate. */
+static void ack_soon(tl_stack *st, struct tl_sock *s, int64_t now) {
+  if (!tl_tcp_of(st)->rx_batch) {
+    s->ack_now = 1;
+  } else if (s->t_delack > now) {
+    s->t_delack = now;
+    tcp_timer_update(st, s);
+  }
+}
+
+static int ooo_holds(const struct tl_assembler *a, uint32_t off, uint32_t len) {
+  for (int i = 0; i < a->n; i++)
+    if (off >= a->r[i].start && off + len <= a->r[i].end) return 1;
+  return 0;
+}
+
+static void receive_text(tl_stack *st, struct tl_sock *s, uint32_t seq, const uint8_t *d, uint32_t len,
+                         int64_t now) {
+  if (tl_seq_lt(seq, s->rcv_nxt)) {
+    uint32_t skip = s->rcv_nxt - seq;
+    /* RFC 2883 4.1.1: the duplicate part is reported in a D-SACK. */
+    tcp_dsack_note(s, seq, skip >= len ? seq + len : s->rcv_nxt);
+    if (skip >= len) {
+      TL_COUNT(st, tcp_dup_data);
+      s->ack_now = 1;
+      return;
+    }
+    d += skip;
+    len -= skip;
+    seq = s->rcv_nxt;
+  }
+  uint32_t off = seq - s->rcv_nxt;
+  uint32_t space = tl_ring_space(&s->rcv);
+  if (off >= space) {
+    s->ack_now = 1;
+    return;
+  }
+  if (len > space - off) len = space - off; /* trim to the window */
+  if (len > s->rcv_seg_max) s->rcv_seg_max = len;
+  if (off > 0) {
+    /* Out of order: keep it (bounded) and ACK at once so the sender sees a
+     * duplicate ACK (RFC 5681 4.2). A segment that opens a new range is
+     * ACKed by itself, so that every range is once the first SACK block
+     * (RFC 2018 4): an ACK has room for three or four blocks, and a range
+     * never reported looks lost to the sender's RACK. One that only
+     * extends a range waits for the batch's end (ack_soon). */
+    uint8_t ranges = tcp_ooo(s)->n;
+    ack_soon(st, s, now);
+    if (ooo_holds(tcp_ooo(s), off, len)) {
+      /* RFC 2883 4.1.2: a repeat of queued out-of-order data; the D-SACK
+       * goes first, the block containing it second (it is the latest). */
+      TL_COUNT(st, tcp_dup_data);
+      tcp_dsack_note(s, seq, seq + len);
+      s->loss->ooo_last_seq = seq; /* ooo_holds: the loss state exists */
+      return;
+    }
+    if (tl_asm_bytes(tcp_ooo(s)) + len > st->cfg.tcp_ooo_max_bytes ||
+        tl_ring_write_at(&s->rcv, off, d, len) < 0 || tcp_ooo_add(s, off, len) < 0) {
+      TL_COUNT(st, drop_tcp_ooo_overflow);
+      return;
+    }
+    TL_COUNT(st, tcp_ooo_segs);
+    s->loss->ooo_last_seq = seq;
+    if (tcp_ooo(s)->n > ranges) s->ack_now = 1;
+    return;
+  }
+  int had_holes = tcp_ooo(s)->n > 0;
+  if (tl_ring_write_at(&s->rcv, 0, d, len) < 0) { /* no memory for the buffer */
+    s->ack_now = 1;
+    return;
+  }
+  /* In-order data is always taken, with the held ranges it joins. */
+  uint32_t n = tcp_ooo_take(s, len);
+  tl_ring_commit(&s->rcv, n);
+  s->rcv_nxt += n;
+  if (s->rcv_urg && tl_seq_geq(s->rcv_nxt, s->rcv_up)) s->rcv_urg = 0; /* all urgent data is in */
+  s->bytes_received += n;
+  s->rcv_unacked += n;
+  tcp_event(st, s, TL_EV_READABLE);
+  /* RFC 9293 3.8.6.3 / RFC 1122 4.2.3.2 / RFC 5681 4.2: ACK at once when a
+   * hole fills, and for at least every second full-sized segment; otherwise
+   * delay at most cfg.tcp_delack_us. */
+  if (had_holes) {
+    ack_soon(st, s, now);
+  } else if (s->rcv_unacked >= 2 * s->rcv_seg_max || s->quickack) {
+    if (s->quickack) s->quickack--;
+    /* While the host feeds a batch of datagrams read in one wake-up, one
+     * ACK at the end of the batch (the stack's poll fires this "delayed"
+     * ACK at once) stands for every second segment of it: fewer writes,
+     * as GRO gives the kernel's own receiver (RFC 5681 4.2 allows ACKing
+     * more than two segments; the sender counts bytes, RFC 3465). */
+    if (st->batch & TL_BATCH_RX) {
+      if (s->t_delack > now) {
+        s->t_delack = now;
+        tcp_timer_update(st, s);
+      }
+    } else {
+      s->ack_now = 1;
+    }
+  } else {
+    tcp_delack_arm(st, s, now);
+  }
+}
+
+/* Steps six (URG), seven (text) and eight (FIN). Returns 1 if the
+ * connection is gone. */
+int tcp_process_text_fin(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, int64_t now) {
+  uint32_t seq = h->seq + !!(h->flags & TL_TH_SYN);
+  int open_rcv = s->state == TL_ESTABLISHED || s->state == TL_FIN_WAIT_1 || s->state == TL_FIN_WAIT_2;
+  /* sixth: URG. RFC 6093: the urgent pointer is tracked, the data itself is
+   * delivered inline and in order like any other byte. */
+  if ((h->flags & TL_TH_URG) && open_rcv) {
+    uint32_t up = seq + h->urg;
+    /* RCV.UP <- max(RCV.UP, SEG.UP); with no urgent data pending the old
+     * mark compares with nothing (it may be 2^31 behind). */
+    if (!s->rcv_urg || tl_seq_gt(up, s->rcv_up)) s->rcv_up = up;
+    s->rcv_urg = tl_seq_gt(s->rcv_up, s->rcv_nxt);
+  }
+  /* seventh: segment text */
+  if (h->len) {
+    if (open_rcv && !s->user_owned && !s->parent && !s->rcv_fin) {
+      /* RFC 1122 4.2.2.13 / RFC 9293 3.10.4: nobody will read it. */
+      TL_COUNT(st, tcp_rst_data_after_close);
+      tcp_send_rst_conn(st, s, s->snd_max);
+      tcp_conn_closed(st, s, TL_EABORTED);
+      return 1;
+    }
+    if (open_rcv)
+      receive_text(st, s, seq, h->data, h->len, now);
+    else
+      s->ack_now = 1; /* CLOSE-WAIT and later: the peer already sent FIN */
+  }
+  /* eighth: FIN */
+  if (h->flags & TL_TH_FIN) {
+    uint32_t fin_seq = seq + h->len;
+    if (s->rcv_fin) {
+      s->ack_now = 1;                                                /* a retransmitted FIN */
+      if (s->state == TL_TIME_WAIT) tcp_enter_time_wait(st, s, now); /* restart 2 MSL */
+    } else if (fin_seq == s->rcv_nxt) {
+      process_fin(st, s, now);
+    } else if (tl_seq_gt(fin_seq, s->rcv_nxt) && tl_seq_leq(fin_seq, s->rcv_nxt + tl_ring_space(&s->rcv))) {
+      s->rcv_fin_pending = 1; /* beyond a hole: take it when the hole fills */
+      s->rcv_fin_seq = fin_seq;
+    }
+  }
+  if (s->rcv_fin_pending && s->rcv_nxt == s->rcv_fin_seq && !s->rcv_fin &&
+      (open_rcv || s->state == TL_SYN_RECEIVED))
+    process_fin(st, s, now);
+  return 0;
+}
