@@ -26,7 +26,7 @@ static void process_fin(tl_stack *st, struct tl_sock *s, int64_t now) {
  * in which the kernel sender runs its own ACK processing, so one per
  * out-of-order segment held a sender in recovery to a fraction of its rate. */
 static void ack_soon(tl_stack *st, struct tl_sock *s, int64_t now) {
-  if (!tl_tcp_of(st)->rx_batch) {
+  if (!(st->batch & TL_BATCH_RX)) {
     s->ack_now = 1;
   } else if (s->t_delack > now) {
     s->t_delack = now;
