@@ -97,10 +97,10 @@ end
 local OPT = sock.OPT
 M.OPTS = OPT
 
--- TL_OPT_CONGESTION takes a module name from Lua (core/tcp_cc.h).
+-- TL_OPT_CONGESTION takes a module name from Lua (core/tcp/tcp_cc.h).
 local CC = { reno = 0, newreno = 1, cubic = 2 }
 local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic" }
--- TL_OPT_RECOVERY: loss detection with SACK (core/tcp_rack.c).
+-- TL_OPT_RECOVERY: loss detection with SACK (core/tcp/tcp_rack.c).
 local RECOVERY = { rack = 0, dupack = 1 }
 local RECOVERY_NAME = { [0] = "rack", [1] = "dupack" }
 

@@ -1,4 +1,4 @@
--- Loads the C core for Lua: the FFI declarations generated from core/api*.h
+-- Loads the C core for Lua: the FFI declarations generated from core/include/api*.h
 -- and the library itself. Inside the tcplua binary the core's symbols are
 -- exported (-rdynamic), so ffi.C has them; under plain LuaJIT (busted specs)
 -- we load the file named by $TCPLUA_LIB, or build/libtcplua.so.

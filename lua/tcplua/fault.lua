@@ -21,7 +21,7 @@
 -- `fault` names what was applied (for pcap comments and --trace).
 --
 -- Randomness comes from per-policy xoshiro256** streams (the same
--- generator as core/rng.h), derived from the library seed and the order in
+-- generator as core/storage/rng.h), derived from the library seed and the order in
 -- which policies are created: same seed, same script => same faults. It
 -- never touches math.random. Verdict tables of constant verdicts are shared:
 -- treat every verdict as read-only.

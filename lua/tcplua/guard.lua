@@ -1,5 +1,5 @@
 -- Keeps the user's Lua code where the --lua-timeout watchdog can stop it
--- (core/host_watchdog.c). The watchdog interrupts a step with a count hook,
+-- (core/host/host_watchdog.c). The watchdog interrupts a step with a count hook,
 -- and LuaJIT never runs hooks inside a compiled trace: a loop such as
 -- `while true do x = x + 1 end` becomes a trace that loops forever. So every
 -- chunk of the user's (the script, the modules it requires, what it loads

@@ -2,7 +2,7 @@
 -- --tseq) and tcplua.inject, for one runtime.
 --
 -- The C core holds every datagram crossing the link boundary in a slot
--- (core/hook.c) while hooks are enabled, and reports it as a pending event;
+-- (core/link/hook.c) while hooks are enabled, and reports it as a pending event;
 -- runtime:step calls drain(), which, for each held segment: builds a view
 -- over its bytes (tcplua.segview), runs the accept filter (SYNs to a
 -- listener), then the hooks (global, the listener's for the local port,

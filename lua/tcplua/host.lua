@@ -1,4 +1,4 @@
--- The Lua side of the contract with the tcplua binary (core/main.c):
+-- The Lua side of the contract with the tcplua binary (core/host/main.c):
 --   attach(info)   once, before the script runs: builds the default runtime
 --                  on info.stack (a lightuserdata tl_stack*);
 --   step(now_us)   after each batch of TUN input and on each timer wake;

@@ -29,7 +29,7 @@ function M.init(rt) rt.lend = { q = {}, n = 0 } end
 
 -- Lets go of the anchors of socket s whose bytes are all acknowledged, or
 -- of all of them once its send buffer holds nothing: a reset or timed-out
--- connection dropped what it held (core/tcp.c tcp_conn_closed), and the
+-- connection dropped what it held (core/tcp/tcp.c tcp_conn_closed), and the
 -- script may close it much later.
 local function settle(rt, key, q, s)
   local acked = sock.snd_acked(s)

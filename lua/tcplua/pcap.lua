@@ -1,4 +1,4 @@
--- pcapng capture from Lua, over the C writer in core/pcap.c.
+-- pcapng capture from Lua, over the C writer in core/link/pcap.c.
 --
 --   local pcap = require "tcplua.pcap"
 --   local cap = assert(pcap.open("run.pcapng"))

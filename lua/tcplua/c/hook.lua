@@ -1,4 +1,4 @@
--- The C family of the link boundary's hook slots (core/hook.h, tl_hook_*)
+-- The C family of the link boundary's hook slots (core/link/hook.h, tl_hook_*)
 -- and of the command-line impairment counters. The only module that calls
 -- these functions; tcplua.hook runs the Lua side over them.
 local core = require "tcplua.core"

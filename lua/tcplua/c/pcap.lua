@@ -1,4 +1,4 @@
--- The C family of the pcapng writer (core/pcap.h, tl_pcap_*). The only
+-- The C family of the pcapng writer (core/link/pcap.h, tl_pcap_*). The only
 -- module that calls these functions; tcplua.pcap is the API over it.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

@@ -1,4 +1,4 @@
--- The C family of the simulated link (core/sim.h, tl_sim_*). The only
+-- The C family of the simulated link (core/include/api.h, tl_sim_*). The only
 -- module that calls these functions; tcplua.sim builds runtimes over it.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

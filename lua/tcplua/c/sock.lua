@@ -1,4 +1,4 @@
--- The C family of socket handles (core/api.h): making, connecting,
+-- The C family of socket handles (core/include/api.h): making, connecting,
 -- accepting, closing, options, state, addresses, the user word and the
 -- event queue. The only module that calls these functions; the rest of the
 -- Lua side comes here. Results are Lua numbers, the constants the callers

@@ -1,4 +1,4 @@
--- The C family of a stack as a whole (core/api.h): its configuration,
+-- The C family of a stack as a whole (core/include/api.h): its configuration,
 -- its next deadline, and the receive batch switch. The only module that
 -- calls these functions (tcplua.core, the base, has the counters and the
 -- error names).

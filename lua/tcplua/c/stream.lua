@@ -1,4 +1,4 @@
--- The C family of a connection's byte streams (core/api.h): reading,
+-- The C family of a connection's byte streams (core/include/api.h): reading,
 -- peeking, searching the receive buffer, and sending (copied, lent or
 -- urgent). The only module that calls these functions. Lengths and
 -- results are Lua numbers.

@@ -1,4 +1,4 @@
--- The C family of the wire codecs Lua uses (core/tcp_wire.h): parsing a
+-- The C family of the wire codecs Lua uses (core/wire/tcp_wire.h): parsing a
 -- TCP header's options. The only module that calls it.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi

@@ -1,5 +1,5 @@
 -- The fault library's PRNG: xoshiro256** seeded through splitmix64,
--- bit-compatible with core/rng.h so a Lua policy and a C tl_impair given
+-- bit-compatible with core/storage/rng.h so a Lua policy and a C tl_impair given
 -- one seed agree.
 local ffi = require "ffi"
 local bit = require "bit"
