@@ -45,7 +45,11 @@ local function namespace(level)
     return nil
   end
   local ns = netns.new()
+  -- busted keeps one finally() per test: a second call would replace this
+  -- one and leave the namespace behind. Other cleanups go in ns.cleanups.
+  ns.cleanups = {}
   env.finally(function()
+    for _, f in ipairs(ns.cleanups) do pcall(f) end
     if ns.capture then
       -- tcpdump flushes the file on SIGINT; give it (bounded) time to exit.
       local pid = M.quote(ns.capture .. ".pid")

@@ -138,6 +138,22 @@ describe("scripts/test", function()
       .. "/spec/tun/needs_root_spec.lua:2 tun needs the kernel: needs root and /dev/net/tun: run as root", out, 1, true)
   end)
 
+  it("fails a run whose specs leave a network namespace behind, and deletes it", function()
+    if io.popen("id -u"):read("*l") ~= "0" then
+      pending("needs root to create a network namespace (ip netns add)")
+      return
+    end
+    local dir = tempdir()
+    local name = ("tlt-leak%d"):format(math.random(1e6))
+    local LEAK = ([[describe("t", function() it("leaks", function() os.execute("ip netns add %s") end) end)]]):format(name)
+    local out, rc = runner("", write(dir, "leak_spec.lua", LEAK))
+    assert.are.equal(1, rc, out)
+    assert.matches("left network namespaces behind: " .. name, out, 1, true)
+    assert.are.equal("1 passed, 1 failed, 0 skipped", last_line(out), out)
+    local left = io.popen("ip netns list"):read("*a")
+    assert.is_nil(left:find(name, 1, true), "the namespace is still there")
+  end)
+
   it("as root, lets a pending spec outside spec/tun skip, with its reason", function()
     local dir = tempdir()
     local out, rc = runner("TCPLUA_TEST_STRICT_TUN=1", write(dir, "later_spec.lua", PENDING_OTHER))
