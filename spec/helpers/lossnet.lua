@@ -86,7 +86,7 @@ function M.new(ns)
   local rnd = io.open("/dev/urandom", "rb")
   local bytes = rnd:read(4)
   rnd:close()
-  local b = string.format("tlt-%02x%02x%02x%02xb", bytes:byte(1, 4))
+  local b = string.format("tlt-%s%02x%02x%02x%02xb", netns.tag, bytes:byte(1, 4))
   local self = setmetatable({ a = ns.name, b = b, tmp = ns.tmp }, Net)
   sh_ok("ip netns add " .. b .. " && ip -n " .. b .. " link set lo up")
   self.created = true

@@ -48,6 +48,10 @@ local ETH_P_IP = 0x0800
 local MSG_DONTWAIT = 0x40
 
 M.bin = os.getenv("TCPLUA_BIN")
+-- scripts/test names its run (TCPLUA_NS_TAG) so that it can tell the
+-- namespaces its own specs left behind from those of a run beside it.
+M.tag = (os.getenv("TCPLUA_NS_TAG") or ""):gsub("[^%w]", "")
+if M.tag ~= "" then M.tag = M.tag .. "-" end
 if not M.bin or M.bin == "" then M.bin = "./tcplua" end
 M.dev = "tcplua0"
 
@@ -122,7 +126,7 @@ function M.new()
   local rnd = io.open("/dev/urandom", "rb")
   local bytes = rnd:read(4)
   rnd:close()
-  local name = string.format("tlt-%02x%02x%02x%02x", bytes:byte(1, 4))
+  local name = string.format("tlt-%s%02x%02x%02x%02x", M.tag, bytes:byte(1, 4))
   local out, rc = M.sh("ip netns add " .. name .. " && ip -n " .. name .. " link set lo up")
   assert(rc == 0, "cannot create network namespace " .. name .. ": " .. out)
   local tmp = M.sh("mktemp -d /tmp/tlt-run.XXXXXX"):gsub("%s+$", "")
