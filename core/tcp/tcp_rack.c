@@ -278,25 +278,25 @@ uint32_t tcp_rack_pipe(const struct tl_sock *s) {
     const struct tl_txseg *e = seg_at(r, i);
     if (!(e->flags & (SEG_SACKED | SEG_LOST))) pipe += e->end - e->start;
   }
-  if (r->n && tl_seq_lt(seg_at(r, r->n - 1)->end, s->snd_max)) pipe += s->snd_max - seg_at(r, r->n - 1)->end;
+  if (tl_seq_lt(seg_at(r, r->n - 1)->end, s->snd_max)) pipe += s->snd_max - seg_at(r, r->n - 1)->end;
   return pipe;
 }
 
 /* RFC 6675 5 step C with RACK's verdicts (RFC 8985 6.3): resend lost
  * ranges, lowest first, while the pipe leaves room for a segment. A lost
  * TSO record goes out as super-segments again. */
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
 static void rexmit_lost(tl_stack *st, struct tl_sock *s, struct tl_rack *r, int64_t now) {
   uint32_t data_end = tcp_data_seq0(s) + s->snd.len + (s->fin_sent ? 1 : 0);
+  /* A resent lost range is in flight again: the pipe grows by what goes. */
+  uint32_t pipe = tcp_rack_pipe(s), max = tcp_seg_max(st, s);
   for (uint32_t i = 0; i < r->n; i++) {
     struct tl_txseg *e = seg_at(r, i);
     if (!(e->flags & SEG_LOST)) continue;
-    uint32_t pipe = tcp_rack_pipe(s);
     if (pipe + s->snd_mss > s->cwnd) return;
-    uint32_t room = s->cwnd - pipe, max = tcp_seg_max(st, s);
-    uint32_t len = e->end - e->start;
-    if (len > max) len = max;
-    if (len > room) len = room - room % s->snd_mss;
-    if (len < s->snd_mss) len = s->snd_mss < e->end - e->start ? s->snd_mss : e->end - e->start;
+    uint32_t room = s->cwnd - pipe; /* at least one MSS */
+    uint32_t len = min_u32(e->end - e->start, min_u32(max, room - room % s->snd_mss));
     uint32_t seq = e->start;
     if (!tl_seq_lt(seq, data_end)) return;
     /* tcp_xmit sends bytes (and a FIN at the end of the queue); the FIN's
@@ -306,7 +306,7 @@ static void rexmit_lost(tl_stack *st, struct tl_sock *s, struct tl_rack *r, int6
     s->rtt_timing = 0; /* Karn */
     s->total_retrans++;
     TL_COUNT(st, tcp_rack_rexmit);
-    tcp_xmit(st, s, seq, bytes, now); /* re-times the records (tcp_rack_on_xmit) */
+    pipe += tcp_xmit(st, s, seq, bytes, now); /* re-times the records (tcp_rack_on_xmit) */
     if (tl_seq_gt(seq + len, s->high_rxt)) s->high_rxt = seq + len;
     i = find(r, seq); /* the records moved: go on after the one resent */
   }
