@@ -35,7 +35,7 @@ CORE_HDRS := $(foreach f,$(ALL_FLOOR_DIRS),$(wildcard core/$(f)/*.h core/$(f)/*.
 API_HDRS := core/include/api.h $(sort $(filter-out core/include/api.h, $(wildcard core/include/api_*.h)))
 # What the FFI sees (tcplua.h says how it is made): the exported API, and
 # the support pieces specs drive directly.
-FFI_HDRS := $(API_HDRS) core/wire/seq.h core/wire/tcp_wire.h core/storage/ring.h core/storage/assembler.h \
+FFI_HDRS := $(API_HDRS) core/wire/seq.h core/wire/tcp_wire.h core/wire/udp_wire.h core/storage/ring.h core/storage/assembler.h \
             core/tcp/isn.h
 # -I flags of the floor a source (core/<floor>/x.c, $* = <floor>/x) sits in.
 floor_inc = $(addprefix -Icore/,$(FLOOR_$(patsubst %/,%,$(dir $(1)))))

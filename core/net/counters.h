@@ -8,6 +8,7 @@ enum tl_counter {
 #include "counters_ip.def"
 #include "counters_icmp.def"
 #include "counters_tcp.def"
+#include "counters_udp.def"
 #include "counters_hook.def"
 #undef X
   TLC__COUNT

@@ -9,6 +9,7 @@
 
 struct tl_ip_state;   /* ipv4.c: reassembly, ICMP rate limit, IP ID */
 struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
+struct tl_udp_state;  /* udp_*.c: UDP sockets, their port table and ready list */
 struct tl_hook;       /* hook.c: segment hooks, impairment, pcap at the link boundary */
 struct tl_proto;      /* proto.h: a transport's handlers */
 
@@ -24,6 +25,7 @@ struct tl_stack {
   uint64_t counters[TLC__COUNT];
   struct tl_ip_state *ip;
   struct tl_tcp *tcp;
+  struct tl_udp_state *udp;
   struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
   /* The link boundary's wrap of the output (netif.h), set with st->hook;
    * NULL: datagrams go straight to the link. */

@@ -8,12 +8,14 @@
 #include "hook.h"
 #include "ipv4.h"
 #include "tcp.h"
+#include "udp.h"
 
 /* The stack is where the floors are put together: the network layer's
  * input behind the interface, and the transports in IP's protocol table. */
 static void wire_floors(tl_stack *st) {
   st->l3_input = tl_ipv4_input;
   tl_proto_register(st, TL_PROTO_TCP, &tl_tcp_proto);
+  tl_proto_register(st, TL_PROTO_UDP, &tl_udp_proto);
 }
 
 static const tl_config_field config_fields[] = {
@@ -69,7 +71,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
   st->tx = st->txbuf + TL_OUT_HEADROOM;
   tl_rng_seed(&st->rng, st->cfg.seed);
   wire_floors(st);
-  if (tl_ipv4_init(st) < 0 || tl_tcp_init(st) < 0) {
+  if (tl_ipv4_init(st) < 0 || tl_tcp_init(st) < 0 || tl_udp_init(st) < 0) {
     tl_stack_free(st);
     return NULL;
   }
@@ -79,6 +81,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
 void tl_stack_free(tl_stack *st) {
   if (!st) return;
   tl_hook_free(st);
+  tl_udp_free(st);
   tl_tcp_free(st);
   tl_ipv4_free(st);
   free(st);
@@ -130,7 +133,9 @@ int64_t tl_stack_deadline(const tl_stack *st) {
 
 /* Held hook segments count as events: the driver (sim, host loop) then
  * lets the Lua runtime step and drain them. */
-int tl_stack_pending_events(const tl_stack *st) { return tl_tcp_pending_events(st) || tl_hook_pending(st); }
+int tl_stack_pending_events(const tl_stack *st) {
+  return tl_tcp_pending_events(st) || tl_udp_pending_events(st) || tl_hook_pending(st);
+}
 
 void tl_stack_set_output_vec(tl_stack *st, tl_output_vec_fn outv, void *ctx) {
   st->outv = outv;
@@ -143,6 +148,7 @@ static const char *const counter_names[] = {
 #include "counters_ip.def"
 #include "counters_icmp.def"
 #include "counters_tcp.def"
+#include "counters_udp.def"
 #include "counters_hook.def"
 #undef X
 };
