@@ -5,9 +5,11 @@
 --   1 .. EVBASE-1       an id in the runtime's registry (rt.ids.objs): a
 --                       coroutine connection, a listener, or a closed
 --                       connection still lingering (tcplua.socket)
+--                       or a UDP socket (tcplua.udp)
 --   EVBASE + server id  a connection of an event server (tcplua.evserver),
 --                       which has no registry entry while idle
 local sock = require "tcplua.c.sock"
+local cudp = require "tcplua.c.udp"
 
 local M = {}
 
@@ -24,6 +26,17 @@ function M.register(rt, obj)
   ids.objs[ids.next] = obj
   obj.id = ids.next
   sock.set_user(obj.s, ids.next)
+  return ids.next
+end
+
+-- The same for a UDP socket object (obj.u, tcplua.udp): its id in the
+-- registry names it in the core's user word of obj.u.
+function M.register_udp(rt, obj)
+  local ids = rt.ids
+  ids.next = ids.next + 1
+  ids.objs[ids.next] = obj
+  obj.id = ids.next
+  cudp.set_user(obj.u, ids.next)
   return ids.next
 end
 

@@ -12,7 +12,7 @@
 -- other module keeps its state under one field named after it: rt.ids
 -- (tcplua.ids), rt.io (tcplua.connbase), rt.server (tcplua.server),
 -- rt.evs (tcplua.evserver), rt.hook (tcplua.hook), rt.lend (tcplua.lend),
--- rt.simlink (tcplua.sim).
+-- rt.simlink (tcplua.sim), rt.udp (tcplua.udp).
 local core = require "tcplua.core"
 local stack = require "tcplua.c.stack"
 local timers = require "tcplua.timers"
@@ -25,6 +25,7 @@ local hook = require "tcplua.hook"
 local lend = require "tcplua.lend"
 local fault = require "tcplua.fault"
 local hosts = require "tcplua.hosts"
+local udp = require "tcplua.udp"
 local co_create, co_resume, co_running, co_status, co_yield =
   coroutine.create, coroutine.resume, coroutine.running, coroutine.status, coroutine.yield
 local traceback = debug.traceback
@@ -61,6 +62,7 @@ local function new(opts)
   evserver.init(self)
   hook.init(self)
   lend.init(self)
+  udp.init(self)
   return self
 end
 
@@ -282,6 +284,7 @@ function R:step(now_us)
     local did = false
     if hook.drain(self) then did = true end
     if self.st and server.drain_events(self) then did = true end
+    if self.st and udp.drain(self) then did = true end
     if self:_run_timers() then did = true end
     if self:_run_ready() then did = true end
     if not did then break end
@@ -290,7 +293,10 @@ function R:step(now_us)
 end
 
 -- Aborts every connection and closes every listener (the binary is exiting).
-function R:shutdown() server.shutdown_all(self) end
+function R:shutdown()
+  server.shutdown_all(self)
+  udp.shutdown_all(self)
+end
 
 ------------------------------------------------------------------- api ----
 
@@ -430,6 +436,10 @@ function R:_make_api()
   function api.stop() self_.stopped = true end
   function api.on_error(fn) self_.report = fn or default_report end
   function api.listen(...) return api_listen(self_, ...) end
+  function api.udp(opts)
+    self_:need_stack()
+    return udp.new(self_, opts)
+  end
   function api.connect(host, port, opts)
     self_:need_stack()
     return socket.connect(self_, host, port, opts)
