@@ -49,7 +49,7 @@ describe("examples in the sim", function()
   it("echo.lua announces itself and echoes lines", function()
     local sim, a, b, log = setup()
     local out = load_example("echo", a)
-    assert.are.equal("echo server on 10.0.0.1:7 -- try: nc 10.0.0.1 7", out[1])
+    assert.are.equal("echo server on 10.0.0.1:7 (TCP and UDP) -- try: nc 10.0.0.1 7", out[1])
     local got = {}
     b.spawn(function()
       local c = assert(b.connect("10.0.0.1", 7))
