@@ -14,6 +14,7 @@ local core = require "tcplua.core"
 local csim = require "tcplua.c.sim"
 local stack = require "tcplua.c.stack"
 local runtime = require "tcplua.runtime"
+local udp = require "tcplua.udp"
 
 local Sim = {}
 Sim.__index = Sim
@@ -95,7 +96,8 @@ end
 
 function Sim:_stacks_quiet()
   for i = 1, #self.runtimes do
-    if stack.deadline(self.runtimes[i].st) >= 0 then return false end
+    local rt = self.runtimes[i]
+    if stack.deadline(rt.st) >= 0 or udp.any_open(rt) then return false end
   end
   return true
 end
@@ -113,8 +115,9 @@ end
 -- either no stack has a timer armed (nothing unacknowledged anywhere) or no
 -- packet was delivered for settle_ms (default 5 s: longer than an initial
 -- RTO and its first backoff; TIME-WAIT and delayed ACKs keep stack timers
--- armed), so segments still in flight -- a connection not yet accepted, a
--- FIN being retransmitted -- are finished too. Returns true
+-- armed; open UDP sockets count as such a timer, since datagrams in flight
+-- arm none), so segments still in flight -- a connection not yet
+-- accepted, a FIN being retransmitted -- are finished too. Returns true
 -- if it stopped for pred/done/stop, false on reaching max_ms.
 function Sim:run_until(pred, max_ms)
   local sim = self.sim

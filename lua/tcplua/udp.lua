@@ -264,6 +264,10 @@ function M.drain(rt)
   return any
 end
 
+-- Whether rt has a UDP socket open (tcplua.sim: datagrams in flight arm
+-- no stack timer, so a run with sockets open ends by settling).
+function M.any_open(rt) return next(rt.udp.socks) ~= nil end
+
 -- Closes every socket (the binary exits).
 function M.shutdown_all(rt)
   local list = {}
