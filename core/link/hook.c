@@ -24,6 +24,7 @@
 #include "ipv4_wire.h"
 #include "netif.h"
 #include "tcp_wire.h"
+#include "udp_wire.h"
 
 #define HOOK_SLOTS 4096
 #define HOOK_NONE (-1)
@@ -482,8 +483,13 @@ void tl_hook_fix_checksums(uint8_t *p, size_t len) {
   if (tl_ip_view(p, len, &v) < 0) return;
   tl_put16(p + 10, 0);
   tl_put16(p + 10, tl_csum(p, v.ihl));
-  if (v.proto != TL_PROTO_TCP || !v.whole || v.l4_len < 20) return;
-  tl_tcp_checksum(p + v.ihl, v.l4_len, v.src, v.dst);
+  if (!v.whole) return;
+  if (v.proto == TL_PROTO_TCP && v.l4_len >= 20) tl_tcp_checksum(p + v.ihl, v.l4_len, v.src, v.dst);
+  /* UDP: only a datagram that carried a checksum gets one (RFC 768: 0 is
+   * "none" over IPv4), over the length its header gives. */
+  struct tl_udp_hdr u;
+  if (v.proto == TL_PROTO_UDP && tl_udp_parse(v.l4, v.l4_len, &u) == TL_UDP_OK && u.csum)
+    tl_udp_checksum(p + v.ihl, u.len, tl_udp_pseudo4(v.src, v.dst, u.len));
 }
 
 void tl_hook_set_pcap(tl_stack *st, struct tl_pcap *p) {

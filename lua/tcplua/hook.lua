@@ -326,7 +326,9 @@ local function process(rt, seg)
   if seg.dropped ~= 0 then return observe_drop(rt, seg, v, dir, now) end
   local conn, s, ev = lookup_conn(rt, seg)
   local lport = dir == "in" and v.dport or v.sport
-  local srv = hook.listeners[lport]
+  -- A listener's hooks and accept filter are TCP's: a UDP datagram to the
+  -- same port number is not its business.
+  local srv = v.proto == "tcp" and hook.listeners[lport] or nil
   local obs = hook.observers
   local nv, final
   -- Accept filter: a SYN to a listener, before the stack makes any state.
@@ -356,6 +358,14 @@ local function process(rt, seg)
     if not final and conn and conn.seg_hooks then
       nv, final = run_list(rt, conn.seg_hooks, nv, v, dir, conn, now)
     end
+  end
+  -- A datagram has no sequence space: segment replacement, slicing and
+  -- an answer the other way are TCP's (drop, delay, duplicate, corrupt apply).
+  if nv and v.proto == "udp" and (nv.segment ~= nil or nv.slice or nv.reverse ~= nil) then
+    local copy = {}
+    for k, x in pairs(nv) do copy[k] = x end
+    copy.segment, copy.slice, copy.reverse = nil, nil, nil
+    nv = copy
   end
   if #obs > 0 then
     local state = conn and conn:state() or state_of(s, srv ~= nil)

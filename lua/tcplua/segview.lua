@@ -20,6 +20,11 @@
 --   payload         the payload as a string (made on access)
 --   mss, wscale, sackok, timestamps   shortcuts into options (accept filters)
 --   ttl, id         IPv4 TTL and identification; writable
+--   proto           "tcp" (every field above) or "udp": a UDP datagram's
+--                   view has src, dst, ttl, id, size, sport, dport
+--                   (writable), len and payload (the datagram's data) and
+--                   checksum (the field; 0: sent without one). ICMP and
+--                   fragments pass without hooks.
 local core = require "tcplua.core"
 local wire = require "tcplua.c.wire"
 local chook = require "tcplua.c.hook"
@@ -123,47 +128,78 @@ function set.flags(v, x)
   v._p[v._t + 13] = fault.flag_bits({ flags = x })
 end
 
+function get.proto() return "tcp" end
+
+-- A UDP datagram's fields (RFC 768): the addresses and ports as TCP's.
+local uget, uset = {}, {}
+for _, k in ipairs({ "src", "dst", "ttl", "id", "size", "sport", "dport" }) do
+  uget[k], uset[k] = get[k], set[k]
+end
+function uget.proto() return "udp" end
+function uget.len(v)
+  local n = rd16(v._p, v._t + 4) - 8
+  return n > 0 and n or 0
+end
+function uget.payload(v) return ffi.string(v._p + v._t + 8, uget.len(v)) end
+function uget.checksum(v) return rd16(v._p, v._t + 6) end
+
 local View = {}
 View.__index = function(v, k)
-  local g = get[k]
+  local g = (v._u and uget or get)[k]
   if g then return g(v) end
   return nil
 end
 View.__newindex = function(v, k, x)
-  local s = set[k]
+  local s = (v._u and uset or set)[k]
   if not s then error("segment: field " .. tostring(k) .. " is read-only or unknown", 2) end
   s(v, x)
   v._dirty = true
 end
 View.__tostring = function(v)
+  if v._u then
+    return string.format("datagram %s.%d > %s.%d udp len %d", get.src(v), get.sport(v), get.dst(v), get.dport(v),
+      uget.len(v))
+  end
   return string.format("segment %s.%d > %s.%d [%s] seq %d len %d", get.src(v), get.sport(v), get.dst(v),
     get.dport(v), get.flags(v), get.seq(v), get.len(v))
 end
 M.View = View
 
+-- A UDP view when p holds an unfragmented datagram whose length field fits.
+local function udp_view(seg, reuse, p, ihl, tot)
+  if tot < ihl + 8 or rd16(p, ihl + 4) < 8 or ihl + rd16(p, ihl + 4) > tot then return nil end
+  local v = reuse or M.new_view(p, ihl, seg)
+  v._p, v._t, v._seg, v._opts, v._dirty, v._u = p, ihl, seg, false, false, true
+  return v
+end
+
 -- A view over a held datagram, or nil if it is not an unfragmented TCP
--- segment with a whole header (those pass without hooks). `reuse`: a view
--- to re-aim instead of making a new table (the runner keeps one: views
--- live only for the hook call, so a segment costs no allocation).
+-- segment with a whole header or UDP datagram (those pass without hooks).
+-- `reuse`: a view to re-aim instead of making a new table (the runner
+-- keeps one: views live only for the hook call, so a segment costs no
+-- allocation).
 function M.view(seg, reuse)
   local p, len = seg.pkt, seg.len
-  if len < 40 or rshift(p[0], 4) ~= 4 or p[9] ~= 6 then return nil end
+  if len < 28 or rshift(p[0], 4) ~= 4 then return nil end
   local ihl = band(p[0], 15) * 4
   if band(p[6], 0x3f) ~= 0 or p[7] ~= 0 then return nil end
   local tot = rd16(p, 2)
-  if tot > len or ihl < 20 or tot < ihl + 20 then return nil end
+  if tot > len or ihl < 20 then return nil end
+  if p[9] == 17 then return udp_view(seg, reuse, p, ihl, tot) end
+  if p[9] ~= 6 or tot < ihl + 20 then return nil end
   if rshift(p[ihl + 12], 4) * 4 < 20 or ihl + rshift(p[ihl + 12], 4) * 4 > tot then return nil end
   -- The private keys always exist (false when unset), so these are plain
   -- stores that JIT-compile (rawset does not).
   if reuse then
-    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty = p, ihl, seg, false, false
+    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty, reuse._u = p, ihl, seg, false, false, false
     return reuse
   end
   return M.new_view(p, ihl, seg)
 end
 
 function M.new_view(p, ihl, seg)
-  return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false }, View)
+  return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false,
+    _u = false }, View)
 end
 
 function M.is_view(x) return getmetatable(x) == View end

@@ -336,7 +336,21 @@ local function opts_text(o)
   return table.concat(parts, ",")
 end
 
+-- tcpdump's line for a UDP datagram: "in 10.77.0.1.40000 > 10.77.0.2.7: UDP, length 5".
+local function format_udp(seg, dir, verdict)
+  local t = {}
+  local ts = field(seg, "t")
+  if ts then t[#t + 1] = string.format("%.3f", tonumber(ts)) end
+  t[#t + 1] = string.format("%s %s.%s > %s.%s: UDP, length %d", dir or "?", tostring(seg.src), tostring(seg.sport),
+    tostring(seg.dst), tostring(seg.dport), tonumber(seg.len) or 0)
+  local line = table.concat(t, " ")
+  local v = fault.normalize(verdict)
+  if v then line = line .. " [" .. fault.describe(v) .. "]" end
+  return line
+end
+
 function M.format(seg, dir, state, verdict)
+  if field(seg, "proto") == "udp" then return format_udp(seg, dir, verdict) end
   local bits = flag_bits(seg)
   local len = tonumber(seg.len) or 0
   local seq = tonumber(seg.seq) or 0
@@ -393,6 +407,8 @@ function M.tseq_hook(w, policy)
   return function(seg, dir, conn, now)
     local verdict
     if policy then verdict = policy(seg, dir, conn, now) end
+    -- The time-sequence graph is TCP's: datagrams are not recorded.
+    if field(seg, "proto") == "udp" then return verdict end
     local v = fault.normalize(verdict)
     local id = w:segment {
       t = now, dir = dir, seq = seg.seq, len = seg.len, flags = seg.flags, ack = seg.ack,

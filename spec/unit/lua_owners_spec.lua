@@ -96,7 +96,7 @@ describe("the Lua library's owners", function()
     local allowed = { st = true, now_us = true, extra_config = true, report = true, timers = true,
       ready = true, cos = true, done = true, alive = true, stopped = true, api = true,
       ids = "tcplua.ids", io = "tcplua.connbase", server = "tcplua.server", evs = "tcplua.evserver",
-      hook = "tcplua.hook", lend = "tcplua.lend", simlink = "tcplua.sim" }
+      hook = "tcplua.hook", lend = "tcplua.lend", simlink = "tcplua.sim", udp = "tcplua.udp" }
     for _, rt in ipairs({ a._runtime, b._runtime }) do
       for k in pairs(rt) do
         assert.is_truthy(allowed[k], "runtime field " .. tostring(k) .. " has no owner")
