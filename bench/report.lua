@@ -94,6 +94,8 @@ compare("rr", "1-byte request/response on one connection", "trans/s",
   "rr_tcplua", "rr_kernel", "rate", nil, 0.8)
 compare("crr", "New connections (connect, 1-byte exchange, close), 4 in flight", "conn/s",
   "crr_tcplua", "crr_kernel", "rate", nil, 1.0)
+compare("udp", "UDP echo, 64-byte datagrams, 16 in flight (examples/udp_echo.lua)", "dgrams/s",
+  "udp_tcplua", "udp_kernel", "rate", nil, nil)
 
 -- The TUN ceiling for bulk send (bench/tlb_tunsend, a minimal sender on
 -- its own TUN, read by the same kernel reader): what the TUN character

@@ -1,5 +1,6 @@
 /* libFuzzer target for the stack as a whole: IPv4 validation, reassembly,
- * ICMP (errors quoting live connections), TCP in every state, the segment
+ * ICMP (errors quoting live connections), TCP in every state, UDP sockets
+ * (OP_UDP: datagrams in, sends, options, and an oracle on what A sends), the segment
  * hooks with every verdict, the link impairment, pcap capture, the sim
  * link, lent and urgent sends, and the offload paths (TSO scatter output,
  * rx/tx batching, GRO-sized datagrams with partial checksums).
@@ -42,6 +43,7 @@
 #include "ring.h"
 #include "seq.h"
 #include "tcp_wire.h"
+#include "udp_wire.h"
 
 enum {
   PEER_PORT = 40000,
@@ -54,6 +56,8 @@ enum {
   MAX_BSOCKS = 8,
   MAX_OPS = 256,
   MAX_POLICY = 8,
+  MAX_USOCKS = 4,
+  UDP_PORT = 53,
   DGRAM_MAX = 65535,
   B_BYTES_MAX = 1 << 20, /* per run: bounds the work of bulk transfers */
   HOOK_COPIES_MAX = 512,  /* per run: extra copies hook verdicts may make */
@@ -90,6 +94,7 @@ enum op {
   OP_WHEEL,  /* [n][t16][n x 3 bytes]: the timing wheel alone, against a model */
   OP_ASM,    /* [n][n x 3 bytes]: the out-of-order range set alone, against a bitmap */
   OP_REPLY,  /* [flags][opts][len16]: the raw peer answers the last segment A sent it */
+  OP_UDP,    /* [action][port][len16][pad]: UDP datagrams in, sockets' calls */
   OP__N
 };
 
@@ -151,6 +156,7 @@ struct harness {
   uint8_t last[2048]; /* the latest datagram queued for the raw peer */
   size_t last_len;
   uint32_t tsval; /* the raw peer's timestamp clock for OP_REPLY */
+  tl_udp *usocks[MAX_USOCKS]; /* A's UDP sockets; [0] bound to UDP_PORT */
   uint8_t vec[DGRAM_MAX + 1]; /* the scatter output's concatenation */
   uint8_t pkt[DGRAM_MAX + 64];
   uint8_t rbuf[DGRAM_MAX + 1];
@@ -311,6 +317,15 @@ static void raw_check(struct harness *h, const uint8_t *p, size_t len) {
   if (h->tainted || len < 20 || rd32(p + 12) != ADDR_A) return;
   tl_ip_hdr ip;
   CHECK(tl_ip_parse(p, len, &ip) == TL_IP_OK);
+  if (ip.proto == 17 && !ip.mf && !ip.frag_off) {
+    /* A's datagrams: a length that fits, a checksum that verifies (or none). */
+    struct tl_udp_hdr uh;
+    const uint8_t *u = p + ip.hdr_len;
+    size_t ulen = ip.total_len - ip.hdr_len;
+    CHECK(tl_udp_parse(u, ulen, &uh) == TL_UDP_OK && uh.len == ulen);
+    CHECK(!uh.csum || tl_udp_verify(u, ulen, tl_udp_pseudo4(ip.src, ip.dst, uh.len)));
+    return;
+  }
   if (ip.proto != 6 || ip.mf || ip.frag_off || ip.total_len > h->mtu) return;
   struct tl_tcp_hdr th;
   CHECK(tl_tcp_parse(p + ip.hdr_len, ip.total_len - ip.hdr_len, ip.src, ip.dst, &th) == TL_TCP_OK);
@@ -408,6 +423,18 @@ static void service(struct harness *h) {
     apply_verdict(h, seg);
   tl_event ev;
   for (int k = 0; k < 256 && tl_next_event(h->a, &ev); k++) {
+  }
+  /* UDP: every ready socket is read dry, a byte-sized buffer now and then
+   * (the rest of the datagram is discarded). */
+  tl_udp_event uev;
+  for (int k = 0; k < 256 && tl_udp_next_event(h->a, &uev); k++) {
+    uint32_t addr;
+    uint16_t port;
+    for (int j = 0; j < 64; j++) {
+      long r = tl_udp_recvfrom(uev.sock, h->rbuf, (k & 1) ? 1 : sizeof h->rbuf, &addr, &port);
+      if (r == TL_EAGAIN) break;
+      CHECK(r >= TL_EABORTED && r <= TL_UDP_MAX_PAYLOAD);
+    }
   }
   size_t n;
   while ((n = tl_sim_recv_raw(h->sim, EP_RAW, h->rbuf, sizeof h->rbuf)) > 0)
@@ -592,6 +619,72 @@ static void run_reply(struct harness *h, struct in *in) {
   tl_stack_input(h->a, p, 20 + hl + dlen, now(h));
 }
 
+/* UDP (RFC 768): action's low 2 bits pick what happens, the rest shape it.
+ *  0  a datagram from the raw peer into A: to UDP_PORT or `port`, the
+ *     input's bytes (plus pad*256) as the data; action bit 4 keeps the
+ *     input's own UDP header (length and checksum as given), bit 8 sends
+ *     checksum 0, bit 16 goes through the sim (fragmented by nobody: A
+ *     reassembles only what the fuzzer fragments with OP_DGRAM)
+ *  1  A's socket `port & 3` sends the bytes to the raw peer (bit 4:
+ *     connected send), fragmented over the MTU
+ *  2  socket `port & 3`: connect to the raw peer's port / forget the peer
+ *     (bit 4), set the receive buffer (bit 8), no checksums (bit 16)
+ *  3  socket `port & 3`: close it, or open one bound to `port` or an
+ *     ephemeral port */
+static void run_udp(struct harness *h, struct in *in) {
+  uint8_t act = u8(in), port = u8(in);
+  size_t len = u16(in), pad = (size_t)u8(in) * 256;
+  if (len > in->n - in->i) len = in->n - in->i;
+  const uint8_t *data = in->p + in->i;
+  in->i += len;
+  if (len + pad > DGRAM_MAX - 28) pad = DGRAM_MAX - 28 - (len > DGRAM_MAX - 28 ? DGRAM_MAX - 28 : len);
+  if (len > DGRAM_MAX - 28) len = DGRAM_MAX - 28;
+  tl_udp **us = &h->usocks[port & 3];
+  uint8_t *p = h->pkt;
+  switch (act & 3) {
+  case 0: {
+    size_t ulen = 8 + len + pad;
+    uint16_t dport = (act & 32) ? port : UDP_PORT;
+    memcpy(p + 28, data, len);
+    memset(p + 28 + len, 'u', pad);
+    if (!(act & 4) || len < 8) {
+      tl_udp_build(p + 20, RAW_PORT, dport, (uint16_t)ulen);
+      if (!(act & 8)) tl_udp_checksum(p + 20, ulen, tl_udp_pseudo4(ADDR_RAW, ADDR_A, (uint16_t)ulen));
+    } else {
+      memmove(p + 20, p + 28, len + pad); /* the input's header is the datagram's */
+      ulen -= 8;
+    }
+    ip_header(p, 20 + ulen, 17, ADDR_RAW, ADDR_A);
+    if (act & 16)
+      tl_sim_send(h->sim, EP_RAW, p, 20 + ulen);
+    else
+      tl_stack_input(h->a, p, 20 + ulen, now(h));
+    break;
+  }
+  case 1:
+    if (!*us) break;
+    memcpy(p, data, len);
+    memset(p + len, 'v', pad);
+    tl_udp_sendto(*us, p, len + pad, (act & 4) ? 0 : ADDR_RAW, (act & 4) ? 0 : RAW_PORT, now(h));
+    break;
+  case 2:
+    if (!*us) break;
+    tl_udp_connect(*us, (act & 4) ? 0 : ADDR_RAW, RAW_PORT);
+    if (act & 8) tl_udp_setopt(*us, TL_UDP_OPT_RCVBUF, (int64_t)len << 8);
+    if (act & 16) tl_udp_setopt(*us, TL_UDP_OPT_CHECKSUM, 0);
+    tl_udp_getopt(*us, act >> 5);
+    break;
+  default:
+    if (*us) {
+      tl_udp_close(*us);
+      *us = NULL;
+    } else if ((*us = tl_udp_open(h->a, NULL)) != NULL) {
+      tl_udp_bind(*us, (act & 4) ? ADDR_A : 0, (act & 8) ? 0 : port);
+    }
+    break;
+  }
+}
+
 /* An ICMP error from the path about a segment A sent on a live
  * connection: destination unreachable (frag-needed with an MTU),
  * time exceeded, parameter problem, or anything the fuzzer picks. */
@@ -756,8 +849,8 @@ static void run_app(struct harness *h, struct in *in) {
             tl_seq_max(0xfffffff0u, param) == param && tl_seq_min(0xfffffff0u, param) == 0xfffffff0u &&
             tl_seq_diff(param, 0xfffffff0u) == (int32_t)param + 16);
     }
-    /* a datagram of another protocol from A, fragmented unless DF */
-    (void)tl_ipv4_output(h->a, (param & 2) ? ADDR_B : ADDR_RAW, 17, h->rbuf, (size_t)param * 32, param & 1);
+    /* a datagram of another protocol from A (253, RFC 3692 experimentation: UDP has its own oracle), fragmented unless DF */
+    (void)tl_ipv4_output(h->a, (param & 2) ? ADDR_B : ADDR_RAW, 253, h->rbuf, (size_t)param * 32, param & 1);
     break;
   case 13:
     /* urgent data longer than a segment: URG on each, SND.UP ahead */
@@ -1204,6 +1297,7 @@ static int setup(struct harness *h, int cf) {
   }
   if (cf & CF_HOOKS) tl_hook_enable(h->a, TL_HOOK_IN | TL_HOOK_OUT);
   int err = 0;
+  if ((h->usocks[0] = tl_udp_open(h->a, &err)) != NULL) tl_udp_bind(h->usocks[0], 0, UDP_PORT);
   h->listener = tl_listen(h->a, LISTEN_PORT, 8, &err);
   h->blistener = tl_listen(h->b, B_PORT, 8, &err);
   tl_sock *conn = h->listener ? handshake(h) : NULL;
@@ -1236,6 +1330,9 @@ static void teardown(struct harness *h) {
   for (int i = 0; i < h->nbsocks; i++)
     tl_close(h->bsocks[i].s, now(h));
   h->nbsocks = 0;
+  /* Half the UDP sockets are closed by hand, the rest go with the stack. */
+  for (int i = 0; i < MAX_USOCKS; i += 2)
+    tl_udp_close(h->usocks[i]);
   if (h->listener) tl_close(h->listener, now(h));
   if (h->blistener) tl_close(h->blistener, now(h));
   h->listener = h->blistener = NULL;
@@ -1278,6 +1375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case OP_WHEEL: run_wheel(&in); continue;
       case OP_ASM: run_asm(&in); continue;
       case OP_REPLY: run_reply(h, &in); break;
+      case OP_UDP: run_udp(h, &in); break;
       default: break;
       }
       advance(h, 10000);

@@ -9,7 +9,7 @@ local dir = assert(arg[1], "usage: gen_seeds.lua DIR")
 
 -- fuzz_input.c: enum op, config bits, op flags
 local OP = { DGRAM = 0, APP = 1, SETOPT = 2, TIME = 3, HOOK = 4, INJECT = 5, IMPAIR = 6, PCAP = 7, ICMP = 8,
-  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13, REPLY = 14 }
+  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13, REPLY = 14, UDP = 15 }
 local CF = { OFFLOAD = 1, PCAP = 2, NO_TS = 4, NO_SACK = 8, SMALL_MTU = 16, SMALL_BUF = 32, HOOKS = 64,
   NO_LOSS = 128 }
 local JUMP, FIX, SEQ, ADDR = 1, 2, 4, 8 -- OP_DGRAM flags (high nibble of the op byte)
@@ -421,6 +421,19 @@ seeds.reply_bulk = cfg() .. app(A.SEND_LOTS, 0, 30) .. reply(".") .. reply(".") 
 seeds.syncookies_off = cfg() .. setopt(OPT.SYNCOOKIES, 0, 0) .. setopt(OPT.BACKLOG, 2)
   .. table.concat(flood, "", 1, 6) .. time(20) .. setopt(OPT.SYNCOOKIES, 1) .. table.concat(flood, "", 7, 12)
   .. raw(pkt.build { src = PEER, dst = SELF, sport = 50012, dport = 7, seq = 1201, ack = 77, flags = "." })
+
+-- OP_UDP: [action][port][len16][pad][bytes] (fuzz_input.c run_udp).
+local U_IN, U_SEND, U_CONN, U_SOCK = 0, 1, 2, 3
+local function udp(action, port, bytes, pad)
+  bytes = bytes or ""
+  return op(OP.UDP) .. u8(action) .. u8(port or 0) .. be16(#bytes) .. u8(pad or 0) .. bytes
+end
+seeds.udp_in = cfg() .. udp(U_IN, 0, "query") .. udp(U_IN + 8, 0, "no checksum") .. udp(U_IN + 32, 9, "closed port")
+  .. udp(U_IN + 16, 0, "via the sim", 40) .. udp(U_IN + 4, 0, "\0\1\0\53\0\5\0\0short length")
+seeds.udp_send = cfg(CF.HOOKS) .. udp(U_SEND, 0, "reply") .. udp(U_SEND, 0, "big", 40) .. udp(U_SOCK + 8, 1)
+  .. udp(U_CONN, 1) .. udp(U_SEND + 4, 1, "connected") .. udp(U_CONN + 16, 1) .. udp(U_SEND + 4, 1, "no sum")
+seeds.udp_queue = cfg() .. udp(U_CONN + 8, 0, ("r"):rep(256)) .. udp(U_IN, 0, "a", 100) .. udp(U_IN, 0, "b", 100)
+  .. udp(U_IN, 0, "c", 100) .. udp(U_SOCK, 0) .. udp(U_IN, 0, "after close") .. udp(U_SOCK, 53)
 
 local n = 0
 local function write(path, bytes)
