@@ -15,7 +15,8 @@
 
 #include "util.h"
 
-static const char *USAGE = "tlb_udp echo -H HOST -p PORT -t SECS [-c WINDOW] [-l LEN] | tlb_udp echod -p PORT -t SECS";
+static const char *USAGE =
+    "tlb_udp echo -H HOST -p PORT -t SECS [-c WINDOW] [-l LEN] | tlb_udp echod -p PORT -t SECS";
 
 static int echod(const struct tlb_opts *o) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -47,7 +48,8 @@ int main(int argc, char **argv) {
   }
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(o.port)};
-  if (fd < 0 || inet_pton(AF_INET, o.host, &to.sin_addr) != 1 || connect(fd, (struct sockaddr *)&to, sizeof to) < 0)
+  if (fd < 0 || inet_pton(AF_INET, o.host, &to.sin_addr) != 1 ||
+      connect(fd, (struct sockaddr *)&to, sizeof to) < 0)
     tlb_die("echo: connect");
   static char buf[65536];
   memset(buf, 'u', o.len);
@@ -57,8 +59,10 @@ int main(int argc, char **argv) {
   while (!err && tlb_now() < deadline) {
     while (inflight < o.conc) {
       if (send(fd, buf, o.len, 0) < 0) {
-        if (errno == ECONNREFUSED) err = "refused";
-        else if (errno != ENOBUFS && errno != EAGAIN) err = strerror(errno);
+        if (errno == ECONNREFUSED)
+          err = "refused";
+        else if (errno != ENOBUFS && errno != EAGAIN)
+          err = strerror(errno);
         break;
       }
       inflight++;
@@ -82,7 +86,7 @@ int main(int argc, char **argv) {
   }
   double secs = tlb_now() - t0;
   close(fd);
-  printf("dgrams=%ld secs=%.3f rate=%.1f lost=%ld window=%d len=%zu%s%s\n", got, secs, got / secs, lost, o.conc,
-         o.len, err ? " error=" : "", err ? err : "");
+  printf("dgrams=%ld secs=%.3f rate=%.1f lost=%ld window=%d len=%zu%s%s\n", got, secs, got / secs, lost,
+         o.conc, o.len, err ? " error=" : "", err ? err : "");
   return got > 0 ? 0 : 1;
 }

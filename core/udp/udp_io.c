@@ -10,7 +10,8 @@
 
 enum { ICMP_UNREACH = 3, ICMP_PORT_UNREACH = 3, ICMP_FRAG_NEEDED = 4 };
 
-static void udp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg, size_t len, int64_t now) {
+static void udp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg, size_t len,
+                      int64_t now) {
   struct tl_udp_hdr h;
   TL_COUNT(st, udp_in);
   switch (tl_udp_parse(seg, len, &h)) {
@@ -23,7 +24,8 @@ static void udp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *
    * the checksum partial (virtio NEEDS_CSUM) vouched for the bytes. */
   if (h.csum == 0)
     TL_COUNT(st, udp_no_checksum_in);
-  else if (!(ip->rx_flags & TL_RX_CSUM_PARTIAL) && !tl_udp_verify(seg, h.len, tl_udp_pseudo4(ip->src, ip->dst, h.len))) {
+  else if (!(ip->rx_flags & TL_RX_CSUM_PARTIAL) &&
+           !tl_udp_verify(seg, h.len, tl_udp_pseudo4(ip->src, ip->dst, h.len))) {
     TL_COUNT(st, drop_udp_checksum);
     return;
   }
@@ -49,8 +51,8 @@ static void udp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *
  * socket, we report them to a connected socket (its receive says
  * "refused" after a port unreachable); an unconnected socket cannot tell
  * which of its sends the error is about, and it is counted only. */
-static void udp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, const uint8_t *orig, size_t len,
-                           int64_t now) {
+static void udp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, const uint8_t *orig,
+                           size_t len, int64_t now) {
   (void)mtu;
   (void)now;
   (void)len; /* icmp.c checked the quote holds the IP header + 8 bytes */

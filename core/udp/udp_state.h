@@ -19,20 +19,20 @@ struct tl_udp_qent {
 
 struct tl_udp_queue {
   uint8_t *buf;
-  uint32_t cap;       /* bytes, TL_UDP_OPT_RCVBUF */
+  uint32_t cap;        /* bytes, TL_UDP_OPT_RCVBUF */
   uint32_t head, used; /* the oldest entry's offset; bytes held */
   uint32_t n;          /* entries */
 };
 
 struct tl_udp {
   tl_stack *st;
-  struct tl_udp *hnext;      /* the port's bucket chain */
-  struct tl_udp *rnext;      /* the ready list */
+  struct tl_udp *hnext;         /* the port's bucket chain */
+  struct tl_udp *rnext;         /* the ready list */
   struct tl_udp *anext, *aprev; /* every socket, for teardown */
-  uint32_t laddr, raddr;     /* 0: any / not connected */
+  uint32_t laddr, raddr;        /* 0: any / not connected */
   uint16_t lport, rport;
   uint8_t bound, ready, checksum;
-  int err;                   /* pending ICMP error for a connected socket */
+  int err; /* pending ICMP error for a connected socket */
   uint64_t user, drops;
   struct tl_udp_queue q;
 };

@@ -18,9 +18,9 @@ struct tl_udp_hdr {
 
 enum tl_udp_parse_err {
   TL_UDP_OK = 0,
-  TL_UDP_ESHORT = -1,  /* fewer than 8 bytes */
-  TL_UDP_ELEN = -2,    /* length field below 8 or beyond the bytes received */
-  TL_UDP_ECSUM = -3    /* checksum present and wrong */
+  TL_UDP_ESHORT = -1, /* fewer than 8 bytes */
+  TL_UDP_ELEN = -2,   /* length field below 8 or beyond the bytes received */
+  TL_UDP_ECSUM = -3   /* checksum present and wrong */
 };
 
 /* Decode the header of seg[0..len) and check its length field (RFC 768:

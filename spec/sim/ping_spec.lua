@@ -95,7 +95,9 @@ describe("ping in the sim", function()
 end)
 
 describe("ICMP", function()
-  local function udp(id) return P.datagram({ proto = 17, id = id }, "udp payload") end
+  -- A datagram of a protocol nobody here speaks (253, RFC 3692 experimentation):
+  -- each gets a protocol unreachable.
+  local function other(id) return P.datagram({ proto = 253, id = id }, "payload") end
 
   it("drops bad checksums and short messages, counted, unanswered", function()
     local sim, st, raw = setup()
@@ -117,13 +119,13 @@ describe("ICMP", function()
     cfg.icmp_rate_per_s = 5
     local st = C.tl_sim_stack(sim, C.tl_sim_add_stack(sim, cfg))
     local raw = C.tl_sim_add_raw(sim, P.addr("10.77.0.1"))
-    for i = 1, 20 do P.send(sim, raw, udp(i)) end
+    for i = 1, 20 do P.send(sim, raw, other(i)) end
     C.tl_sim_run(sim, 1)
     assert.are.equal(5, #P.recv_all(sim, raw))
     assert.are.equal(15, core.stats(st).icmp_err_suppressed)
     -- a fifth of a second later one more token has dripped in
     C.tl_sim_run(sim, 200000)
-    for i = 21, 23 do P.send(sim, raw, udp(i)) end
+    for i = 21, 23 do P.send(sim, raw, other(i)) end
     C.tl_sim_run(sim, C.tl_sim_now(sim) + 1)
     assert.are.equal(1, #P.recv_all(sim, raw))
     assert.are.equal(5 + 1, core.stats(st).icmp_err_out)
@@ -132,14 +134,14 @@ describe("ICMP", function()
   it("passes errors quoting our TCP to TCP and ignores the rest", function()
     local sim, st, raw = setup()
     local our_tcp = P.datagram({ src = "10.77.0.2", dst = "10.77.0.1", proto = 6 }, string.rep("T", 20))
-    local our_udp = P.datagram({ src = "10.77.0.2", dst = "10.77.0.1", proto = 17 }, string.rep("U", 8))
+    local our_other = P.datagram({ src = "10.77.0.2", dst = "10.77.0.1", proto = 253 }, string.rep("U", 8))
     local not_ours = P.datagram({ src = "10.77.0.5", dst = "10.77.0.1", proto = 6 }, string.rep("T", 20))
     local msgs = {
       P.icmp(3, 4, "\0\0" .. P.u16(1280), our_tcp:sub(1, 28)), -- frag needed, RFC 1191
       P.icmp(3, 1, nil, our_tcp),
       P.icmp(11, 0, nil, our_tcp),
       P.icmp(12, 0, nil, our_tcp),
-      P.icmp(3, 3, nil, our_udp),     -- about UDP: not ours to handle
+      P.icmp(3, 3, nil, our_other),   -- about a protocol no transport here speaks
       P.icmp(3, 1, nil, not_ours),    -- quote names someone else
       P.icmp(3, 1, nil, our_tcp:sub(1, 24)), -- quote too short
       P.icmp(4, 0, nil, our_tcp),     -- source quench (RFC 6633)
