@@ -29,10 +29,14 @@ static int echod(const struct tlb_opts *o) {
   while (tlb_now() < deadline) {
     struct pollfd p = {.fd = fd, .events = POLLIN};
     if (poll(&p, 1, 100) <= 0) continue;
-    struct sockaddr_in from;
-    socklen_t fl = sizeof from;
-    ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-    if (n >= 0) sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    /* Everything queued, then back to poll: one wake-up per burst. */
+    for (;;) {
+      struct sockaddr_in from;
+      socklen_t fl = sizeof from;
+      ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+      if (n < 0) break;
+      sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    }
   }
   close(fd);
   return 0;
