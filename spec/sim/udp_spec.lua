@@ -185,4 +185,46 @@ describe("tcplua.udp in the sim", function()
     assert.equal("echo me", got)
     assert.are.same({}, log)
   end)
+  it("answers DNS queries from examples/dns.lua: A, AAAA, NXDOMAIN, FORMERR, NOTIMP", function()
+    local sim, a, b, log = luasim.pair(2)
+    local chunk = assert(loadfile("examples/dns.lua"))
+    setfenv(chunk, setmetatable({ print = function() end,
+      require = function(m) if m == "tcplua" then return a end return require(m) end }, { __index = _G }))
+    chunk("5353")
+    local function u16(n) return string.char(math.floor(n / 256), n % 256) end
+    local function query(id, name, qtype, opcode)
+      local q = u16(id) .. u16((opcode or 0) * 2048 + 256) .. u16(1) .. u16(0) .. u16(0) .. u16(0)
+      for label in name:gmatch("[^.]+") do q = q .. string.char(#label) .. label end
+      return q .. "\0" .. u16(qtype) .. u16(1)
+    end
+    local replies = {}
+    b.spawn(function()
+      local c = assert(b.udp())
+      c:settimeout(500)
+      assert(c:setpeername("10.0.0.1", 5353))
+      for _, q in ipairs({ query(1, "www.tcplua.test", 1), query(2, "TCPLUA.test", 28), query(3, "nope.tcplua.test", 1),
+        query(4, "host.tcplua.test", 28), query(5, "x", 1):sub(1, 14), query(6, "www.tcplua.test", 1, 2), "\1" }) do
+        assert(c:send(q))
+        replies[#replies + 1] = c:receive() or "none"
+      end
+    end)
+    sim:run(5000)
+    assert.are.same({}, log)
+    local function rcode(r) return r:byte(4) % 16 end
+    local function ancount(r) return r:byte(7) * 256 + r:byte(8) end
+    -- A: two records, each ending in its address.
+    assert.equal(0, rcode(replies[1]))
+    assert.equal(2, ancount(replies[1]))
+    assert.equal("\10\77\0\2", replies[1]:sub(-20, -17))
+    assert.equal("\10\77\0\3", replies[1]:sub(-4))
+    assert.equal(0x84, replies[1]:byte(3) - replies[1]:byte(3) % 4) -- QR and AA set, RD copied below
+    -- AAAA (names without case): fd77::2.
+    assert.equal(1, ancount(replies[2]))
+    assert.equal("\253\119" .. string.rep("\0", 13) .. "\2", replies[2]:sub(-16))
+    assert.are.same({ 3, 0 }, { rcode(replies[3]), ancount(replies[3]) })   -- NXDOMAIN
+    assert.are.same({ 0, 0 }, { rcode(replies[4]), ancount(replies[4]) })   -- the name has no AAAA
+    assert.equal(1, rcode(replies[5]))                                        -- FORMERR: cut short
+    assert.equal(4, rcode(replies[6]))                                        -- NOTIMP: opcode 2
+    assert.equal("none", replies[7])                                          -- no ID: no answer
+  end)
 end)
