@@ -81,7 +81,8 @@ uint8_t *tl_hook_rx_buf(tl_stack *st, size_t cap);
 tl_sock *tl_hook_sock(tl_stack *st, const tl_hook_seg *seg);
 /* Recompute the IPv4 header checksum and, for an unfragmented TCP
  * datagram, the TCP checksum; for an unfragmented UDP datagram that
- * carries a checksum (not 0), the UDP checksum. */
+ * carries a checksum (not 0), the UDP checksum; for an unfragmented ICMP
+ * message, the ICMP checksum. */
 void tl_hook_fix_checksums(uint8_t *pkt, size_t len);
 
 /* Records every datagram crossing the boundary, both ways, with the notes

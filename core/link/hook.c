@@ -490,6 +490,11 @@ void tl_hook_fix_checksums(uint8_t *p, size_t len) {
   struct tl_udp_hdr u;
   if (v.proto == TL_PROTO_UDP && tl_udp_parse(v.l4, v.l4_len, &u) == TL_UDP_OK && u.csum)
     tl_udp_checksum(p + v.ihl, u.len, tl_udp_pseudo4(v.src, v.dst, u.len));
+  /* ICMP (RFC 792): over the whole message, no pseudo-header. */
+  if (v.proto == TL_PROTO_ICMP && v.l4_len >= 8) {
+    tl_put16(p + v.ihl + 2, 0);
+    tl_put16(p + v.ihl + 2, tl_csum(p + v.ihl, v.l4_len));
+  }
 }
 
 void tl_hook_set_pcap(tl_stack *st, struct tl_pcap *p) {

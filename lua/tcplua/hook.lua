@@ -359,9 +359,10 @@ local function process(rt, seg)
       nv, final = run_list(rt, conn.seg_hooks, nv, v, dir, conn, now)
     end
   end
-  -- A datagram has no sequence space: segment replacement, slicing and
-  -- an answer the other way are TCP's (drop, delay, duplicate, corrupt apply).
-  if nv and v.proto == "udp" and (nv.segment ~= nil or nv.slice or nv.reverse ~= nil) then
+  -- A datagram (UDP, ICMP) has no sequence space: segment replacement,
+  -- slicing and an answer the other way are TCP's (drop, delay,
+  -- duplicate, corrupt apply).
+  if nv and v.proto ~= "tcp" and (nv.segment ~= nil or nv.slice or nv.reverse ~= nil) then
     local copy = {}
     for k, x in pairs(nv) do copy[k] = x end
     copy.segment, copy.slice, copy.reverse = nil, nil, nil

@@ -20,11 +20,13 @@
 --   payload         the payload as a string (made on access)
 --   mss, wscale, sackok, timestamps   shortcuts into options (accept filters)
 --   ttl, id         IPv4 TTL and identification; writable
---   proto           "tcp" (every field above) or "udp": a UDP datagram's
---                   view has src, dst, ttl, id, size, sport, dport
---                   (writable), len and payload (the datagram's data) and
---                   checksum (the field; 0: sent without one). ICMP and
---                   fragments pass without hooks.
+--   proto           "tcp" (every field above), "udp" or "icmp". A UDP
+--                   datagram's view has src, dst, ttl, id, size, sport,
+--                   dport (writable), len and payload (the datagram's
+--                   data) and checksum (the field; 0: sent without one).
+--                   An ICMP message's has src, dst, ttl, id, size, type
+--                   and code (writable), len and payload (what follows
+--                   the 8-byte header). Fragments pass without hooks.
 local core = require "tcplua.core"
 local wire = require "tcplua.c.wire"
 local chook = require "tcplua.c.hook"
@@ -143,38 +145,70 @@ end
 function uget.payload(v) return ffi.string(v._p + v._t + 8, uget.len(v)) end
 function uget.checksum(v) return rd16(v._p, v._t + 6) end
 
+-- An ICMP message's fields (RFC 792): type, code, then what follows the
+-- 8-byte header (an echo's data, an error's quoted datagram).
+local iget, iset = {}, {}
+for _, k in ipairs({ "src", "dst", "ttl", "id", "size" }) do
+  iget[k], iset[k] = get[k], set[k]
+end
+function iget.proto() return "icmp" end
+function iget.type(v) return v._p[v._t] end
+function iget.code(v) return v._p[v._t + 1] end
+function iget.checksum(v) return rd16(v._p, v._t + 2) end
+function iget.len(v)
+  local n = rd16(v._p, 2) - v._t - 8
+  return n > 0 and n or 0
+end
+function iget.payload(v) return ffi.string(v._p + v._t + 8, iget.len(v)) end
+function iset.type(v, x) v._p[v._t] = band(x, 255) end
+function iset.code(v, x) v._p[v._t + 1] = band(x, 255) end
+local SETS = { [uget] = uset, [iget] = iset }
+
 local View = {}
+-- v._g: the getters of a UDP or ICMP view (false: TCP's).
 View.__index = function(v, k)
-  local g = (v._u and uget or get)[k]
+  local g = (v._g or get)[k]
   if g then return g(v) end
   return nil
 end
 View.__newindex = function(v, k, x)
-  local s = (v._u and uset or set)[k]
+  local s = v._g and SETS[v._g][k] or (not v._g and set[k])
   if not s then error("segment: field " .. tostring(k) .. " is read-only or unknown", 2) end
   s(v, x)
   v._dirty = true
 end
 View.__tostring = function(v)
-  if v._u then
+  if v._g == uget then
     return string.format("datagram %s.%d > %s.%d udp len %d", get.src(v), get.sport(v), get.dst(v), get.dport(v),
       uget.len(v))
+  elseif v._g == iget then
+    return string.format("icmp %s > %s type %d code %d len %d", get.src(v), get.dst(v), iget.type(v), iget.code(v),
+      iget.len(v))
   end
   return string.format("segment %s.%d > %s.%d [%s] seq %d len %d", get.src(v), get.sport(v), get.dst(v),
     get.dport(v), get.flags(v), get.seq(v), get.len(v))
 end
 M.View = View
 
--- A UDP view when p holds an unfragmented datagram whose length field fits.
-local function udp_view(seg, reuse, p, ihl, tot)
-  if tot < ihl + 8 or rd16(p, ihl + 4) < 8 or ihl + rd16(p, ihl + 4) > tot then return nil end
+-- A UDP view when p holds an unfragmented datagram whose length field
+-- fits; an ICMP view when it holds at least an ICMP header.
+local function other_view(seg, reuse, p, ihl, tot)
+  local g
+  if p[9] == 17 then
+    if tot < ihl + 8 or rd16(p, ihl + 4) < 8 or ihl + rd16(p, ihl + 4) > tot then return nil end
+    g = uget
+  else
+    if tot < ihl + 8 then return nil end
+    g = iget
+  end
   local v = reuse or M.new_view(p, ihl, seg)
-  v._p, v._t, v._seg, v._opts, v._dirty, v._u = p, ihl, seg, false, false, true
+  v._p, v._t, v._seg, v._opts, v._dirty, v._g = p, ihl, seg, false, false, g
   return v
 end
 
 -- A view over a held datagram, or nil if it is not an unfragmented TCP
--- segment with a whole header or UDP datagram (those pass without hooks).
+-- segment with a whole header, UDP datagram or ICMP message (the rest pass
+-- without hooks).
 -- `reuse`: a view to re-aim instead of making a new table (the runner
 -- keeps one: views live only for the hook call, so a segment costs no
 -- allocation).
@@ -185,13 +219,13 @@ function M.view(seg, reuse)
   if band(p[6], 0x3f) ~= 0 or p[7] ~= 0 then return nil end
   local tot = rd16(p, 2)
   if tot > len or ihl < 20 then return nil end
-  if p[9] == 17 then return udp_view(seg, reuse, p, ihl, tot) end
+  if p[9] == 17 or p[9] == 1 then return other_view(seg, reuse, p, ihl, tot) end
   if p[9] ~= 6 or tot < ihl + 20 then return nil end
   if rshift(p[ihl + 12], 4) * 4 < 20 or ihl + rshift(p[ihl + 12], 4) * 4 > tot then return nil end
   -- The private keys always exist (false when unset), so these are plain
   -- stores that JIT-compile (rawset does not).
   if reuse then
-    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty, reuse._u = p, ihl, seg, false, false, false
+    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty, reuse._g = p, ihl, seg, false, false, false
     return reuse
   end
   return M.new_view(p, ihl, seg)
@@ -199,7 +233,7 @@ end
 
 function M.new_view(p, ihl, seg)
   return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false,
-    _u = false }, View)
+    _g = false }, View)
 end
 
 function M.is_view(x) return getmetatable(x) == View end

@@ -349,8 +349,27 @@ local function format_udp(seg, dir, verdict)
   return line
 end
 
+-- tcpdump's names of the ICMP types a stack meets (RFC 792).
+local ICMP_NAMES = { [0] = "echo reply", [3] = "unreachable", [8] = "echo request", [11] = "time exceeded",
+  [12] = "parameter problem" }
+
+local function format_icmp(seg, dir, verdict)
+  local t = {}
+  local ts = field(seg, "t")
+  if ts then t[#t + 1] = string.format("%.3f", tonumber(ts)) end
+  local ty = tonumber(seg.type) or 0
+  t[#t + 1] = string.format("%s %s > %s: ICMP %s, type %d, code %d, length %d", dir or "?", tostring(seg.src),
+    tostring(seg.dst), ICMP_NAMES[ty] or "type " .. ty, ty, tonumber(seg.code) or 0, tonumber(seg.len) or 0)
+  local line = table.concat(t, " ")
+  local v = fault.normalize(verdict)
+  if v then line = line .. " [" .. fault.describe(v) .. "]" end
+  return line
+end
+
 function M.format(seg, dir, state, verdict)
-  if field(seg, "proto") == "udp" then return format_udp(seg, dir, verdict) end
+  local proto = field(seg, "proto")
+  if proto == "udp" then return format_udp(seg, dir, verdict) end
+  if proto == "icmp" then return format_icmp(seg, dir, verdict) end
   local bits = flag_bits(seg)
   local len = tonumber(seg.len) or 0
   local seq = tonumber(seg.seq) or 0
@@ -407,8 +426,9 @@ function M.tseq_hook(w, policy)
   return function(seg, dir, conn, now)
     local verdict
     if policy then verdict = policy(seg, dir, conn, now) end
-    -- The time-sequence graph is TCP's: datagrams are not recorded.
-    if field(seg, "proto") == "udp" then return verdict end
+    -- The time-sequence graph is TCP's: UDP and ICMP are not recorded.
+    local proto = field(seg, "proto")
+    if proto == "udp" or proto == "icmp" then return verdict end
     local v = fault.normalize(verdict)
     local id = w:segment {
       t = now, dir = dir, seq = seg.seq, len = seg.len, flags = seg.flags, ack = seg.ack,

@@ -85,4 +85,31 @@ describe("hooks over UDP", function()
     assert.equal(0, a.stats().udp_no_port)
     assert.are.same({}, log)
   end)
+  it("show ICMP messages too: a port unreachable, dropped by a hook, never reaches the socket", function()
+    local sim, a, b, log = luasim.pair(1)
+    local seen = {}
+    b.on_segment(function(seg, dir)
+      if seg.proto == "icmp" then
+        seen[#seen + 1] = { dir, seg.type, seg.code, seg.src, seg.len, seg.sport }
+        assert.matches("^%a+ 10%.0%.0%.1 > 10%.0%.0%.2: ICMP unreachable, type 3, code 3, length %d+$",
+          trace.format(seg, dir))
+        return "drop"
+      end
+    end)
+    local got
+    b.spawn(function()
+      local c = assert(b.udp())
+      c:settimeout(300)
+      assert(c:setpeername("10.0.0.1", 9))
+      assert(c:send("anyone?"))
+      got = { c:receive() }
+    end)
+    sim:run(3000)
+    -- The quote: the IP header (20) and the whole 15-byte datagram.
+    assert.are.same({ { "in", 3, 3, "10.0.0.1", 35 } }, seen)
+    assert.are.same({ nil, "timeout" }, got)
+    assert.equal(1, a.stats().udp_no_port)
+    assert.equal(0, b.stats().udp_icmp_err)
+    assert.are.same({}, log)
+  end)
 end)
