@@ -335,6 +335,12 @@ void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now);
 /* Deliver what is due; returns the next deadline or -1. */
 int64_t tl_impair_poll(tl_impair *im, int64_t now);
 uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow,7 oversize,8 slots */
+/* Sets what a tc-netem(8) argument line names, e.g. "delay 100ms 10ms 25%
+ * distribution normal loss state 1% 30% rate 1mbit 20 slot 10ms 20ms packets
+ * 4" (core/link/impair_parse.c; docs/fault-injection.md lists the words).
+ * Fields it does not name are left alone. 0, or -1 with cfg untouched and
+ * what was wrong in err. */
+int tl_impair_parse(tl_impair_config *cfg, const char *netem, char *err, size_t errlen);
 
 /* ---- sim: stacks joined by in-memory links under a virtual clock -------- */
 /* A sim holds up to 8 endpoints. An endpoint is a stack (attached) or a raw
