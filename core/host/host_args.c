@@ -123,8 +123,8 @@ static int netem_flag(const char *flag, const char *word, struct host_opts *o) {
   if (snprintf(line, sizeof line, "%s %s", word, optarg) >= (int)sizeof line)
     return bad_value(flag, optarg, "fewer words");
   if (tl_impair_parse(&o->impair, line, err, sizeof err) < 0) {
-    fprintf(stderr, "tcplua: --%s: bad value '%s': %s (netem's words, see docs/cli.md); try --help\n", flag, optarg,
-            err);
+    fprintf(stderr, "tcplua: --%s: bad value '%s': %s (netem's words, see docs/cli.md); try --help\n", flag,
+            optarg, err);
     return 2;
   }
   return -1;

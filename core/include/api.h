@@ -308,16 +308,16 @@ typedef struct tl_impair_config {
   double duplicate_corr; /* events: the rate stays p, lag-1 correlation of the events is corr */
   double corrupt_corr;
   double reorder_corr;
-  double delay_corr;     /* rank correlation of successive jitter draws */
-  uint32_t delay_dist;   /* tl_impair_dist of the jitter */
-  uint32_t loss_model;   /* tl_impair_loss_model; TL_LOSS_RANDOM uses `loss` */
-  double loss_p[5];      /* STATE: p13 p31 p32 p23 p14; GEMODEL: p r 1-h 1-k */
-  int32_t rate_overhead; /* bytes added to each packet's length for the rate (may be < 0) */
-  uint32_t rate_cell;    /* cell size: length rounded up to whole cells, 0 = none */
+  double delay_corr;          /* rank correlation of successive jitter draws */
+  uint32_t delay_dist;        /* tl_impair_dist of the jitter */
+  uint32_t loss_model;        /* tl_impair_loss_model; TL_LOSS_RANDOM uses `loss` */
+  double loss_p[5];           /* STATE: p13 p31 p32 p23 p14; GEMODEL: p r 1-h 1-k */
+  int32_t rate_overhead;      /* bytes added to each packet's length for the rate (may be < 0) */
+  uint32_t rate_cell;         /* cell size: length rounded up to whole cells, 0 = none */
   int32_t rate_cell_overhead; /* bytes added to each cell */
-  uint32_t slot_min_us;  /* slot pacing: the next slot opens min..max us later; */
-  uint32_t slot_max_us;  /* with slot_dist, slot_min_us is the mean, slot_jitter_us the spread */
-  uint32_t slot_dist;    /* tl_impair_dist, 0 = uniform in [min, max) */
+  uint32_t slot_min_us;       /* slot pacing: the next slot opens min..max us later; */
+  uint32_t slot_max_us;       /* with slot_dist, slot_min_us is the mean, slot_jitter_us the spread */
+  uint32_t slot_dist;         /* tl_impair_dist, 0 = uniform in [min, max) */
   uint32_t slot_jitter_us;
   uint32_t slot_packets; /* packets per slot, 0 = no limit */
   uint32_t slot_bytes;   /* bytes per slot, 0 = no limit */
@@ -334,7 +334,8 @@ void tl_impair_set(tl_impair *im, const tl_impair_config *cfg);
 void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now);
 /* Deliver what is due; returns the next deadline or -1. */
 int64_t tl_impair_poll(tl_impair *im, int64_t now);
-uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow,7 oversize,8 slots */
+/* 0 in, 1 out, 2 lost, 3 dup, 4 reordered, 5 corrupted, 6 overflow, 7 oversize, 8 slots drawn */
+uint64_t tl_impair_count(const tl_impair *im, int which);
 /* Sets what a tc-netem(8) argument line names, e.g. "delay 100ms 10ms 25%
  * distribution normal loss state 1% 30% rate 1mbit 20 slot 10ms 20ms packets
  * 4" (core/link/impair_parse.c; docs/fault-injection.md lists the words).

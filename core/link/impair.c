@@ -141,7 +141,8 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
   q->len = len;
   q->seq = im->seq++;
   q->faults = faults;
-  if (im->cfg.delay_us || im->cfg.jitter_us || im->cfg.rate_bps || im_slot_on(&im->cfg)) q->faults |= TL_FAULT_DELAY;
+  if (im->cfg.delay_us || im->cfg.jitter_us || im->cfg.rate_bps || im_slot_on(&im->cfg))
+    q->faults |= TL_FAULT_DELAY;
   if (len && im_event(&im->rng, &im->ev_corrupt, im->cfg.corrupt, im->cfg.corrupt_corr)) {
     q->faults |= TL_FAULT_CORRUPT;
     uint32_t bit = tl_rng_below(&im->rng, (uint32_t)(len * 8 > UINT32_MAX ? UINT32_MAX : len * 8));

@@ -102,7 +102,9 @@ int im_loss(struct tl_rng *r, struct im_loss *l, struct im_event *e, const tl_im
   }
 }
 
-int im_slot_on(const tl_impair_config *cfg) { return cfg->slot_min_us || cfg->slot_max_us || cfg->slot_jitter_us; }
+int im_slot_on(const tl_impair_config *cfg) {
+  return cfg->slot_min_us || cfg->slot_max_us || cfg->slot_jitter_us;
+}
 
 void im_slot_next(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, int64_t now) {
   double d;
@@ -123,7 +125,8 @@ void im_slot_next(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_conf
 
 /* As netem: a packet that overdraws the byte budget still goes, and closes
  * the slot. */
-void im_slot_used(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, size_t len, int64_t now) {
+void im_slot_used(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, size_t len,
+                  int64_t now) {
   s->packets_left--;
   s->bytes_left -= (int64_t)len;
   if (s->packets_left <= 0 || s->bytes_left <= 0) im_slot_next(r, s, cfg, now);

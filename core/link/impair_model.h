@@ -40,16 +40,17 @@ int im_loss(struct tl_rng *r, struct im_loss *l, struct im_event *e, const tl_im
 
 /* Slot pacing (netem `slot`): packets leave only in open slots. */
 struct im_slot_pace {
-  int64_t next;      /* when the current slot opens (us); valid when armed */
+  int64_t next; /* when the current slot opens (us); valid when armed */
   int armed;
   int64_t packets_left, bytes_left;
-  uint64_t opened;   /* slots begun */
+  uint64_t opened; /* slots begun */
 };
 int im_slot_on(const tl_impair_config *cfg);
 /* A new slot opens some time after now. */
 void im_slot_next(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, int64_t now);
 /* A packet of len bytes left in the current slot. */
-void im_slot_used(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, size_t len, int64_t now);
+void im_slot_used(struct tl_rng *r, struct im_slot_pace *s, const tl_impair_config *cfg, size_t len,
+                  int64_t now);
 
 /* Bytes the rate charges for a datagram of len: netem's packet overhead,
  * then whole cells of cell size plus cell overhead. */

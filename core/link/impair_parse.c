@@ -62,8 +62,8 @@ static int duration(struct words *ws, uint32_t *out) {
   static const struct {
     const char *u;
     double k;
-  } units[] = {{"", 1e3},     {"ms", 1e3},  {"msec", 1e3},  {"msecs", 1e3}, {"us", 1},
-               {"usec", 1},   {"usecs", 1}, {"s", 1e6},     {"sec", 1e6},   {"secs", 1e6}};
+  } units[] = {{"", 1e3},   {"ms", 1e3},  {"msec", 1e3}, {"msecs", 1e3}, {"us", 1},
+               {"usec", 1}, {"usecs", 1}, {"s", 1e6},    {"sec", 1e6},   {"secs", 1e6}};
   const char *s = peek(ws);
   char *end;
   double v, k = -1;
@@ -81,8 +81,8 @@ static int rate(struct words *ws, uint64_t *out) {
   static const struct {
     const char *u;
     double k;
-  } units[] = {{"", 1},      {"bit", 1},   {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9},
-               {"bps", 8},   {"kbps", 8e3}, {"mbps", 8e6}, {"gbps", 8e9}};
+  } units[] = {{"", 1},    {"bit", 1},    {"kbit", 1e3}, {"mbit", 1e6}, {"gbit", 1e9},
+               {"bps", 8}, {"kbps", 8e3}, {"mbps", 8e6}, {"gbps", 8e9}};
   const char *s = peek(ws);
   char *end;
   double v, k = -1;
@@ -201,7 +201,8 @@ static int slot(struct words *ws, tl_impair_config *c) {
   c->slot_jitter_us = 0;
   if (s && !strcasecmp(s, "distribution")) {
     ws->i++;
-    if (dist(ws, &c->slot_dist) < 0 || duration(ws, &c->slot_min_us) < 0 || duration(ws, &c->slot_jitter_us) < 0)
+    if (dist(ws, &c->slot_dist) < 0 || duration(ws, &c->slot_min_us) < 0 ||
+        duration(ws, &c->slot_jitter_us) < 0)
       return -1;
     c->slot_max_us = c->slot_min_us;
   } else {
@@ -257,7 +258,8 @@ static int keyword(struct words *ws, tl_impair_config *c) {
 int tl_impair_parse(tl_impair_config *cfg, const char *netem, char *err, size_t errlen) {
   struct words ws = {.err = err, .errlen = errlen};
   if (err && errlen) err[0] = '\0';
-  if (!cfg || !netem || strlen(netem) >= sizeof ws.buf) return fail(&ws, "netem words missing or too long:", netem);
+  if (!cfg || !netem || strlen(netem) >= sizeof ws.buf)
+    return fail(&ws, "netem words missing or too long:", netem);
   strcpy(ws.buf, netem);
   for (char *save = NULL, *t = strtok_r(ws.buf, " \t\n,", &save); t; t = strtok_r(NULL, " \t\n,", &save)) {
     if (ws.n == MAXW) return fail(&ws, "too many netem words at", t);
