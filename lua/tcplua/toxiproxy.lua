@@ -177,21 +177,21 @@ end
 
 local function get_toxic(self, pname, tname)
   local p, s, b, c = get_proxy(self, pname)
-  if not p then return nil, nil, s, b, c end
+  if not p then return nil, s, b, c end
   local t = p:find_toxic(tname)
-  if not t then return nil, nil, fail(404, "toxic not found") end
+  if not t then return nil, fail(404, "toxic not found") end
   return p, t
 end
 
 function H.toxic_show(self, _, pname, tname)
-  local p, t, s, b, c = get_toxic(self, pname, tname)
-  if not p then return t, s, b, c end
+  local p, t, b, c = get_toxic(self, pname, tname)
+  if not p then return t, b, c end
   return ok(200, api.toxic_json(t))
 end
 
 function H.toxic_update(self, req, pname, tname)
-  local p, t, s, b, c = get_toxic(self, pname, tname)
-  if not p then return t, s, b, c end
+  local p, t, b, c = get_toxic(self, pname, tname)
+  if not p then return t, b, c end
   local done, status, err = api.update_toxic(t, req.body)
   if not done then return fail(status, err) end
   p:update_toxic(t)
@@ -199,8 +199,8 @@ function H.toxic_update(self, req, pname, tname)
 end
 
 function H.toxic_delete(self, _, pname, tname)
-  local p, t, s, b, c = get_toxic(self, pname, tname)
-  if not p then return t, s, b, c end
+  local p, t, b, c = get_toxic(self, pname, tname)
+  if not p then return t, b, c end
   p:remove_toxic(t)
   return 204, "", nil
 end
