@@ -25,6 +25,7 @@ end
 -- (its address, 0.0.0.0, [::], localhost, 127.x: the stack has one
 -- address) and a port (0: one is picked). Returns host, port or nil, err.
 function M.parse_listen(tcp, s)
+  if s == "" then s = ":0" end   -- as Go's net.Listen("tcp", "")
   local host, port = M.split_hostport(s)
   if not host then return nil, "listen tcp: " .. port end
   local own = tcp.config().addr
