@@ -55,16 +55,22 @@ function M.read_request(conn)
   end
   local method, target, version = line:match("^(%u+) (%S+) HTTP/(%d%.%d)$")
   if not method then return nil, "bad request line" end
-  local headers = {}
+  local headers, ended = {}, false
   for _ = 1, MAX_HEADERS + 1 do
     local h
     h, err = conn:receive("*l")
     if not h then return nil, err end
-    if h == "" then break end
+    if h == "" then ended = true break end
     local k, v = h:match("^([^:%s]+):%s*(.-)%s*$")
     if not k then return nil, "bad header" end
     k = k:lower()
     headers[k] = headers[k] and (headers[k] .. ", " .. v) or v
+  end
+  if not ended then return nil, "too many headers" end
+  -- RFC 9110 10.1.1: a client waiting for 100 Continue (curl does, for
+  -- bodies over 1 KB) gets it before the body is read.
+  if (headers.expect or ""):lower() == "100-continue" and version == "1.1" then
+    conn:send("HTTP/1.1 100 Continue\r\n\r\n")
   end
   local body = ""
   local te = headers["transfer-encoding"]

@@ -98,7 +98,8 @@ function Link:detach(toxic, removed)
 end
 
 local function push(self, chunk)
-  self.q[#self.q + 1] = chunk
+  self.q_tail = self.q_tail + 1
+  self.q[self.q_tail] = chunk
   self.qbytes = self.qbytes + (chunk.data and #chunk.data or 0)
   self.has_data:notify()
 end
@@ -124,9 +125,11 @@ end
 local function writer(self)
   local pair = self.pair
   while not pair.closed do
-    while #self.q == 0 and not pair.closed do self.has_data:wait() end
+    while self.q_head > self.q_tail and not pair.closed do self.has_data:wait() end
     if pair.closed then return end
-    local chunk = table.remove(self.q, 1)
+    local chunk = self.q[self.q_head]
+    self.q[self.q_head] = nil
+    self.q_head = self.q_head + 1
     self.qbytes = self.qbytes - (chunk.data and #chunk.data or 0)
     self.has_room:notify()
     self:run(chunk)
@@ -138,7 +141,7 @@ local function new_link(pair, dir, src, dst)
   local tcp = pair.tcp
   return setmetatable({
     pair = pair, proxy = pair.proxy, tcp = tcp, rng = pair.proxy.rng, dir = dir, src = src, dst = dst,
-    q = {}, qbytes = 0, state = {},
+    q = {}, q_head = 1, q_tail = 0, qbytes = 0, state = {},
     has_data = signal.new(tcp), has_room = signal.new(tcp), change = signal.new(tcp),
   }, Link)
 end
