@@ -24,7 +24,9 @@ while i <= #args do
     local h, p = a:match("^(.*):(%d+)$")
     port = tonumber(p or a)
     host = h ~= "" and h or nil
-    if not port then error("toxiproxy.lua: bad argument " .. a .. " (expected [HOST:]PORT, --config FILE or --allow-lua)") end
+    if not port then
+      error("toxiproxy.lua: bad argument " .. a .. " (expected [HOST:]PORT, --config FILE or --allow-lua)")
+    end
   end
   i = i + 1
 end

@@ -137,6 +137,21 @@ describe("examples/toxiproxy.lua with toxiproxy-node-client", function()
     assert.is_true(r.reenabled)
   end)
 
+  it("--config FILE populates proxies at start, PORT moves the API; curl gets toxiproxy's answers", function()
+    local ns = interop.namespace()
+    if not ns then return end
+    local f = assert(io.open(ns.tmp .. "/proxies.json", "wb"))
+    f:write('[{"name":"cfg","listen":"localhost:0","upstream":"localhost:9000"}]')
+    f:close()
+    interop.start(ns, {}, "examples/toxiproxy.lua", { "--config", ns.tmp .. "/proxies.json", STACK .. ":8080" })
+    local out, rc = ns:run("timeout 10 curl -s " .. STACK .. ":8080/proxies " .. STACK .. ":8080/proxies/none")
+    assert.equal(0, rc, out)
+    assert.equal('{"cfg":{"name":"cfg","listen":"' .. STACK .. ':20000","upstream":"localhost:9000","enabled":true,'
+      .. '"toxics":[]}}{"error":"proxy not found","status":404}\n', out)
+    local res = interop.stop(ns)
+    assert.equal(0, res.rc, res.stderr)
+  end)
+
   it("the tcplua toxic applies a fault policy to the proxy's segments", function()
     local r, res = scenario("tcplua")
     if not r then return end
