@@ -267,6 +267,28 @@ describe("tcplua.toxiproxy toxics (sim)", function()
     assert.same({}, t.log)
   end)
 
+  it("the tcplua toxic delays segments on either side, in its stream's direction only, per its coin", function()
+    local t = setup()
+    assert.equal(201, t.call("POST", "/proxies", '{"name":"p","listen":"10.0.0.1:9000","upstream":"10.0.0.2:7"}'))
+    local body = '{"type":"tcplua","name":"%s","stream":"%s","toxicity":%s,'
+      .. '"attributes":{"policy":"delay","args":[%d],"side":"%s","when":{"flags":"P"}}}'
+    local rtts = round_trips(t, 5, function(i)
+      if i == 2 then t.call("POST", "/proxies/p/toxics", body:format("c", "downstream", 1, 200, "client")) end
+      if i == 3 then
+        t.call("DELETE", "/proxies/p/toxics/c")
+        t.call("POST", "/proxies/p/toxics", body:format("u", "upstream", 1, 300, "upstream"))
+      end
+      if i == 4 then t.call("POST", "/proxies/p/toxics/u", '{"toxicity":0}') end
+      if i == 5 then t.call("POST", "/proxies/p/toxics/u", '{"toxicity":1}') end
+    end)
+    assert.is_true(rtts[1] < 50, rtts[1])
+    assert.is_true(rtts[2] >= 200 and rtts[2] < 250, rtts[2])
+    assert.is_true(rtts[3] >= 300 and rtts[3] < 350, rtts[3])
+    assert.is_true(rtts[4] < 50, rtts[4])     -- toxicity 0: the coin says no
+    assert.is_true(rtts[5] >= 300, rtts[5])
+    assert.same({}, t.log)
+  end)
+
   it("bandwidth, limit_data and reset_peer on a source", function()
     local t = setup()
     assert.equal(201, t.call("POST", "/proxies", '{"name":"s","listen":"10.0.0.1:9000","upstream":"10.0.0.2:8"}'))
