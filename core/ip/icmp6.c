@@ -51,8 +51,9 @@ static int error_forbidden(uint8_t type, uint8_t code, const uint8_t *orig, size
     return 1;
   size_t at;
   if (quoted_upper(orig, len, &at) == TL_PROTO_ICMPV6) {
-    if (at >= len) return 1; /* cannot tell: be safe */
-    if (orig[at] < 128 || orig[at] == ND_REDIRECT) return 1;
+    /* A type we cannot see (a first fragment cut short, RFC 7112) is not
+     * known to be an error. */
+    if (at < len && (orig[at] < 128 || orig[at] == ND_REDIRECT)) return 1;
   }
   return 0;
 }
