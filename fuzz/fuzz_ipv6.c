@@ -7,21 +7,21 @@
  * and a walk's offsets stay inside the datagram. Mode odd: records of
  * [flags][len16][bytes] into a stack (addr6 fd77::2). Flags: bit 0 writes
  * version 6 and the payload length, bit 1 writes the source fd77::1 and the
- * destination fd77::2, bit 2 fixes an ICMPv6 checksum where the walk finds
- * ICMPv6, bit 3 advances the clock past the reassembly timeout first.
+ * destination fd77::2, bit 2 fixes an ICMPv6 or TCP checksum where the
+ * walk finds one, bit 3 advances the clock past the reassembly timeout first.
  * Oracles besides ASan/UBSan/LeakSanitizer: every datagram the stack sends
  * parses as IPv6, from fd77::2, no larger than the MTU. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "tcplua.h"
 #include "ipv6_wire.h"
+#include "tcplua.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(c)                                                                                               \
-  do {                                                                                                         \
-    if (!(c)) __builtin_trap();                                                                                \
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) __builtin_trap();                                                                              \
   } while (0)
 
 static const uint8_t US[16] = {0xfd, 0x77, [15] = 2};
@@ -54,14 +54,16 @@ static int out(void *ctx, const uint8_t *pkt, size_t len) {
   return 0;
 }
 
-static void fix_icmp6(uint8_t *p, size_t n) {
+static void fix_csum(uint8_t *p, size_t n) {
   tl_ip6_chain w;
   int r = tl_ip6_walk(p, n, p[6], 6, TL_IP6_HDR_LEN, 0, &w);
-  if (r != TL_IP6W_UPPER || w.proto != TL_PROTO_ICMPV6 || n - w.off < 4) return;
+  size_t at = w.proto == TL_PROTO_ICMPV6 ? 2 : w.proto == TL_PROTO_TCP ? 16 : 0;
+  if (r != TL_IP6W_UPPER || !at || n - w.off < at + 2) return;
   uint8_t *m = p + w.off;
   size_t ml = n - w.off;
-  tl_put16(m + 2, 0);
-  tl_put16(m + 2, tl_csum_fold(tl_csum_partial(m, ml, tl_csum_pseudo6(p + 8, p + 24, 58, (uint32_t)ml))));
+  tl_put16(m + at, 0);
+  tl_put16(m + at,
+           tl_csum_fold(tl_csum_partial(m, ml, tl_csum_pseudo6(p + 8, p + 24, w.proto, (uint32_t)ml))));
 }
 
 static void stack(const uint8_t *d, size_t n) {
@@ -71,6 +73,8 @@ static void stack(const uint8_t *d, size_t n) {
   cfg.reasm_max_bytes = 256 * 1024;
   tl_stack *st = tl_stack_new(&cfg, out, &cfg);
   if (!st) return;
+  /* A listener, so TCP over IPv6 (handshakes, cookies, RSTs) is reached. */
+  tl_listen(st, 7, 2, NULL);
   int64_t now = 0;
   uint8_t *buf = malloc(65536 + TL_IP6_HDR_LEN);
   while (buf && n >= 3) {
@@ -91,7 +95,7 @@ static void stack(const uint8_t *d, size_t n) {
       memcpy(buf + 24, US, 16);
     }
     if ((flags & 4) && len >= TL_IP6_HDR_LEN && tl_ip6_parse(buf, len, &(tl_ip6_hdr){0}) == TL_IP6_OK)
-      fix_icmp6(buf, len);
+      fix_csum(buf, len);
     now += (flags & 8) ? 61000000 : 1000;
     tl_stack_poll(st, now);
     /* a private copy of the exact length so ASan sees reads past the end */

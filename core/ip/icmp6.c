@@ -47,7 +47,8 @@ static int error_forbidden(uint8_t type, uint8_t code, const uint8_t *orig, size
   if (len < TL_IP6_HDR_LEN || orig[0] >> 4 != 6) return 1;
   const uint8_t *src = orig + 8, *dst = orig + 24;
   if (tl_ip6_is_multicast(src) || tl_ip6_is_unspecified(src) || tl_ip6_is_loopback(src)) return 1;
-  if (tl_ip6_is_multicast(dst) && type != TL_ICMP6_PACKET_TOO_BIG && !(type == TL_ICMP6_PARAM_PROBLEM && code == 2))
+  if (tl_ip6_is_multicast(dst) && type != TL_ICMP6_PACKET_TOO_BIG &&
+      !(type == TL_ICMP6_PARAM_PROBLEM && code == 2))
     return 1;
   size_t at;
   if (quoted_upper(orig, len, &at) == TL_PROTO_ICMPV6) {
@@ -156,7 +157,8 @@ void tl_icmp6_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *ms
     TL_COUNT(st, icmp6_echo_reply_in);
   } else if (t >= TL_ICMP6_DEST_UNREACH && t <= TL_ICMP6_PARAM_PROBLEM) {
     error_in(st, msg, len, now);
-  } else if ((t >= ND_ROUTER_SOLICIT && t <= ND_REDIRECT) || (t >= MLD_QUERY && t <= 132) || t == MLD_REPORT2) {
+  } else if ((t >= ND_ROUTER_SOLICIT && t <= ND_REDIRECT) || (t >= MLD_QUERY && t <= 132) ||
+             t == MLD_REPORT2) {
     TL_COUNT(st, icmp6_ignored); /* no link layer: no ND, no MLD */
   } else {
     /* RFC 4443 2.4(a)/(b): an unknown informational message is discarded;

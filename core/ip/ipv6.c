@@ -61,7 +61,8 @@ static void param_problem(tl_stack *st, const tl_ip6_chain *w, const uint8_t *pk
 
 /* A walk that found something to drop: count it by name, and answer with
  * a parameter problem where RFC 8200 asks for one (the walk says which). */
-static void walk_failed(tl_stack *st, int r, const tl_ip6_chain *w, const uint8_t *pkt, size_t len, int64_t now) {
+static void walk_failed(tl_stack *st, int r, const tl_ip6_chain *w, const uint8_t *pkt, size_t len,
+                        int64_t now) {
   switch (r) {
   case TL_IP6W_ETRUNC: TL_COUNT(st, drop_ip6_ext_trunc); return;
   case TL_IP6W_EHBH: TL_COUNT(st, drop_ip6_hbh_not_first); break;
@@ -248,23 +249,29 @@ uint32_t tl_ipv6_pmtu(const tl_stack *st, const uint8_t *dst) {
   return st->ip6 ? (uint32_t)path_mtu((tl_stack *)st, dst) : 0;
 }
 
-static void header(tl_stack *st, uint8_t *b, const uint8_t *dst, uint8_t next, size_t plen) {
-  tl_ip6_hdr h = {.next = next, .hop_limit = st->cfg.ttl, .payload_len = (uint16_t)plen};
+static void header(tl_stack *st, uint8_t *b, const uint8_t *dst, uint8_t next, size_t plen, uint32_t flow) {
+  tl_ip6_hdr h = {.next = next, .hop_limit = st->cfg.ttl, .payload_len = (uint16_t)plen, .flow = flow};
   memcpy(h.src, st->ip6->addr, 16);
   memcpy(h.dst, dst, 16);
   tl_ip6_build(b, &h);
 }
 
 int tl_ipv6_send(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t payload_len, int flags) {
+  return tl_ipv6_send_flow(st, dst, proto, payload_len, flags, 0);
+}
+
+int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t payload_len, int flags,
+                      uint32_t flow) {
   struct tl_ip6_state *ip = st->ip6;
   if (!ip) return TL_EINVAL;
   size_t mtu = path_mtu(st, dst);
-  if (payload_len > TL_TX_MAX - TL_IP6_HDR_LEN || ((flags & TL_IPO_DF) && TL_IP6_HDR_LEN + payload_len > mtu)) {
+  if (payload_len > TL_TX_MAX - TL_IP6_HDR_LEN ||
+      ((flags & TL_IPO_DF) && TL_IP6_HDR_LEN + payload_len > mtu)) {
     TL_COUNT(st, drop_ip6_out_too_big);
     return TL_EINVAL;
   }
   if (TL_IP6_HDR_LEN + payload_len <= mtu) {
-    header(st, st->tx, dst, proto, payload_len);
+    header(st, st->tx, dst, proto, payload_len, flow);
     TL_COUNT(st, ip6_out);
     tl_netif_emit(st, st->tx, TL_IP6_HDR_LEN + payload_len);
     return 0;
@@ -279,7 +286,7 @@ int tl_ipv6_send(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t payload
   for (size_t off = 0; off < payload_len; off += chunk) {
     size_t n = payload_len - off < chunk ? payload_len - off : chunk;
     uint8_t *f = ip->frag;
-    header(st, f, dst, TL_PROTO_FRAGMENT, TL_IP6_FRAG_HDR_LEN + n);
+    header(st, f, dst, TL_PROTO_FRAGMENT, TL_IP6_FRAG_HDR_LEN + n, flow);
     f[40] = proto;
     f[41] = 0;
     tl_put16(f + 42, (uint16_t)(off | (off + n < payload_len)));

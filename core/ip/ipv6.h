@@ -21,6 +21,9 @@ const uint8_t *tl_ipv6_addr(const tl_stack *st);
  * refuses it instead. Returns 0 or a negative tl_err. */
 static inline uint8_t *tl_ipv6_tx_payload(tl_stack *st) { return st->tx + TL_IP6_HDR_LEN; }
 int tl_ipv6_send(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t payload_len, int flags);
+/* The same with a flow label (RFC 6437; 20 bits, 0 for none). */
+int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t payload_len, int flags,
+                      uint32_t flow);
 /* Lower the path MTU toward dst (RFC 8201 4: never below 1280, never
  * raised by a message). Returns the estimate now held. */
 uint32_t tl_ipv6_pmtu_lower(tl_stack *st, const uint8_t *dst, uint32_t mtu, int64_t now);

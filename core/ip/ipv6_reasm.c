@@ -113,8 +113,8 @@ static const uint8_t *rebuild(struct tl_reasm6_dgram *d, size_t *len, size_t *at
   return hdr;
 }
 
-struct tl_reasm6_dgram *tl_reasm6_add(tl_stack *st, const struct tl_frag6 *f, int64_t now, const uint8_t **dgram,
-                                      size_t *len, size_t *at, size_t *nh_at) {
+struct tl_reasm6_dgram *tl_reasm6_add(tl_stack *st, const struct tl_frag6 *f, int64_t now,
+                                      const uint8_t **dgram, size_t *len, size_t *at, size_t *nh_at) {
   struct tl_reasm6 *r = &st->ip6->reasm;
   uint32_t off = f->off;
   size_t data_at = f->frag_at + TL_IP6_FRAG_HDR_LEN;

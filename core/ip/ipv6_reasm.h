@@ -46,8 +46,8 @@ void tl_reasm6_free(struct tl_reasm6 *r);
  * header named) then the payload, *len bytes, *at the offset where the
  * payload starts and *nh_at the Next Header field naming it. The caller
  * delivers, then calls tl_reasm6_release. NULL otherwise (counted). */
-struct tl_reasm6_dgram *tl_reasm6_add(tl_stack *st, const struct tl_frag6 *f, int64_t now, const uint8_t **dgram,
-                                      size_t *len, size_t *at, size_t *nh_at);
+struct tl_reasm6_dgram *tl_reasm6_add(tl_stack *st, const struct tl_frag6 *f, int64_t now,
+                                      const uint8_t **dgram, size_t *len, size_t *at, size_t *nh_at);
 void tl_reasm6_release(tl_stack *st, struct tl_reasm6_dgram *d);
 /* Expire datagrams due at now, handing `expired` the first fragment's
  * headers and up to 8 bytes of its data (for a time exceeded, RFC 8200

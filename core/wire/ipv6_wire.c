@@ -67,7 +67,8 @@ static int options(const uint8_t *p, size_t at, size_t hl, int flags, tl_ip6_cha
   return 0;
 }
 
-int tl_ip6_walk(const uint8_t *p, size_t len, uint8_t nh, size_t nh_at, size_t at, int flags, tl_ip6_chain *w) {
+int tl_ip6_walk(const uint8_t *p, size_t len, uint8_t nh, size_t nh_at, size_t at, int flags,
+                tl_ip6_chain *w) {
   memset(w, 0, sizeof *w);
   w->code = TL_IP6W_SILENT;
   for (;;) {

@@ -21,5 +21,7 @@
 
 /* The fixed header's fields read without judging them (the one reader for
  * code that only classifies a datagram: the link boundary, pcap, sim). */
-static inline int tl_ip6_version(const uint8_t *p, size_t len) { return len >= TL_IP6_HDR_LEN && (p[0] >> 4) == 6; }
+static inline int tl_ip6_version(const uint8_t *p, size_t len) {
+  return len >= TL_IP6_HDR_LEN && (p[0] >> 4) == 6;
+}
 #endif
