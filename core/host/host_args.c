@@ -169,10 +169,21 @@ static int parse_impair(int c, struct host_opts *o) {
   return -1;
 }
 
-/* The IPv6 flags: -1 to go on, else the exit status after saying what
+/* The address flags: -1 to go on, else the exit status after saying what
  * was wrong. --addr and --host take an IPv6 address too (they set
  * --addr6/--host6), so an IPv6 address is never refused. */
-static int parse_ipv6_flag(int c, struct host_opts *o) {
+static int parse_addr_flag(int c, struct host_opts *o) {
+  int v4 = !strchr(optarg ? optarg : "", ':');
+  if (c == OPT_ADDR && v4) {
+    if (host_parse_ipv4(optarg, &o->addr) < 0)
+      return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2 (or an IPv6 one)");
+    return -1;
+  }
+  if (c == OPT_HOST && v4) {
+    if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
+      return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
+    return -1;
+  }
   switch (c) {
   case OPT_ADDR:
   case OPT_ADDR6:
@@ -247,18 +258,6 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
         return bad_value("dev", optarg, "an interface name of 1 to 15 characters");
       o->dev = optarg;
       break;
-    case OPT_ADDR:
-      if (strchr(optarg, ':')) {
-        if ((rc = parse_ipv6_flag(c, o)) >= 0) return rc;
-      } else if (host_parse_ipv4(optarg, &o->addr) < 0)
-        return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2");
-      break;
-    case OPT_HOST:
-      if (strchr(optarg, ':')) {
-        if ((rc = parse_ipv6_flag(c, o)) >= 0) return rc;
-      } else if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
-        return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
-      break;
     case OPT_MTU:
       if (host_parse_u64(optarg, 65535, &u) < 0 || u < 576)
         return bad_value("mtu", optarg, "a number from 576 to 65535");
@@ -271,11 +270,13 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       o->seed = u;
       o->has_seed = 1;
       break;
+    case OPT_ADDR:
+    case OPT_HOST:
     case OPT_ADDR6:
     case OPT_HOST6:
     case OPT_NO_IPV6:
     case OPT_IPV6:
-      if ((rc = parse_ipv6_flag(c, o)) >= 0) return rc;
+      if ((rc = parse_addr_flag(c, o)) >= 0) return rc;
       break;
     case OPT_LOSS:
     case OPT_REORDER:

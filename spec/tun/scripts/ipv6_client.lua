@@ -1,5 +1,7 @@
 -- Connects to HOST PORT (an IPv6 address), writes a line naming both ends
--- of the connection, then "done", and closes. For spec/tun/tcp_ipv6_spec.lua.
+-- of the connection, then "done", and closes; then idles until stopped (the
+-- spec stops it, so it never exits before the spec saw it up). For
+-- spec/tun/tcp_ipv6_spec.lua.
 local tcplua = require "tcplua"
 local host, port = ...
 tcplua.spawn(function()
@@ -8,5 +10,4 @@ tcplua.spawn(function()
   local ra, rp = c:peer()
   c:send(("from %s port %d to %s port %d\ndone"):format(la, lp, ra, rp))
   c:close()
-  tcplua.stop()
 end)
