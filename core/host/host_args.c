@@ -9,11 +9,15 @@
 
 static const char usage[] =
     "usage: tcplua [options] SCRIPT [ARGS...]\n"
-    "Runs a userspace TCP/IPv4 stack on a TUN device; SCRIPT (Lua) is the application.\n"
+    "Runs a userspace TCP/IP stack on a TUN device; SCRIPT (Lua) is the application.\n"
     "\n"
     "  --dev NAME        TUN device name (default tcplua0)\n"
     "  --addr A          the stack's own address (default 10.77.0.2)\n"
     "  --host A/PREFIX   address of the kernel side of the TUN (default 10.77.0.1/24)\n"
+    "  --addr6 A         the stack's own IPv6 address (default fd77::2)\n"
+    "  --host6 A/PREFIX  IPv6 address of the kernel side of the TUN (default fd77::1/64)\n"
+    "  --no-ipv6         no IPv6: the TUN gets no IPv6 address, the stack drops IPv6\n"
+    "                    (also --ipv6 off; --ipv6 on is the default)\n"
     "  --mtu N           link MTU (default 1500)\n"
     "  --offload on|off  TUN offloads: 64 KB TSO segments out, GRO'd segments in,\n"
     "                    checksums left to the kernel (default on)\n"
@@ -78,6 +82,10 @@ enum {
   OPT_TSEQ,
   OPT_OFFLOAD,
   OPT_LUA_TIMEOUT,
+  OPT_ADDR6,
+  OPT_HOST6,
+  OPT_NO_IPV6,
+  OPT_IPV6,
   OPT_SLOT,
   OPT_NETEM
 };
@@ -106,6 +114,10 @@ static const struct option long_opts[] = {
     {"tseq", required_argument, 0, OPT_TSEQ},
     {"offload", required_argument, 0, OPT_OFFLOAD},
     {"lua-timeout", required_argument, 0, OPT_LUA_TIMEOUT},
+    {"addr6", required_argument, 0, OPT_ADDR6},
+    {"host6", required_argument, 0, OPT_HOST6},
+    {"no-ipv6", no_argument, 0, OPT_NO_IPV6},
+    {"ipv6", required_argument, 0, OPT_IPV6},
     {"slot", required_argument, 0, OPT_SLOT},
     {"netem", required_argument, 0, OPT_NETEM},
     {0, 0, 0, 0},
@@ -157,6 +169,41 @@ static int parse_impair(int c, struct host_opts *o) {
   return -1;
 }
 
+/* The address flags: -1 to go on, else the exit status after saying what
+ * was wrong. --addr and --host take an IPv6 address too (they set
+ * --addr6/--host6), so an IPv6 address is never refused. */
+static int parse_addr_flag(int c, struct host_opts *o) {
+  int v4 = !strchr(optarg ? optarg : "", ':');
+  if (c == OPT_ADDR && v4) {
+    if (host_parse_ipv4(optarg, &o->addr) < 0)
+      return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2 (or an IPv6 one)");
+    return -1;
+  }
+  if (c == OPT_HOST && v4) {
+    if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
+      return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
+    return -1;
+  }
+  switch (c) {
+  case OPT_ADDR:
+  case OPT_ADDR6:
+    if (host_parse_ipv6(optarg, o->addr6) < 0 || o->addr6[0] == 0xff)
+      return bad_value(c == OPT_ADDR ? "addr" : "addr6", optarg, "an IPv6 unicast address such as fd77::2");
+    break;
+  case OPT_HOST:
+  case OPT_HOST6:
+    if (host_parse_prefix_addr6(optarg, o->host6, &o->prefix6) < 0)
+      return bad_value(c == OPT_HOST ? "host" : "host6", optarg, "ADDRESS/PREFIX such as fd77::1/64, prefix 1..127");
+    break;
+  case OPT_NO_IPV6: o->no_ipv6 = 1; break;
+  default:
+    if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("ipv6", optarg, "on or off");
+    o->no_ipv6 = !strcmp(optarg, "off");
+    break;
+  }
+  return -1;
+}
+
 /* After the flags: the script and what the flags say together. */
 static int finish_args(int argc, char **argv, struct host_opts *o) {
   if (optind >= argc) {
@@ -166,6 +213,10 @@ static int finish_args(int argc, char **argv, struct host_opts *o) {
   if (o->addr == o->host) {
     fprintf(stderr, "tcplua: --addr and --host must differ (both are %u.%u.%u.%u); try --help\n",
             o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
+    return 2;
+  }
+  if (!o->no_ipv6 && !memcmp(o->addr6, o->host6, 16)) {
+    fprintf(stderr, "tcplua: --addr6 and --host6 must differ; try --help\n");
     return 2;
   }
   uint32_t mask = ~0u << (32 - o->prefix);
@@ -183,6 +234,9 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   host_parse_ipv4("10.77.0.2", &o->addr);
   host_parse_ipv4("10.77.0.1", &o->host);
   o->prefix = 24;
+  host_parse_ipv6("fd77::2", o->addr6);
+  host_parse_ipv6("fd77::1", o->host6);
+  o->prefix6 = 64;
   o->mtu = 1500;
   o->impair.reorder_gap = 3;
   o->impair.queue_max = 4096;
@@ -204,14 +258,6 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
         return bad_value("dev", optarg, "an interface name of 1 to 15 characters");
       o->dev = optarg;
       break;
-    case OPT_ADDR:
-      if (host_parse_ipv4(optarg, &o->addr) < 0)
-        return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2");
-      break;
-    case OPT_HOST:
-      if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
-        return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
-      break;
     case OPT_MTU:
       if (host_parse_u64(optarg, 65535, &u) < 0 || u < 576)
         return bad_value("mtu", optarg, "a number from 576 to 65535");
@@ -223,6 +269,14 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
         return bad_value("seed", optarg, "a non-negative integer");
       o->seed = u;
       o->has_seed = 1;
+      break;
+    case OPT_ADDR:
+    case OPT_HOST:
+    case OPT_ADDR6:
+    case OPT_HOST6:
+    case OPT_NO_IPV6:
+    case OPT_IPV6:
+      if ((rc = parse_addr_flag(c, o)) >= 0) return rc;
       break;
     case OPT_LOSS:
     case OPT_REORDER:

@@ -70,7 +70,9 @@ static void udp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mt
   udp_mark_ready(u);
 }
 
-const struct tl_proto tl_udp_proto = {.input = udp_input, .icmp_error = udp_icmp_error};
+/* IPv4 only for now: over IPv6 the checksum is mandatory (RFC 8200 8.1)
+ * and the pseudo-header is IPv6's; that row comes with UDP over IPv6. */
+const struct tl_proto tl_udp_proto = {.input = udp_input, .icmp_error = udp_icmp_error, .families = TL_FAM_V4};
 
 long udp_output(struct tl_udp *u, const uint8_t *data, size_t len, uint32_t dst, uint16_t dport) {
   tl_stack *st = u->st;
