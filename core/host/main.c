@@ -154,6 +154,7 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
   cfg.host = o->host;
   cfg.prefix = o->prefix;
   cfg.mtu = o->mtu;
+  if (o->cc >= 0) cfg.tcp_cc = (uint8_t)o->cc;
   if (o->has_seed) {
     cfg.seed = o->seed;
   } else {

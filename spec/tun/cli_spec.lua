@@ -30,7 +30,7 @@ describe("tcplua command line", function()
   it("rejects bad option values with exit 2, naming the flag", function()
     for _, case in ipairs({
       { "--loss 150%", "%-%-loss" }, { "--loss abc", "%-%-loss" }, { "--delay 5parsecs", "%-%-delay" },
-      { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--addr 10.0.0.300", "%-%-addr" },
+      { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--cc vegas", "%-%-cc" }, { "--addr 10.0.0.300", "%-%-addr" },
       { "--host 10.0.0.1/40", "%-%-host" }, { "--seed -1", "%-%-seed" }, { "--reorder 2", "%-%-reorder" },
     }) do
       local out, rc = run(case[1] .. " x.lua")
@@ -48,7 +48,7 @@ describe("tcplua command line", function()
     for _, opts in ipairs({
       "--loss 5%", "--loss 0.05", "--delay 20ms", "--delay 1s", "--delay 500us", "--jitter 5ms",
       "--reorder 1%", "--duplicate 0.5%", "--corrupt 0", "--rate 10mbit", "--rate 1gbit", "--rate 500kbit",
-      "--mtu 9000", "--seed 42", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
+      "--mtu 9000", "--seed 42", "--cc bbr", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
     }) do
       local out, rc = run(opts .. " /nonexistent/x.lua")
       assert.equal(1, rc, opts .. ": " .. out)
