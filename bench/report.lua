@@ -263,10 +263,6 @@ w("| tree | " .. (raw.git or "?") .. " (" .. (raw.tcplua_version or "?") .. ") |
 w("| bulk runs | " .. (raw.bulk_secs or "?") .. " s each; request/response and new connections "
   .. (raw.short_secs or "?") .. " s each |")
 w("| whole run | " .. (raw.elapsed_s or "?") .. " s |")
-if raw.tcplua_cc then
-  w("| congestion control | tcplua " .. raw.tcplua_cc .. ", kernel " .. (raw.kernel_cc or "?")
-    .. " (BENCH_TCPLUA_CC, BENCH_KERNEL_CC) |")
-end
 w()
 w("## Figures")
 w()
