@@ -305,7 +305,6 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   uint32_t win = tcp_peer_window(s, h);
   int dup = 0, was_recovering = s->in_recovery, rack = tcp_rack_active(s);
   int model = tcp_cc_wants_rate(s); /* the module sets cwnd from rate samples (BBR) */
-  uint32_t inflight_before = model ? tcp_cc_inflight(s) : 0;
   if (tl_seq_lt(s->snd_una, ack)) {
     tcp_ack_new(st, s, ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
@@ -319,7 +318,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   }
   /* RFC 8985 6.2: RACK judges losses by time on every ACK. */
   int started = (rack || s->rack) && tcp_rack_ack(st, s, h, una_before, was_recovering, now) == 2;
-  if (model) tcp_cc_model_ack(s, inflight_before, now); /* instead of PRR below */
+  if (model) tcp_cc_model_ack(s, now); /* instead of PRR below */
   if (s->in_recovery && s->sack_ok) {
     /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
      * SACKed bytes (those the cumulative ACK swallowed count once). */

@@ -20,7 +20,7 @@ struct tl_rate_sample {
   uint32_t prior_delivered; /* P.delivered of that range */
   uint32_t acked_sacked;    /* bytes this ACK delivered (cumulatively or by SACK) */
   uint32_t losses;          /* bytes this ACK had judged lost */
-  uint32_t prior_in_flight; /* the pipe before the ACK */
+  uint32_t prior_in_flight; /* the pipe before the ACK (the module fills it in) */
   uint32_t rtt_us;          /* RTT of the newest range delivered, never resent; 0: none */
   uint8_t is_app_limited;   /* P.is_app_limited */
   uint8_t is_retrans;
@@ -46,7 +46,7 @@ struct tl_cc_ops {
    * recovery included, from the ACK's rate sample (as Linux's
    * cong_control); the sender keeps the transmit log for it and skips
    * PRR and undo. */
-  void (*cong_control)(struct tl_sock *s, const struct tl_rate_sample *rs, int64_t now);
+  void (*cong_control)(struct tl_sock *s, struct tl_rate_sample *rs, int64_t now);
 };
 
 extern const struct tl_cc_ops tl_cc_reno;
@@ -71,7 +71,7 @@ uint32_t tcp_pace_burst(const struct tl_sock *s, uint32_t max);
 /* Pacing (tcp_rate.c): a data segment of len bytes left at now. */
 void tcp_pace_sent(struct tl_sock *s, uint32_t len, int64_t now);
 /* After an ACK's deliveries and loss marking (tcp_ack.c). */
-void tcp_cc_model_ack(struct tl_sock *s, uint32_t inflight_before, int64_t now);
+void tcp_cc_model_ack(struct tl_sock *s, int64_t now);
 /* draft-cheng 3.4: the sender ran out of data with room in cwnd. */
 void tcp_rate_check_app_limited(struct tl_sock *s, uint32_t unsent);
 

@@ -118,10 +118,9 @@ uint32_t tcp_cc_inflight(const struct tl_sock *s) {
 
 /* After an ACK's deliveries and loss marking: the module's turn, with the
  * ACK's rate sample (the log exists once data was sent). */
-void tcp_cc_model_ack(struct tl_sock *s, uint32_t inflight_before, int64_t now) {
+void tcp_cc_model_ack(struct tl_sock *s, int64_t now) {
   struct tl_rack *r = s->rack;
   if (!r || !s->cc->cong_control || !tl_tcp_synchronized(s->state)) return;
-  r->rate.rs.prior_in_flight = inflight_before;
   s->cc->cong_control(s, &r->rate.rs, now);
 }
 

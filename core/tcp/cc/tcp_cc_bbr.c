@@ -224,12 +224,12 @@ static void check_full_bw(struct tl_bbr *b, const struct tl_rate_sample *rs) {
 
 /* draft 4.3.2.3 (DRAIN) and the exit to PROBE_BW once the queue STARTUP
  * built is gone. */
-static void check_drain(struct tl_sock *s, struct tl_bbr *b) {
+static void check_drain(struct tl_sock *s, struct tl_bbr *b, uint32_t inflight) {
   if (b->mode == TL_BBR_STARTUP && b->full_bw_reached) {
     b->mode = TL_BBR_DRAIN;
     s->ssthresh = inflight_target(s, b, max_bw(b), UNIT);
   }
-  if (b->mode == TL_BBR_DRAIN && tcp_cc_inflight(s) <= inflight_target(s, b, max_bw(b), UNIT)) reset_probe_bw(s, b);
+  if (b->mode == TL_BBR_DRAIN && inflight <= inflight_target(s, b, max_bw(b), UNIT)) reset_probe_bw(s, b);
 }
 
 /* Remember the window before recovery, PROBE_RTT or a timeout cuts it. */
@@ -243,7 +243,8 @@ static void save_cwnd(struct tl_sock *s, struct tl_bbr *b) {
 /* draft 4.1.2.3 and 4.3.4: min_rtt's window; when 10 s pass without a
  * lower sample, PROBE_RTT holds the flight at 4 segments for 200 ms and
  * one round so the queue drains and the propagation delay shows. */
-static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, int64_t now) {
+static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight,
+                           int64_t now) {
   int expired = now - b->min_rtt_at > MIN_RTT_WIN_US;
   if (rs->rtt_us && (rs->rtt_us < b->min_rtt_us || expired)) {
     b->min_rtt_us = rs->rtt_us;
@@ -256,7 +257,6 @@ static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_
   }
   if (b->mode == TL_BBR_PROBE_RTT) {
     struct tl_rate *c = &s->rack->rate;
-    uint32_t inflight = tcp_cc_inflight(s);
     /* Samples of this phase measure the throttled flight, not the path. */
     c->app_limited = c->delivered + inflight ? c->delivered + inflight : 1;
     if (!b->probe_rtt_done && inflight <= CWND_MIN_SEGS * s->snd_mss) {
@@ -294,8 +294,9 @@ static void update_gains(struct tl_bbr *b) {
  * recovery conserves packets (one out per one delivered); at the end of
  * recovery or of a timeout's loss state the window before it returns.
  * Returns 1 while conservation sets the window. */
-static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t *cwnd) {
-  uint32_t w = s->cwnd, acked = rs->acked_sacked, inflight = tcp_cc_inflight(s);
+static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight,
+                              uint32_t *cwnd) {
+  uint32_t w = s->cwnd, acked = rs->acked_sacked;
   int state = b->in_loss ? ST_LOSS : s->in_recovery ? ST_RECOVERY : ST_OPEN;
   if (rs->losses) w = w > rs->losses + s->snd_mss ? w - rs->losses : s->snd_mss;
   if (state == ST_RECOVERY && b->prev_state != ST_RECOVERY) {
@@ -316,9 +317,9 @@ static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct 
 /* draft 4.2.3: the window grows toward gain x BDP (plus the ACK
  * aggregation allowance and the quantum) by what each ACK delivered, and
  * snaps down to it once the pipe is known full. */
-static void set_cwnd(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs) {
+static void set_cwnd(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight) {
   uint32_t acked = rs->acked_sacked, cwnd = s->cwnd, mss = s->snd_mss;
-  if (acked && !recover_or_restore(s, b, rs, &cwnd)) {
+  if (acked && !recover_or_restore(s, b, rs, inflight, &cwnd)) {
     uint64_t target = (uint64_t)bdp(s, b, max_bw(b), b->cwnd_gain) + aggregation_cwnd(b);
     target = quantum(s, b, target < CWND_CAP ? (uint32_t)target : CWND_CAP);
     if (b->full_bw_reached)
@@ -346,10 +347,14 @@ static void bbr_start(struct tl_sock *s, struct tl_bbr *b, int64_t now) {
   set_pacing_rate(s, b, 0, HIGH_GAIN);
 }
 
-static void bbr_cong_control(struct tl_sock *s, const struct tl_rate_sample *rs, int64_t now) {
+static void bbr_cong_control(struct tl_sock *s, struct tl_rate_sample *rs, int64_t now) {
   struct tl_rack *r = s->rack;
   if (!r) return;
   struct tl_bbr *b = &r->bbr;
+  /* The pipe once per ACK (the log's is a scan); before the ACK it held
+   * what this ACK delivered or found lost too. */
+  uint32_t inflight = tcp_cc_inflight(s);
+  rs->prior_in_flight = inflight + rs->acked_sacked + rs->losses;
   if (!b->on) bbr_start(s, b, now);
   /* A timeout's loss state ends when what was outstanding then is acked. */
   if (b->in_loss && tl_seq_geq(s->snd_una, b->loss_recover)) b->in_loss = 0;
@@ -357,11 +362,11 @@ static void bbr_cong_control(struct tl_sock *s, const struct tl_rate_sample *rs,
   update_ack_aggregation(s, b, rs);
   update_cycle(s, b, rs);
   check_full_bw(b, rs);
-  check_drain(s, b);
-  update_min_rtt(s, b, rs, now);
+  check_drain(s, b, inflight);
+  update_min_rtt(s, b, rs, inflight, now);
   update_gains(b);
   set_pacing_rate(s, b, max_bw(b), b->pacing_gain);
-  set_cwnd(s, b, rs);
+  set_cwnd(s, b, rs, inflight);
 }
 
 static void bbr_init(struct tl_sock *s) {
