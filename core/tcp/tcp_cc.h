@@ -47,6 +47,9 @@ struct tl_cc_ops {
    * cong_control); the sender keeps the transmit log for it and skips
    * PRR and undo. */
   void (*cong_control)(struct tl_sock *s, struct tl_rate_sample *rs, int64_t now);
+  /* Optional: data leaves with nothing outstanding (Linux's
+   * CA_EVENT_TX_START), before the segment is sent. */
+  void (*on_tx_start)(struct tl_sock *s, int64_t now);
 };
 
 extern const struct tl_cc_ops tl_cc_reno;

@@ -408,7 +408,10 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     }
     if (pace_hold(st, s, now)) break;
     int fresh = tl_seq_geq(s->snd_nxt, s->snd_max);
-    if (s->snd_una == s->snd_max) s->una_since = now; /* user timeout starts (RFC 5482) */
+    if (s->snd_una == s->snd_max) {
+      s->una_since = now; /* user timeout starts (RFC 5482) */
+      if (s->cc->on_tx_start) s->cc->on_tx_start(s, now);
+    }
     uint32_t used = xmit(st, s, s->snd_nxt, len, 1, now);
     if (fresh && !s->rtt_timing && used) {
       /* RFC 6298 3: time one segment per RTT. */

@@ -184,6 +184,27 @@ describe("BBR (draft-cardwell-iccrg-bbr-congestion-control-00)", function()
     assert.are.equal(before, tonumber(i.bw_bps))
   end)
 
+  it("restarting after an idle period longer than 10 s does not take the old min_rtt for PROBE_RTT", function()
+    local w, c, s = path { rate = 20e6, lat = 5000, seed = 9 }
+    saturate(w, c, s, 1e6)
+    local before = bbr(c)
+    assert.are.equal(PROBE_BW, before.mode)
+    w:advance(11e6) -- nothing to send: min_rtt's 10 s window runs out
+    local modes, chunk = {}, tcpsim.bytes(20000, 5)
+    for _ = 1, 20 do -- a request's worth every 50 ms: app-limited, the RTT as before
+      w:send(c, chunk)
+      w:run_until(function()
+        modes[bbr(c).mode] = true
+        return #w:read(s) == 0 and w:info(c).unacked == 0
+      end, 50000)
+    end
+    assert.is_nil(modes[PROBE_RTT], "entered PROBE_RTT on the restart")
+    -- fresh samples renewed min_rtt: the same path, 10 ms plus serialisation
+    local m = bbr(c).min_rtt_us
+    assert.is_true(m >= 10000 and m <= before.min_rtt_us, tostring(m))
+    assert.are.equal(tonumber(before.bw_bps), tonumber(bbr(c).bw_bps))
+  end)
+
   it("after a timeout regrows to the window it had, and delivers every byte", function()
     local w, c, s = path { rate = 20e6, lat = 5000, seed = 8 }
     local data_ok = saturate(w, c, s, 1e6)

@@ -240,6 +240,15 @@ static void save_cwnd(struct tl_sock *s, struct tl_bbr *b) {
     b->prior_cwnd = max_u32(b->prior_cwnd, s->cwnd);
 }
 
+/* draft 4.3.4.4: PROBE_RTT has lasted long enough; back to the mode
+ * before it with the window from before it. */
+static void probe_rtt_done(struct tl_sock *s, struct tl_bbr *b, int64_t now) {
+  if (!b->probe_rtt_done || now <= b->probe_rtt_done) return;
+  b->min_rtt_at = now;
+  s->cwnd = max_u32(s->cwnd, b->prior_cwnd);
+  reset_mode(s, b);
+}
+
 /* draft 4.1.2.3 and 4.3.4: min_rtt's window; when 10 s pass without a
  * lower sample, PROBE_RTT holds the flight at 4 segments for 200 ms and
  * one round so the queue drains and the propagation delay shows. */
@@ -265,11 +274,7 @@ static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_
       b->next_round_delivered = c->delivered;
     } else if (b->probe_rtt_done) {
       if (b->round_start) b->probe_rtt_round_done = 1;
-      if (b->probe_rtt_round_done && now > b->probe_rtt_done) {
-        b->min_rtt_at = now;
-        s->cwnd = max_u32(s->cwnd, b->prior_cwnd);
-        reset_mode(s, b);
-      }
+      if (b->probe_rtt_round_done) probe_rtt_done(s, b, now);
     }
   }
   if (rs->delivered > 0) b->idle_restart = 0;
@@ -398,6 +403,23 @@ static void bbr_on_loss(struct tl_sock *s, int kind, uint32_t flight) {
 
 static void bbr_on_recovery_exit(struct tl_sock *s) { (void)s; /* set_cwnd restores prior_cwnd */ }
 
+/* draft 4.3.4.4 (and Linux's CA_EVENT_TX_START): sending again after an
+ * application-limited idle period. The model is old but not wrong: pace
+ * at the estimated bandwidth rather than a probing gain, and do not take
+ * the stale min_rtt for a reason to enter PROBE_RTT until a sample of
+ * the restarted flow has come back. */
+static void bbr_on_tx_start(struct tl_sock *s, int64_t now) {
+  struct tl_bbr *b = bbr_of(s);
+  if (!b || !s->rack->rate.app_limited) return;
+  b->idle_restart = 1;
+  b->ack_epoch_at = now;
+  b->ack_epoch_acked = 0;
+  if (b->mode == TL_BBR_PROBE_BW)
+    set_pacing_rate(s, b, max_bw(b), UNIT);
+  else if (b->mode == TL_BBR_PROBE_RTT)
+    probe_rtt_done(s, b, now);
+}
+
 const struct tl_cc_ops tl_cc_bbr = {
     .name = "bbr",
     .init = bbr_init,
@@ -406,6 +428,7 @@ const struct tl_cc_ops tl_cc_bbr = {
     .on_recovery_exit = bbr_on_recovery_exit,
     .on_partial_ack = tl_cc_newreno_partial_ack, /* without SACK: NewReno's hole-by-hole recovery */
     .cong_control = bbr_cong_control,
+    .on_tx_start = bbr_on_tx_start,
 };
 
 int tl_tcp_bbr_info(const tl_sock *s, tl_bbr_info *i) {
