@@ -53,7 +53,8 @@ void tcp_rate_delivered(struct tl_rate *c, const struct tl_txseg *e, int64_t now
   c->delivered += len;
   rs->acked_sacked += len;
   if (!e->delivered_time) return; /* sent before the log knew it */
-  if (rs->prior_time && (e->xmit < c->newest_xmit || (e->xmit == c->newest_xmit && tl_seq_lt(e->end, c->newest_end))))
+  if (rs->prior_time &&
+      (e->xmit < c->newest_xmit || (e->xmit == c->newest_xmit && tl_seq_lt(e->end, c->newest_end))))
     return;
   rs->prior_delivered = e->delivered;
   rs->prior_time = e->delivered_time;

@@ -44,22 +44,22 @@ struct tl_rate {
  * connection keeps the log's head (not its records) so the model survives. */
 #define TL_BBR_BW_SCALE 24
 struct tl_bbr {
-  uint64_t bw[3];       /* windowed max filter: best, 2nd, 3rd best (Kathleen Nichols' algorithm) */
-  uint32_t bw_round[3]; /* the round each was measured in */
-  uint32_t min_rtt_us;  /* BBR.RTprop, UINT32_MAX none */
-  int64_t min_rtt_at;   /* when it was measured */
-  int64_t probe_rtt_done; /* PROBE_RTT: when it may end, 0 not yet set */
-  int64_t cycle_at;       /* PROBE_BW: when this gain phase began (C.delivered_time) */
-  uint64_t full_bw;       /* STARTUP: bw at the last 25 % growth */
+  uint64_t bw[3];                /* windowed max filter: best, 2nd, 3rd best (Kathleen Nichols' algorithm) */
+  uint32_t bw_round[3];          /* the round each was measured in */
+  uint32_t min_rtt_us;           /* BBR.RTprop, UINT32_MAX none */
+  int64_t min_rtt_at;            /* when it was measured */
+  int64_t probe_rtt_done;        /* PROBE_RTT: when it may end, 0 not yet set */
+  int64_t cycle_at;              /* PROBE_BW: when this gain phase began (C.delivered_time) */
+  uint64_t full_bw;              /* STARTUP: bw at the last 25 % growth */
   uint32_t next_round_delivered; /* C.delivered that ends this round */
-  uint32_t round;         /* round trips counted */
-  uint32_t prior_cwnd;    /* cwnd before recovery, PROBE_RTT or RTO */
-  uint32_t loss_recover;  /* after an RTO: SND.MAX then; the loss state ends when it is acked */
-  uint32_t extra_acked[2]; /* ACK aggregation: windowed max of excess delivered bytes */
+  uint32_t round;                /* round trips counted */
+  uint32_t prior_cwnd;           /* cwnd before recovery, PROBE_RTT or RTO */
+  uint32_t loss_recover;         /* after an RTO: SND.MAX then; the loss state ends when it is acked */
+  uint32_t extra_acked[2];       /* ACK aggregation: windowed max of excess delivered bytes */
   uint32_t ack_epoch_acked;
   int64_t ack_epoch_at;
   uint16_t pacing_gain, cwnd_gain; /* << 8 */
-  uint8_t mode;           /* enum tl_bbr_mode (tcp_cc.h) */
+  uint8_t mode;                    /* enum tl_bbr_mode (tcp_cc.h) */
   uint8_t cycle_idx, full_bw_cnt, extra_win_rtts, extra_win_idx;
   uint8_t on : 1, round_start : 1, full_bw_reached : 1, conservation : 1, prev_state : 2;
   uint8_t probe_rtt_round_done : 1, idle_restart : 1, in_loss : 1;
@@ -69,11 +69,11 @@ struct tl_rack {
   struct tl_txseg *seg; /* seg[head .. head+n), by sequence */
   uint32_t head, n, cap;
   /* RFC 8985 6.1 */
-  int64_t xmit;      /* RACK.xmit_ts: of the most recently sent delivered range */
-  uint32_t end_seq;  /* RACK.end_seq */
-  uint32_t rtt;      /* RACK.rtt */
-  uint32_t min_rtt;  /* RACK.min_RTT (0: no sample yet) */
-  uint32_t fack;     /* RACK.fack: the highest end delivered */
+  int64_t xmit;     /* RACK.xmit_ts: of the most recently sent delivered range */
+  uint32_t end_seq; /* RACK.end_seq */
+  uint32_t rtt;     /* RACK.rtt */
+  uint32_t min_rtt; /* RACK.min_RTT (0: no sample yet) */
+  uint32_t fack;    /* RACK.fack: the highest end delivered */
   uint32_t dsack_round;
   uint32_t tlp_end; /* TLP.end_seq */
   int64_t reo_at;   /* the reordering timer's deadline, TL_T_OFF none */

@@ -16,26 +16,28 @@
 #include "tcp_cc.h"
 #include "tcp_tcb.h"
 #include "tcp_txlog.h"
-#include "api_tcp.h"
+
+#include "api_tcp.h" /* after tcp_tcb.h: it needs the API types */
 
 #define UNIT 256
 #define HIGH_GAIN (UNIT * 2885 / 1000 + 1) /* 2/ln2: doubles the sending rate each round (draft 4.3.2.1) */
 #define DRAIN_GAIN (UNIT * 1000 / 2885)    /* its inverse: drains in one round the queue STARTUP built */
 #define CWND_GAIN (UNIT * 2)
 #define CYCLE_LEN 8
-#define BW_ROUNDS (CYCLE_LEN + 2)   /* draft 4.1.1.4: BtlBwFilterLen, 10 round trips */
-#define MIN_RTT_WIN_US 10000000     /* draft 4.1.2.3: RTpropFilterLen, 10 s */
-#define PROBE_RTT_US 200000         /* draft 4.3.4.4: ProbeRTTDuration */
+#define BW_ROUNDS (CYCLE_LEN + 2)     /* draft 4.1.1.4: BtlBwFilterLen, 10 round trips */
+#define MIN_RTT_WIN_US 10000000       /* draft 4.1.2.3: RTpropFilterLen, 10 s */
+#define PROBE_RTT_US 200000           /* draft 4.3.4.4: ProbeRTTDuration */
 #define FULL_BW_THRESH (UNIT * 5 / 4) /* draft 4.3.2.2: growth of 25 % ... */
-#define FULL_BW_ROUNDS 3            /* ... missing for three rounds: the pipe is full */
-#define CWND_MIN_SEGS 4             /* draft 4.2.3.4: BBRMinPipeCwnd */
+#define FULL_BW_ROUNDS 3              /* ... missing for three rounds: the pipe is full */
+#define CWND_MIN_SEGS 4               /* draft 4.2.3.4: BBRMinPipeCwnd */
 #define EXTRA_ACKED_ROUNDS 5
 #define EXTRA_ACKED_MAX_US 100000
 #define ACK_EPOCH_RESET (1u << 30)
 #define CWND_CAP (UINT32_MAX / 4)
 
 /* draft 4.3.3: PROBE_BW's pacing gains, one phase per min_rtt. */
-static const uint16_t cycle_gain[CYCLE_LEN] = {UNIT * 5 / 4, UNIT * 3 / 4, UNIT, UNIT, UNIT, UNIT, UNIT, UNIT};
+static const uint16_t cycle_gain[CYCLE_LEN] = {UNIT * 5 / 4, UNIT * 3 / 4, UNIT, UNIT,
+                                               UNIT,         UNIT,         UNIT, UNIT};
 
 enum { ST_OPEN = 0, ST_RECOVERY = 1, ST_LOSS = 2 };
 
@@ -252,8 +254,8 @@ static void probe_rtt_done(struct tl_sock *s, struct tl_bbr *b, int64_t now) {
 /* draft 4.1.2.3 and 4.3.4: min_rtt's window; when 10 s pass without a
  * lower sample, PROBE_RTT holds the flight at 4 segments for 200 ms and
  * one round so the queue drains and the propagation delay shows. */
-static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight,
-                           int64_t now) {
+static void update_min_rtt(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs,
+                           uint32_t inflight, int64_t now) {
   int expired = now - b->min_rtt_at > MIN_RTT_WIN_US;
   if (rs->rtt_us && (rs->rtt_us < b->min_rtt_us || expired)) {
     b->min_rtt_us = rs->rtt_us;
@@ -299,8 +301,8 @@ static void update_gains(struct tl_bbr *b) {
  * recovery conserves packets (one out per one delivered); at the end of
  * recovery or of a timeout's loss state the window before it returns.
  * Returns 1 while conservation sets the window. */
-static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight,
-                              uint32_t *cwnd) {
+static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs,
+                              uint32_t inflight, uint32_t *cwnd) {
   uint32_t w = s->cwnd, acked = rs->acked_sacked;
   int state = b->in_loss ? ST_LOSS : s->in_recovery ? ST_RECOVERY : ST_OPEN;
   if (rs->losses) w = w > rs->losses + s->snd_mss ? w - rs->losses : s->snd_mss;
@@ -322,7 +324,8 @@ static int recover_or_restore(struct tl_sock *s, struct tl_bbr *b, const struct 
 /* draft 4.2.3: the window grows toward gain x BDP (plus the ACK
  * aggregation allowance and the quantum) by what each ACK delivered, and
  * snaps down to it once the pipe is known full. */
-static void set_cwnd(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs, uint32_t inflight) {
+static void set_cwnd(struct tl_sock *s, struct tl_bbr *b, const struct tl_rate_sample *rs,
+                     uint32_t inflight) {
   uint32_t acked = rs->acked_sacked, cwnd = s->cwnd, mss = s->snd_mss;
   if (acked && !recover_or_restore(s, b, rs, inflight, &cwnd)) {
     uint64_t target = (uint64_t)bdp(s, b, max_bw(b), b->cwnd_gain) + aggregation_cwnd(b);
