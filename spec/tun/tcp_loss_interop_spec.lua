@@ -204,6 +204,24 @@ describe("tcp interop under loss: a kernel peer behind an nftables router", func
     end)
   end
 
+  -- BBR (--cc bbr, core/tcp/cc/tcp_cc_bbr.c) does not read random loss as
+  -- congestion: its window stays near 2 x BDP, so RACK finds each loss
+  -- while plenty is still in flight after it.
+  it("tcplua sends 8 MB with BBR through 3% random loss: byte-exact, repaired without RTOs", function()
+    local ns, net = world(finally, pending, { "--seed", "66", "--cc", "bbr" }, 8 * MB, "off")
+    if not ns then return end
+    net:impair({ lossnet.drop_random("from_stack", 3) })
+    local d, k, rc, out = from_stack(ns, net, 19, 1, 60)
+    assert.equal(0, rc, "nc: " .. out .. " " .. why(d, k))
+    assert.equal(interop.sha256(ns, "data"), interop.sha256(ns, "out-1"), "bytes differ " .. why(d, k))
+    local drops = net:counters().drop
+    assert.is_true(drops > 50, "dropped only " .. drops)
+    assert.is_true(d.d_tcp_retrans_segs >= drops, why(d, k))
+    assert.is_true(fast_recoveries(d) >= 1, why(d, k))
+    -- a lost retransmission whose repair needs the timer may happen
+    assert.is_true(d.d_tcp_rto_expired <= 2, "too many RTOs: " .. why(d, k))
+  end)
+
   it("nftables duplicates 5% of the data packets each way: byte-exact, D-SACKed, no RTO", function()
     local ns, net = world(finally, pending, { "--seed", "65" }, 4 * MB, "off")
     if not ns then return end
