@@ -24,6 +24,8 @@ static const char usage[] =
     "  --attach          use an existing, already configured TUN named by --dev;\n"
     "                    it is left in place on exit\n"
     "  --seed N          seed for every PRNG in the stack (default: random)\n"
+    "  --cc NAME         congestion control: reno, newreno, cubic or bbr (default: the host's\n"
+    "                    net.ipv4.tcp_congestion_control when it is one of these, else cubic)\n"
     "  -q, --quiet       no start-up line\n"
     "  --stats           print every counter as 'name value' on exit\n"
     "  --lua-timeout MS  a Lua step (handler, callback, hook, timer) that runs longer than MS ms\n"
@@ -87,7 +89,8 @@ enum {
   OPT_NO_IPV6,
   OPT_IPV6,
   OPT_SLOT,
-  OPT_NETEM
+  OPT_NETEM,
+  OPT_CC
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +123,7 @@ static const struct option long_opts[] = {
     {"ipv6", required_argument, 0, OPT_IPV6},
     {"slot", required_argument, 0, OPT_SLOT},
     {"netem", required_argument, 0, OPT_NETEM},
+    {"cc", required_argument, 0, OPT_CC},
     {0, 0, 0, 0},
 };
 
@@ -241,6 +245,7 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   o->impair.reorder_gap = 3;
   o->impair.queue_max = 4096;
   o->lua_timeout_us = 500 * 1000;
+  o->cc = -1;
   opterr = 0; /* our messages name the flag and point at --help */
   int c, rc;
   /* '+': options end at SCRIPT, so the script's own flags reach it. */
@@ -303,6 +308,10 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
     case OPT_OFFLOAD:
       if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
       o->no_offload = !strcmp(optarg, "off");
+      break;
+    case OPT_CC:
+      o->cc = host_parse_cc(optarg);
+      if (o->cc < 0) return bad_value("cc", optarg, "reno, newreno, cubic or bbr");
       break;
     case OPT_LUA_TIMEOUT:
       /* Up to an hour: longer is "off" in all but name, and says 0. */

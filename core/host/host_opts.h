@@ -28,6 +28,7 @@ struct host_opts {
   int trace;               /* --trace */
   int no_offload;          /* --offload off */
   uint32_t lua_timeout_us; /* --lua-timeout; 0: off */
+  int cc;                  /* --cc: TL_OPT_CONGESTION value, -1 the stack's default */
   const char *script;
   int nargs; /* script arguments */
   char **args;
@@ -46,4 +47,12 @@ int host_parse_prefix_addr(const char *s, uint32_t *addr, uint8_t *prefix); /* "
 int host_parse_ipv6(const char *s, uint8_t out[16]); /* "fd77::2" */
 int host_parse_prefix_addr6(const char *s, uint8_t addr[16], uint8_t *prefix); /* "A/P" ("A" = /64) */
 int host_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* "reno", "newreno", "cubic", "bbr": TL_OPT_CONGESTION's value, or -1. */
+int host_parse_cc(const char *s);
+/* The congestion control a kernel socket in tcplua's network namespace
+ * gets by default (net.ipv4.tcp_congestion_control), as a
+ * TL_OPT_CONGESTION value; Linux's "reno" (Reno's window with SACK
+ * recovery) is tcplua's NewReno. -1 when it cannot be read or tcplua has
+ * no such algorithm. */
+int host_default_cc(void);
 #endif
