@@ -25,6 +25,7 @@
 #include "api_ipv4.h"
 #include "api_pcap.h"
 #include "api_hook.h"
+#include "api_fwd.h"
 
 #define TL_VERSION "0.1.0"
 #endif

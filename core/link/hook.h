@@ -11,4 +11,7 @@ int tl_hook_emit(tl_stack *st, const uint8_t *pkt, size_t len);
 int64_t tl_hook_poll(tl_stack *st, int64_t now);
 int64_t tl_hook_deadline(const tl_stack *st);
 void tl_hook_free(tl_stack *st);
+/* Nonzero when anything is set at the boundary (hooks, an impairment, a
+ * capture): a gateway then sends its datagrams through it. */
+int tl_hook_busy(const tl_stack *st);
 #endif

@@ -9,6 +9,7 @@ enum tl_counter {
 #include "counters_icmp.def"
 #include "counters_tcp.def"
 #include "counters_hook.def"
+#include "counters_fwd.def"
 #undef X
   TLC__COUNT
 };

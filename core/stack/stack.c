@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fwd.h"
 #include "hook.h"
 #include "ipv4.h"
 #include "tcp.h"
@@ -79,6 +80,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
 void tl_stack_free(tl_stack *st) {
   if (!st) return;
   tl_hook_free(st);
+  tl_fwd_free(st);
   tl_tcp_free(st);
   tl_ipv4_free(st);
   free(st);
@@ -144,6 +146,7 @@ static const char *const counter_names[] = {
 #include "counters_icmp.def"
 #include "counters_tcp.def"
 #include "counters_hook.def"
+#include "counters_fwd.def"
 #undef X
 };
 

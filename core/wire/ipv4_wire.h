@@ -12,6 +12,7 @@
 /* IP protocol numbers (IANA "Assigned Internet Protocol Numbers"). */
 #define TL_PROTO_ICMP 1
 #define TL_PROTO_TCP 6
+#define TL_PROTO_UDP 17
 
 static inline uint16_t tl_get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t tl_get32(const uint8_t *p) {
