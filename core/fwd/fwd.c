@@ -255,8 +255,12 @@ static void gw_l3_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t no
     return;
   }
   memcpy(st->tx, pkt, len);
+  int side = (rx_flags & TL_RX_SIDE_B) ? TL_GW_B : TL_GW_A;
+  /* The flow table sees a datagram where the hooks would: Lua shows it
+   * to the table itself just before them (tl_gw_observe). */
+  if (!(tl_hook_get_mask(st) & TL_HOOK_IN)) tl_flow_observe(st->fwd->ft, st->tx, len, side, 0, st->now);
   tl_gw_off o = {0, (rx_flags & TL_RX_CSUM_PARTIAL) ? 1 : 0, 0};
-  forward(st, (rx_flags & TL_RX_SIDE_B) ? TL_GW_B : TL_GW_A, st->tx, len, &o);
+  forward(st, side, st->tx, len, &o);
 }
 
 /* The stack's link output (hook verdicts sent on, injected segments):
@@ -313,8 +317,8 @@ void tl_gw_input(tl_stack *st, int side, uint8_t *pkt, size_t len, int64_t now, 
   st->now = now;
   side = side == TL_GW_B;
   TL_COUNT(st, fwd_in);
-  tl_flow_observe(fw->ft, pkt, len, side, off ? off->gso_size : 0, now);
   if (!tl_hook_busy(st)) {
+    tl_flow_observe(fw->ft, pkt, len, side, off ? off->gso_size : 0, now);
     TL_COUNT(st, fwd_direct);
     forward(st, side, pkt, len, off);
     return;
@@ -334,6 +338,10 @@ const tl_flow *tl_gw_flow(tl_stack *st, const uint8_t *pkt, size_t len, int *dir
   const tl_flow *f = st && st->fwd ? tl_flow_lookup(st->fwd->ft, pkt, len, &d) : NULL;
   if (dir) *dir = d;
   return f;
+}
+
+const tl_flow *tl_gw_observe(tl_stack *st, const uint8_t *pkt, size_t len, int side) {
+  return st && st->fwd ? tl_flow_observe(st->fwd->ft, pkt, len, side == TL_GW_B, 0, st->now) : NULL;
 }
 
 int tl_gw_flow_count(const tl_stack *st) { return st && st->fwd ? tl_flow_table_count(st->fwd->ft) : 0; }

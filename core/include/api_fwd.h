@@ -40,8 +40,8 @@ typedef int (*tl_gw_out_fn)(void *ctx, int side, const uint8_t *pkt, size_t len,
 int tl_gw_attach(tl_stack *st, const tl_gw_config *cfg, tl_gw_out_fn out, void *ctx);
 /* Nonzero once st is a gateway. */
 int tl_gw_is(const tl_stack *st);
-/* One datagram read from side `side` (off: NULL or its offload facts). The
- * flow table sees it first; then the direct path, or the link boundary. */
+/* One datagram read from side `side` (off: NULL or its offload facts): the
+ * direct path, or the link boundary. */
 void tl_gw_input(tl_stack *st, int side, uint8_t *pkt, size_t len, int64_t now, const tl_gw_off *off);
 /* Nonzero when the next datagram would take the direct path (nothing at
  * the link boundary): the host may then keep offloads on. */
@@ -85,6 +85,11 @@ typedef struct tl_flow {
 /* The flow of an IPv4 TCP datagram, or NULL. *dir: 0 client->server, 1
  * server->client. */
 const tl_flow *tl_gw_flow(tl_stack *st, const uint8_t *pkt, size_t len, int *dir);
+/* Shows a datagram coming in from side to the flow table: the gateway
+ * does so itself on the direct path and after the boundary, and the Lua
+ * hook runner just before the hooks (so a hook sees the counts up to and
+ * including its segment, not those of the rest of a read batch). */
+const tl_flow *tl_gw_observe(tl_stack *st, const uint8_t *pkt, size_t len, int side);
 /* Number of flows in the table; tl_gw_flow_at(st, i) walks them (NULL past the end). */
 int tl_gw_flow_count(const tl_stack *st);
 const tl_flow *tl_gw_flow_at(const tl_stack *st, int i);

@@ -54,6 +54,7 @@ function M.install_recorders(rt, info)
     local cur
     local rec = trace.tseq_hook(w, function() return cur end)
     hook.observe(rt, function(seg, dir, conn, now, verdict)
+      if seg.proto ~= "tcp" then return end -- a gateway's UDP, ICMP...: no sequence space
       cur = verdict
       rec(seg, dir, conn, now - t0)
     end)
