@@ -1,0 +1,98 @@
+-- Faults on traffic the gateway forwards (docs/gateway.md): the
+-- command-line loss with a capture (byte-exact download, retransmissions
+-- in the pcap as tshark sees them), per-direction flags, a Lua policy
+-- resetting a flow after N bytes (curl reports the reset, having got N
+-- bytes less at most a segment or two), and the passive flow table seen
+-- from a hook (a dropped SYN retransmitted, states, byte counts).
+local gateway = require "helpers.gateway"
+
+local q = gateway.quote
+
+local function make_file(ns, n)
+  local path = ns.tmp .. "/www/big.bin"
+  local out, rc = gateway.sh("mkdir -p " .. q(ns.tmp .. "/www") .. " && head -c " .. n .. " /dev/urandom >" .. q(path)
+    .. " && sha256sum " .. q(path))
+  assert(rc == 0, out)
+  return path, out:match("^(%x+)")
+end
+
+local function http_server(gw, port)
+  gw:background(gw.b, "cd " .. q(gw.b.tmp .. "/www") .. " && exec python3 -m http.server " .. port .. " --bind "
+    .. gateway.B, 90)
+  assert(gw:wait_listen(gw.b, port), "the HTTP server did not start")
+end
+
+local function fetch(gw, port, dst)
+  return gw.a:run("timeout 60 curl -sS -o " .. q(dst) .. " -w 'size=%{size_download}\\n' http://" .. gateway.B .. ":"
+    .. port .. "/big.bin; echo curl_rc=$?; sha256sum " .. q(dst))
+end
+
+describe("gateway: faults on forwarded traffic", function()
+  it("--loss 2%: the download is byte-exact and the capture shows the retransmissions", function()
+    local cap = os.tmpname()
+    finally(function() os.remove(cap) end)
+    local gw = gateway.new({ "--loss", "2%", "--seed", "7", "--pcap", cap })
+    if not gw then return end
+    local _, sum = make_file(gw.b, 4 * 1000 * 1000)
+    http_server(gw, 8080)
+    local out = fetch(gw, 8080, gw.a.tmp .. "/got.bin")
+    assert.truthy(out:match("curl_rc=0"), out)
+    assert.truthy(out:match(sum), out)
+    local res = gw:stop()
+    assert.are.equal(0, res.rc, res.stderr)
+    assert.is_true(res.stats.host_impair_rx_lost > 0 and res.stats.host_impair_b_rx_lost > 0)
+    local n = gateway.sh("tshark -r " .. q(cap) .. " -Y tcp.analysis.retransmission 2>/dev/null | wc -l")
+    assert.is_true(tonumber(n:match("%d+")) > 0, "no retransmission in the capture")
+    local notes = gateway.sh("tshark -r " .. q(cap) .. " -T fields -e frame.comment 2>/dev/null | grep -c loss")
+    assert.is_true(tonumber(notes:match("%d+")) > 0, "no loss noted in the capture")
+  end)
+
+  it("a->b: applies a fault one way only", function()
+    local gw = gateway.new({ "--loss", "a->b:100%" })
+    if not gw then return end
+    local out, rc = gw.a:run("ping -c 1 -W 1 " .. gateway.B)
+    assert.are_not.equal(0, rc, out)
+    local res = gw:stop()
+    assert.is_true(res.stats.host_impair_rx_lost >= 1)
+    assert.is_nil(res.stats.host_impair_b_rx_lost) -- no impairment from side b
+  end)
+
+  it("a Lua policy resets the flow after N bytes: curl reports the reset having got about N", function()
+    local N = 300000
+    local gw = gateway.new({}, "examples/gateway_reset_after.lua", { tostring(N) })
+    if not gw then return end
+    make_file(gw.b, 2 * 1000 * 1000)
+    http_server(gw, 8080)
+    local out = fetch(gw, 8080, gw.a.tmp .. "/got.bin")
+    assert.truthy(out:match("curl_rc=56"), out) -- "Recv failure: Connection reset by peer"
+    assert.truthy(out:match("[Rr]eset"), out)
+    local got = tonumber(out:match("size=(%d+)"))
+    -- The body is what came before the segment that crossed N, less the
+    -- HTTP header (a few hundred bytes); the segment itself was dropped.
+    assert.is_true(got <= N and got >= N - 3 * 1448, "got " .. tostring(got))
+    -- The server's end was reset too: nothing left open on port 8080.
+    assert.truthy(gateway.wait_for(function()
+      local s = gw.b:run("ss -tnH state established '( sport = :8080 )'")
+      return not s:match("%d")
+    end, 3000))
+    local res = gw:stop()
+    assert.is_true(res.stats.fwd_resets >= 1)
+  end)
+
+  it("shows hooks the flow table: a dropped SYN is retransmitted, states and bytes follow", function()
+    local gw = gateway.new({}, "spec/tools/gateway_flow_log.lua")
+    if not gw then return end
+    make_file(gw.b, 100000)
+    http_server(gw, 8080)
+    local out = fetch(gw, 8080, gw.a.tmp .. "/got.bin")
+    assert.truthy(out:match("curl_rc=0"), out)
+    local res = gw:stop()
+    local log = res.stdout
+    assert.truthy(log:match("dropped SYN syn_retx=0"), log)
+    assert.truthy(log:match("SYN syn_retx=1 passes"), log)
+    assert.truthy(log:match("state ESTABLISHED"), log)
+    assert.truthy(log:match("state FIN_WAIT"), log)
+    local bytes = tonumber(log:match("final bytes_s2c=(%d+)"))
+    assert.is_true(bytes >= 100000, log)
+  end)
+end)
