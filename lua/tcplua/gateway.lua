@@ -17,6 +17,7 @@
 --   synacks               SYN-ACKs from the server
 --   fin_c2s, fin_s2c      a FIN seen that way (booleans)
 --   rst                   nil, "client", "server" or "gateway"
+--   isn_c2s, isn_s2c      initial sequence numbers (from the SYN, SYN-ACK)
 --   nxt_c2s, nxt_s2c      highest sequence + length seen that way
 --   ack_c2s, ack_s2c      the last acknowledgment sent that way
 --   midstream             first seen without its SYN (client guessed)
@@ -53,6 +54,8 @@ function get.synacks(w) return tonumber(w._f.synacks) end
 function get.fin_c2s(w) return w._f.fin[0] ~= 0 end
 function get.fin_s2c(w) return w._f.fin[1] ~= 0 end
 function get.rst(w) return RST[w._f.rst] end
+function get.isn_c2s(w) return tonumber(w._f.isn[0]) end
+function get.isn_s2c(w) return tonumber(w._f.isn[1]) end
 function get.nxt_c2s(w) return tonumber(w._f.nxt[0]) end
 function get.nxt_s2c(w) return tonumber(w._f.nxt[1]) end
 function get.ack_c2s(w) return w._f.has_ack[0] ~= 0 and tonumber(w._f.ack[0]) or nil end

@@ -79,6 +79,26 @@ describe("gateway: faults on forwarded traffic", function()
     assert.is_true(res.stats.fwd_resets >= 1)
   end)
 
+  it("changes one byte of a response body with valid checksums (examples/gateway_corrupt_body.lua)", function()
+    local gw = gateway.new({}, "examples/gateway_corrupt_body.lua", { "4096" })
+    if not gw then return end
+    local src = make_file(gw.b, 100000)
+    http_server(gw, 8080)
+    local dst = gw.a.tmp .. "/got.bin"
+    local out = fetch(gw, 8080, dst)
+    assert.truthy(out:match("curl_rc=0"), out)
+    -- Exactly one byte differs, at stream offset 4096 less the HTTP header.
+    local diff = gateway.sh("cmp -l " .. q(src) .. " " .. q(dst))
+    local n, first = 0, nil
+    for pos in diff:gmatch("(%d+)%s+%d+%s+%d+") do
+      n = n + 1
+      first = first or tonumber(pos)
+    end
+    assert.are.equal(1, n, diff)
+    assert.is_true(first > 3500 and first <= 4096, diff)
+    gw:stop()
+  end)
+
   it("shows hooks the flow table: a dropped SYN is retransmitted, states and bytes follow", function()
     local gw = gateway.new({}, "spec/tools/gateway_flow_log.lua")
     if not gw then return end
