@@ -308,6 +308,14 @@ else
     .. "TcpRetransSegs, TCPTimeouts, TCPLossProbes) otherwise.")
     :format(loss.secs and ("%g"):format(loss.secs) or "?"))
   w()
+  local cc = parse(raw.loss_cc)
+  if cc.kernel then
+    w(("Congestion control: the kernel's sockets ran %s (%s), tcplua %s. Under random loss the algorithm decides "
+      .. "the figure: a loss-based one (CUBIC, Reno) holds a window near the Mathis bound, 1.22 / sqrt(p) "
+      .. "segments, so its goodput is that window over the path's round trip; BBR does not cut its window "
+      .. "for a random loss."):format(tostring(cc.kernel), tostring(cc.kernel_from or "?"), tostring(cc.tcplua or "?")))
+    w()
+  end
   w("| direction | offloads | loss | tcplua | kernel (veth) | ratio | target | met | drops (tcplua / kernel) | how tcplua's side recovered | how the kernel reference recovered |")
   w("|---|---|---|---|---|---|---|---|---|---|---|")
   local function recov(t, tcplua_sender)
@@ -323,8 +331,9 @@ else
         #extra > 0 and (", " .. table.concat(extra, ", ")) or "",
         (t.ooo_overflow or 0) > 0 and (", " .. t.ooo_overflow .. " out-of-order segments thrown away") or "")
     end
-    return ("kernel sender: %s RTO, %s loss probes, %s segments resent%s"):format(tostring(t.k_timeouts or "?"),
+    return ("kernel sender: %s RTO, %s loss probes, %s segments resent%s%s"):format(tostring(t.k_timeouts or "?"),
       tostring(t.k_lossprobes or "?"), tostring(t.k_retrans or "?"),
+      t.k_rtt_ms and (", RTT %s ms and cwnd %s segments halfway"):format(tostring(t.k_rtt_ms), tostring(t.k_cwnd or "?")) or "",
       (t.ooo_overflow or 0) > 0 and ("; tcplua threw away " .. t.ooo_overflow .. " out-of-order segments") or "")
   end
   for _, r in ipairs(loss.rows) do

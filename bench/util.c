@@ -84,9 +84,22 @@ void tlb_parse(int argc, char **argv, struct tlb_opts *o, const char *usage) {
   if (!(o->secs > 0)) usage_exit(usage, "-t seconds is required: every run is time bounded");
 }
 
+/* TLB_CC=name: the congestion control of every socket this tool opens
+ * (TCP_CONGESTION; root may pick one the namespace does not allow), so
+ * the kernel reference can run the same algorithm as tcplua. Accepted
+ * sockets inherit it from the listener. */
+static void set_cc(int fd) {
+  const char *cc = getenv("TLB_CC");
+  if (cc && *cc && setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0) {
+    fprintf(stderr, "TLB_CC=%s: %s\n", cc, strerror(errno));
+    exit(2);
+  }
+}
+
 int tlb_listen(const char *addr, uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) tlb_die("socket");
+  set_cc(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -118,6 +131,7 @@ int tlb_connect_from(const struct in_addr *src, uint16_t sport, const char *host
   }
   int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -1;
+  set_cc(fd);
   if (src) {
     /* Without a port, defer its choice to connect() so each source address
      * gets its own full ephemeral range for this destination. */

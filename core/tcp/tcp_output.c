@@ -149,6 +149,7 @@ static void sent(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
     /* Every segment carries the ACK: nothing delayed is left owing. */
     s->ack_now = 0;
     s->rcv_unacked = 0;
+    if (s->loss) s->loss->ooo_held = 0;
     if (s->t_delack != TL_T_OFF) {
       s->t_delack = TL_T_OFF;
       tcp_timer_update(st, s);

@@ -62,6 +62,7 @@ struct tl_sock_loss {
   uint32_t ooo_last_seq;      /* start of the latest out-of-order segment (first SACK block) */
   uint32_t sack_prev[4][2];   /* the SACK blocks last sent, in order (RFC 2018 4: repeated first) */
   uint8_t sack_prev_n;
+  uint8_t ooo_held;           /* an out-of-order segment's ACK waits for the end of the rx batch */
   struct tl_cc_undo undo;
 };
 
