@@ -354,7 +354,7 @@ end
 
 function M.format(seg, dir, state, verdict)
   local proto = field(seg, "proto")
-  if proto ~= nil and proto ~= "tcp" then return format_pkt(seg, dir, verdict) end
+  if proto ~= nil and proto ~= "tcp" and proto ~= 6 then return format_pkt(seg, dir, verdict) end
   local bits = flag_bits(seg)
   local len = tonumber(seg.len) or 0
   local seq = tonumber(seg.seq) or 0
