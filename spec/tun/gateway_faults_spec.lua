@@ -99,6 +99,27 @@ describe("gateway: faults on forwarded traffic", function()
     gw:stop()
   end)
 
+  it("--trace and --tseq record forwarded flows, with the flow table's states", function()
+    local csv = os.tmpname()
+    finally(function() os.remove(csv) end)
+    local gw = gateway.new({ "--trace", "--tseq", csv })
+    if not gw then return end
+    make_file(gw.b, 50000)
+    http_server(gw, 8080)
+    local out = fetch(gw, 8080, gw.a.tmp .. "/got.bin")
+    assert.truthy(out:match("curl_rc=0"), out)
+    local _, rc = gw.a:run("ping -c 1 -W 2 " .. gateway.B)
+    assert.are.equal(0, rc)
+    local res = gw:stop()
+    local err = res.stderr
+    assert.truthy(err:match("in 10%.78%.1%.2%.%d+ > 10%.78%.2%.2%.8080: Flags %[S%].-SYN_SENT"), err)
+    assert.truthy(err:match("out 10%.78%.2%.2%.8080 > 10%.78%.1%.2%.%d+: Flags %[S%.%].-SYN_RECEIVED"), err)
+    assert.truthy(err:match("ESTABLISHED"), err)
+    assert.truthy(err:match("in 10%.78%.1%.2 > 10%.78%.2%.2: ICMP type 8 code 0"), err)
+    local rows = gateway.sh("grep -c ',seg,' " .. q(csv))
+    assert.is_true(tonumber(rows:match("%d+")) > 10, rows)
+  end)
+
   it("shows hooks the flow table: a dropped SYN is retransmitted, states and bytes follow", function()
     local gw = gateway.new({}, "spec/tools/gateway_flow_log.lua")
     if not gw then return end
