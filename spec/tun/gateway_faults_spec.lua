@@ -99,6 +99,22 @@ describe("gateway: faults on forwarded traffic", function()
     gw:stop()
   end)
 
+  it("hooks see UDP and ICMP as packet views: a policy drops UDP only", function()
+    local gw = gateway.new({}, "spec/tools/gateway_udp_drop.lua")
+    if not gw then return end
+    local got = gw:background(gw.b, "socat -u UDP-RECVFROM:9000,bind=" .. gateway.B .. " -", 10)
+    assert(gw:wait_listen(gw.b, 9000, true), "socat did not listen")
+    local out, rc = gw.a:run("echo lost-datagram | socat -u - UDP-SENDTO:" .. gateway.B .. ":9000")
+    assert.are.equal(0, rc, out)
+    -- ICMP passes (and, sent after the datagram, comes back after it was judged).
+    out, rc = gw.a:run("ping -c 1 -W 2 " .. gateway.B)
+    assert.are.equal(0, rc, out)
+    local res = gw:stop()
+    assert.truthy(res.stdout:match("dropped udp 10%.78%.1%.2:%d+ > 10%.78%.2%.2:9000 len %d+ side a"), res.stdout)
+    assert.is_nil(gateway.read_file(got):match("lost%-datagram"))
+    assert.is_true(res.stats.hook_dropped >= 1)
+  end)
+
   it("--trace and --tseq record forwarded flows, with the flow table's states", function()
     local csv = os.tmpname()
     finally(function() os.remove(csv) end)
