@@ -18,9 +18,9 @@
 
 #include "tcplua.h"
 
-#define CHECK(c)                                                                                               \
-  do {                                                                                                         \
-    if (!(c)) __builtin_trap();                                                                                \
+#define CHECK(c)                                                                                             \
+  do {                                                                                                       \
+    if (!(c)) __builtin_trap();                                                                              \
   } while (0)
 
 struct world {

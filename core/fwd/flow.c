@@ -108,7 +108,8 @@ static int32_t victim(tl_flow_table *ft) {
   for (uint32_t i = 0; i < ft->cap; i++) {
     const tl_flow *f = &ft->ent[i].f;
     int over = f->state >= TL_FLOW_CLOSED;
-    if (best == FLOW_NONE || over > best_over || (over == best_over && f->last_us < ft->ent[best].f.last_us)) {
+    if (best == FLOW_NONE || over > best_over ||
+        (over == best_over && f->last_us < ft->ent[best].f.last_us)) {
       best = (int32_t)i;
       best_over = over;
     }

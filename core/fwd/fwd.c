@@ -74,7 +74,8 @@ static int icmp_token(tl_stack *st, struct tl_fwd *fw) {
   if (st->now > fw->icmp_at) {
     uint64_t add = (uint64_t)(st->now - fw->icmp_at) * FWD_ICMP_PER_SEC / 1000000;
     if (add) {
-      fw->icmp_tokens = (uint32_t)(fw->icmp_tokens + add > FWD_ICMP_BURST ? FWD_ICMP_BURST : fw->icmp_tokens + add);
+      fw->icmp_tokens =
+          (uint32_t)(fw->icmp_tokens + add > FWD_ICMP_BURST ? FWD_ICMP_BURST : fw->icmp_tokens + add);
       fw->icmp_at = st->now;
     }
   }
@@ -179,7 +180,8 @@ static size_t tcp_hlen(const uint8_t *p, size_t ihl, size_t tot) {
 /* The next hop's MTU is too small for a super-packet: RFC 1191 for a DF
  * one; otherwise the link may cut it smaller (valid TCP segments either
  * way). Returns the segment size to send, or 0 when answered. */
-static uint16_t gso_fit(tl_stack *st, int in, uint8_t *p, size_t ihl, size_t thl, uint16_t gso, uint16_t mtu) {
+static uint16_t gso_fit(tl_stack *st, int in, uint8_t *p, size_t ihl, size_t thl, uint16_t gso,
+                        uint16_t mtu) {
   if (ihl + thl + gso <= mtu) return gso;
   if (tl_get16(p + 6) & 0x4000) {
     TL_COUNT(st, fwd_frag_needed);
@@ -223,8 +225,8 @@ static void forward(tl_stack *st, int in, uint8_t *p, size_t len, const tl_gw_of
     if (!o.csum_partial) {
       /* The link finishes the checksum of each piece from the
        * pseudo-header sum (as tcp_output.c leaves it for TSO). */
-      tl_put16(p + ihl + 16, (uint16_t)~tl_csum_fold(tl_csum_pseudo(tl_get32(p + 12), dst, TL_PROTO_TCP,
-                                                                     (uint16_t)(tot - ihl))));
+      tl_put16(p + ihl + 16, (uint16_t)~tl_csum_fold(
+                                 tl_csum_pseudo(tl_get32(p + 12), dst, TL_PROTO_TCP, (uint16_t)(tot - ihl))));
       o.csum_partial = 1;
     }
     o.gso_size = gso;
@@ -243,7 +245,8 @@ static void forward(tl_stack *st, int in, uint8_t *p, size_t len, const tl_gw_of
   }
   tl_gw_ttl_dec(p);
   TL_COUNT(st, fwd_out);
-  if (fw->out(fw->ctx, out, p, tot, o.gso_size || o.csum_partial ? &o : NULL) < 0) TL_COUNT(st, drop_fwd_link);
+  if (fw->out(fw->ctx, out, p, tot, o.gso_size || o.csum_partial ? &o : NULL) < 0)
+    TL_COUNT(st, drop_fwd_link);
 }
 
 /* The boundary delivers here (st->l3_input): the datagram is copied into

@@ -201,13 +201,14 @@ static int impair_flag(int c, const char *val, struct host_opts *o) {
 
 static int gateway_flag(int c, const char *val, struct host_opts *o) {
   int d = c == OPT_NS_B || c == OPT_DEV_B || c == OPT_SIDE_B || c == OPT_MTU_B;
-  const char *name = (const char *[]){"ns-a", "ns-b", "dev-a", "dev-b", "side-a", "side-b", "mtu-a",
-                                      "mtu-b"}[c - OPT_NS_A];
+  const char *name =
+      (const char *[]){"ns-a", "ns-b", "dev-a", "dev-b", "side-a", "side-b", "mtu-a", "mtu-b"}[c - OPT_NS_A];
   uint64_t u;
   switch (c) {
   case OPT_NS_A:
   case OPT_NS_B:
-    if (!*val || strchr(val, '/') || strlen(val) > 200) return bad_value(name, val, "a namespace name (ip netns)");
+    if (!*val || strchr(val, '/') || strlen(val) > 200)
+      return bad_value(name, val, "a namespace name (ip netns)");
     o->gw_ns[d] = val;
     break;
   case OPT_DEV_A:
@@ -222,7 +223,8 @@ static int gateway_flag(int c, const char *val, struct host_opts *o) {
       return bad_value(name, val, "ADDRESS/PREFIX such as 10.78.1.2/24, prefix 1..30");
     break;
   default:
-    if (host_parse_u64(val, 65535, &u) < 0 || u < 576) return bad_value(name, val, "a number from 576 to 65535");
+    if (host_parse_u64(val, 65535, &u) < 0 || u < 576)
+      return bad_value(name, val, "a number from 576 to 65535");
     o->gw_mtu[d] = (uint16_t)u;
     break;
   }
@@ -239,7 +241,8 @@ static int finish_gateway(int argc, char **argv, struct host_opts *o) {
   uint8_t p = o->gw_prefix[0] < o->gw_prefix[1] ? o->gw_prefix[0] : o->gw_prefix[1];
   uint32_t m = ~0u << (32 - p);
   if ((o->gw_addr[0] & m) == (o->gw_addr[1] & m)) {
-    fprintf(stderr, "tcplua: --side-a and --side-b are in one network; give them different ones; try --help\n");
+    fprintf(stderr,
+            "tcplua: --side-a and --side-b are in one network; give them different ones; try --help\n");
     return 2;
   }
   if (!strcmp(o->gw_dev[0], o->gw_dev[1]) && (!o->gw_ns[0] == !o->gw_ns[1]) &&

@@ -42,8 +42,9 @@ static int enter_ns(const char *ns, int *back, char *err, size_t errlen) {
   snprintf(path, sizeof path, "/run/netns/%s", ns);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    snprintf(err, errlen, "network namespace %s: %s (make it with: ip netns add %s, or scripts/netns gateway up)",
-             ns, strerror(errno), ns);
+    snprintf(err, errlen,
+             "network namespace %s: %s (make it with: ip netns add %s, or scripts/netns gateway up)", ns,
+             strerror(errno), ns);
     return -1;
   }
   *back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

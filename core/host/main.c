@@ -297,7 +297,8 @@ int main(int argc, char **argv) {
     snprintf(ifname, sizeof ifname, "%s", o.gw_dev[0]);
     o.mtu = o.gw_mtu[0];
   }
-  if (start_lua(h, &o) < 0 || (o.gateway ? host_gw_open(h, &o) : open_tun(h, &o, mtu_given, ifname, &tso)) < 0 ||
+  if (start_lua(h, &o) < 0 ||
+      (o.gateway ? host_gw_open(h, &o) : open_tun(h, &o, mtu_given, ifname, &tso)) < 0 ||
       make_stack(h, &o, tso, &pcap, &seed) < 0 || run_script(h, &o, ifname, seed) < 0)
     goto out;
   if (h->gw)
