@@ -163,7 +163,11 @@ static void offload_follow(struct host *h) {
 
 static void read_side(struct host *h, int d) {
   for (int i = 0; i < HOST_RX_BATCH; i++) {
-    ssize_t n = read(h->gw_fd[d], h->rx, sizeof h->rx);
+    /* While hooks hold datagrams, read straight into a hook slot (the
+     * queue then takes it without a copy), as host_loop.c does. */
+    uint8_t *rx = tl_hook_rx_buf(h->st, sizeof h->rx);
+    if (!rx) rx = h->rx;
+    ssize_t n = read(h->gw_fd[d], rx, sizeof h->rx);
     if (n < 0) {
       int e = errno;
       if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return;
@@ -178,11 +182,11 @@ static void read_side(struct host *h, int d) {
     }
     if (n == 0) return;
     h->counters[HC_host_tun_rx]++;
-    uint8_t *pkt = h->rx;
+    uint8_t *pkt = rx;
     tl_gw_off off = {0, 0, 0};
     if (h->vnet) {
       if (n < HOST_VNET_HDR_LEN) continue;
-      uint8_t *vh = h->rx;
+      uint8_t *vh = rx;
       pkt += HOST_VNET_HDR_LEN;
       n -= HOST_VNET_HDR_LEN;
       off.csum_partial = (vh[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
