@@ -21,5 +21,8 @@ tcplua.on_segment(function(seg)
   end
   if f.fin_c2s and f.fin_s2c then
     print("final bytes_s2c=" .. f.bytes_s2c .. " bytes_c2s=" .. f.bytes_c2s .. " segs_s2c=" .. f.segs_s2c)
+    for _, t in ipairs(tcplua.flows()) do
+      if t.client == f.client then print("table " .. t.client .. " " .. t.server .. " syns=" .. t.syns) end
+    end
   end
 end)
