@@ -71,7 +71,7 @@ end
 -- library, hook errors, accept filter verdicts), as "name value" lines
 -- like the binary's own, which follow.
 local LUA_ONLY = { hook_errors = true, accept_refused = true, accept_dropped = true, hook_corrupted = true,
-  hook_sliced = true, hook_replaced = true }
+  hook_sliced = true, hook_replaced = true, gateway_resets = true }
 
 function M.shutdown()
   if M.runtime and M.print_stats then
