@@ -224,7 +224,14 @@ static void forward(tl_stack *st, int in, uint8_t *p, size_t len, const tl_gw_of
     if (!(gso = gso_fit(st, in, p, ihl, thl, gso, mtu))) return;
     if (!o.csum_partial) {
       /* The link finishes the checksum of each piece from the
-       * pseudo-header sum (as tcp_output.c leaves it for TSO). */
+       * pseudo-header sum (as tcp_output.c leaves it for TSO), so a wrong
+       * one (a "corrupt" verdict) cannot be carried: the receiver would
+       * drop every piece, and so does the gateway. */
+      uint32_t ph = tl_csum_pseudo(tl_get32(p + 12), dst, TL_PROTO_TCP, (uint16_t)(tot - ihl));
+      if (tl_csum_fold(tl_csum_partial(p + ihl, tot - ihl, ph)) != 0) {
+        TL_COUNT(st, drop_fwd_csum);
+        return;
+      }
       tl_put16(p + ihl + 16, (uint16_t)~tl_csum_fold(
                                  tl_csum_pseudo(tl_get32(p + 12), dst, TL_PROTO_TCP, (uint16_t)(tot - ihl))));
       o.csum_partial = 1;
@@ -314,6 +321,15 @@ int tl_gw_is(const tl_stack *st) { return st && st->fwd; }
 
 int tl_gw_direct(const tl_stack *st) { return !tl_hook_busy(st); }
 
+void tl_gw_set_whole(tl_stack *st, int on) {
+  if (st && st->fwd) st->fwd->hooks_whole = on != 0;
+}
+
+int tl_gw_offload_ok(const tl_stack *st) {
+  if (!tl_hook_busy(st)) return 1;
+  return st->fwd && st->fwd->hooks_whole && !tl_hook_needs_wire(st);
+}
+
 void tl_gw_input(tl_stack *st, int side, uint8_t *pkt, size_t len, int64_t now, const tl_gw_off *off) {
   struct tl_fwd *fw = st->fwd;
   if (!fw) return;
@@ -344,7 +360,15 @@ const tl_flow *tl_gw_flow(tl_stack *st, const uint8_t *pkt, size_t len, int *dir
 }
 
 const tl_flow *tl_gw_observe(tl_stack *st, const uint8_t *pkt, size_t len, int side) {
-  return st && st->fwd ? tl_flow_observe(st->fwd->ft, pkt, len, side == TL_GW_B, 0, st->now) : NULL;
+  if (!st || !st->fwd) return NULL;
+  side = side == TL_GW_B;
+  /* A super-packet held for the hooks: its pieces were at most the
+   * side's MTU (forward() reads it the same way). */
+  uint16_t gso = 0;
+  size_t ihl = len >= 20 ? (size_t)(pkt[0] & 15) * 4 : 0;
+  size_t thl = ihl && len >= ihl + 20 ? tcp_hlen(pkt, ihl, len) : 0;
+  if (thl && len > st->fwd->cfg.mtu[side]) gso = (uint16_t)(st->fwd->cfg.mtu[side] - ihl - thl);
+  return tl_flow_observe(st->fwd->ft, pkt, len, side, gso, st->now);
 }
 
 int tl_gw_flow_count(const tl_stack *st) { return st && st->fwd ? tl_flow_table_count(st->fwd->ft) : 0; }

@@ -20,6 +20,7 @@ struct tl_fwd {
   int64_t icmp_at;
   uint32_t icmp_tokens;
   uint16_t icmp_id;
+  uint8_t hooks_whole; /* hooks may judge super-packets whole (tl_gw_set_whole) */
   uint8_t icmp[FWD_ICMP_MAX];
   uint8_t rst[64];
 };

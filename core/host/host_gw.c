@@ -154,7 +154,7 @@ int host_gw_out(void *ctx, int side, const uint8_t *pkt, size_t len, const tl_gw
  * the kernels hand over wire-sized segments (so each is judged as the
  * wire carries it); with nothing there, super-packets pass whole. */
 static void offload_follow(struct host *h) {
-  int want = tl_gw_direct(h->st);
+  int want = tl_gw_offload_ok(h->st);
   if (want == h->gw_offload || !h->vnet) return;
   for (int d = 0; d < 2; d++)
     if (h->gw_tso[d]) ioctl(h->gw_fd[d], TUNSETOFFLOAD, want ? TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 : 0u);

@@ -47,6 +47,14 @@ void tl_gw_input(tl_stack *st, int side, uint8_t *pkt, size_t len, int64_t now, 
  * the link boundary): the host may then keep offloads on. */
 int tl_gw_direct(const tl_stack *st);
 
+/* Hooks may judge GSO super-packets whole (a segment of up to 64 KB, cut
+ * to wire segments by the receiving kernel): the host then keeps the
+ * links' offloads on while the boundary holds hooks only (no impairment,
+ * no capture, which judge wire packets). Off by default. */
+void tl_gw_set_whole(tl_stack *st, int on);
+/* Nonzero when the host may keep the links' offloads on now. */
+int tl_gw_offload_ok(const tl_stack *st);
+
 /* RFC 9293 states as a passive observer sees them. */
 enum tl_flow_state {
   TL_FLOW_SYN_SENT = 1, /* the client's SYN seen */

@@ -550,6 +550,11 @@ int tl_hook_set_impair_side(tl_stack *st, int side, const tl_impair_config *cfg,
   return 0;
 }
 
+int tl_hook_needs_wire(const tl_stack *st) {
+  const struct tl_hook *h = st->hook;
+  return h && (h->im[0] || h->im[1] || h->im_b || h->pcap);
+}
+
 int tl_hook_busy(const tl_stack *st) {
   const struct tl_hook *h = st->hook;
   return h && (h->mask || h->im[0] || h->im[1] || h->im_b || h->pcap);

@@ -436,6 +436,13 @@ function R:_make_api()
     if n < 0 then return nil, "no such flow" end
     return n
   end
+  -- In a gateway: hooks may see GSO super-packets whole (docs/gateway.md).
+  function api.super_packets(on)
+    local st = self_:need_stack()
+    if not cgw.is(st) then return nil, "not a gateway" end
+    cgw.set_whole(st, on ~= false)
+    return true
+  end
   function api.inject(fields)
     self_:need_stack()
     return hook.inject(self_, fields)

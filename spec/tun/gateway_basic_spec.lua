@@ -72,4 +72,23 @@ describe("gateway: IP forwarding between two namespaces", function()
     assert.are.equal(res.stats.fwd_in, res.stats.fwd_direct)
     assert.is_true(res.stats.fwd_gso > 0)
   end)
+
+  it("lets hooks judge super-packets whole when the script asks (tcplua.super_packets)", function()
+    local gw = gateway.new({}, "spec/tools/gateway_super.lua")
+    if not gw then return end
+    local _, sum = make_file(gw.b, 20 * 1000 * 1000)
+    http_server(gw, 8080)
+    local dst = gw.a.tmp .. "/got.bin"
+    local out, rc = gw.a:run("timeout 60 curl -sS -o " .. q(dst) .. " http://" .. gateway.B .. ":8080/big.bin && sha256sum "
+      .. q(dst))
+    assert.are.equal(0, rc, out)
+    assert.are.equal(sum, out:match("^(%x+)"))
+    local res = gw:stop()
+    local max = tonumber(res.stdout:match("max segment (%d+)"))
+    assert.is_true(max and max > 1500, res.stdout)
+    assert.is_true(res.stats.hook_queued_in > 0 and res.stats.fwd_gso > 0)
+    -- The flow table counts a super-packet as its wire segments.
+    local segs = tonumber(res.stdout:match("segs_s2c (%d+)"))
+    assert.is_true(segs >= 20 * 1000 * 1000 / 1448, res.stdout)
+  end)
 end)

@@ -20,6 +20,9 @@ end
 -- Shows a held datagram to the flow table before the hooks judge it.
 function M.observe_seg(st, seg) C.tl_gw_observe(st, seg.pkt, seg.len, seg.side) end
 
+-- Hooks may judge super-packets whole (the links' offloads stay on).
+function M.set_whole(st, on) C.tl_gw_set_whole(st, on and 1 or 0) end
+
 M.count = C.tl_gw_flow_count
 function M.at(st, i)
   local f = C.tl_gw_flow_at(st, i)
