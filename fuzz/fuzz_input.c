@@ -90,6 +90,8 @@ enum op {
   OP_WHEEL,  /* [n][t16][n x 3 bytes]: the timing wheel alone, against a model */
   OP_ASM,    /* [n][n x 3 bytes]: the out-of-order range set alone, against a bitmap */
   OP_REPLY,  /* [flags][opts][len16]: the raw peer answers the last segment A sent it */
+  OP_NETEM,  /* [where][kind]: as OP_IMPAIR with netem's knobs (seed kind>>1): kind&1 ? [len][text], netem
+                words through tl_impair_parse : [10 OP_IMPAIR parameter bytes][20 netem knob bytes] */
   OP__N
 };
 
@@ -1055,33 +1057,82 @@ static void impair_config(struct in *in, tl_impair_config *c) {
   c->size_limit = z ? 500 + (uint32_t)z * 8 : 0;
 }
 
+/* netem's knobs: correlations, jitter distribution, loss chains, rate
+ * overheads, slots. Extremes included (probabilities summing past 1,
+ * negative overheads, zero-sized cells' absence). */
+static void netem_config(struct in *in, tl_impair_config *c) {
+  c->loss_model = u8(in) % 3;
+  for (int i = 0; i < 5; i++)
+    c->loss_p[i] = u8(in) / 255.0;
+  c->loss_corr = u8(in) / 255.0;
+  c->duplicate_corr = u8(in) / 255.0;
+  c->corrupt_corr = u8(in) / 255.0;
+  c->reorder_corr = u8(in) / 255.0;
+  c->delay_corr = u8(in) / 255.0;
+  c->delay_dist = u8(in) % 4;
+  c->rate_overhead = (int8_t)u8(in) * 4;
+  c->rate_cell = u8(in) % 80;
+  c->rate_cell_overhead = (int8_t)u8(in);
+  uint8_t smin = u8(in), smax = u8(in), sd = u8(in);
+  c->slot_min_us = (uint32_t)smin * 200;
+  c->slot_max_us = c->slot_min_us + (uint32_t)smax * 200;
+  c->slot_dist = sd % 4;
+  c->slot_jitter_us = (uint32_t)(sd >> 2) * 200;
+  c->slot_packets = u8(in) % 16;
+  c->slot_bytes = (uint32_t)u8(in) * 64;
+}
+
+/* Where an impairment goes: 0 A's boundary, 1-3 a sim endpoint, 4 all the
+ * sim's, 5 off. */
+static void place_impair(struct harness *h, uint8_t where, const tl_impair_config *c, uint64_t seed) {
+  switch (where % 6) {
+  case 0:
+    tl_hook_set_impair(h->a, c, seed);
+    for (int d = 0; d < 2; d++) {
+      tl_impair *im = tl_hook_impair(h->a, d);
+      for (int k = 0; im && k < 9; k++)
+        (void)tl_impair_count(im, k);
+    }
+    break;
+  case 1:
+  case 2:
+  case 3: tl_sim_impair(h->sim, where % 6 - 1, c); break;
+  case 4: tl_sim_impair(h->sim, -1, c); break;
+  case 5: tl_sim_impair(h->sim, where % 3 == 0 ? -1 : where % 3, NULL); break;
+  }
+}
+
+static void run_netem(struct harness *h, struct in *in) {
+  uint8_t where = u8(in), kind = u8(in);
+  tl_impair_config c;
+  if (kind & 1) {
+    /* netem words: whatever the parser makes of them, or nothing */
+    char text[256];
+    size_t n = u8(in);
+    for (size_t i = 0; i < n; i++)
+      text[i] = (char)u8(in);
+    text[n] = '\0';
+    memset(&c, 0, sizeof c);
+    char err[64];
+    if (tl_impair_parse(&c, text, err, sizeof err) < 0) {
+      if (!memchr(err, '\0', sizeof err)) __builtin_trap();
+      return;
+    }
+  } else {
+    impair_config(in, &c);
+    netem_config(in, &c);
+  }
+  if (c.corrupt > 0) h->tainted = 1;
+  place_impair(h, where, &c, kind >> 1);
+}
+
 static void run_impair(struct harness *h, struct in *in) {
   uint8_t where = u8(in);
   tl_impair_config c;
   impair_config(in, &c);
   uint64_t seed = u8(in);
   if (c.corrupt > 0) h->tainted = 1;
-  switch (where % 6) {
-  case 0:
-    tl_hook_set_impair(h->a, &c, seed);
-    for (int d = 0; d < 2; d++) {
-      tl_impair *im = tl_hook_impair(h->a, d);
-      for (int k = 0; im && k < 8; k++)
-        (void)tl_impair_count(im, k);
-    }
-    break;
-  case 1:
-  case 2:
-  case 3:
-    tl_sim_impair(h->sim, where % 6 - 1, &c);
-    break;
-  case 4:
-    tl_sim_impair(h->sim, -1, &c);
-    break;
-  case 5:
-    tl_sim_impair(h->sim, where % 3 == 0 ? -1 : where % 3, NULL);
-    break;
-  }
+  place_impair(h, where, &c, seed);
 }
 
 static void pcap_on(struct harness *h) {
@@ -1278,6 +1329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       case OP_WHEEL: run_wheel(&in); continue;
       case OP_ASM: run_asm(&in); continue;
       case OP_REPLY: run_reply(h, &in); break;
+      case OP_NETEM: run_netem(h, &in); break;
       default: break;
       }
       advance(h, 10000);

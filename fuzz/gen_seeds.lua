@@ -9,7 +9,7 @@ local dir = assert(arg[1], "usage: gen_seeds.lua DIR")
 
 -- fuzz_input.c: enum op, config bits, op flags
 local OP = { DGRAM = 0, APP = 1, SETOPT = 2, TIME = 3, HOOK = 4, INJECT = 5, IMPAIR = 6, PCAP = 7, ICMP = 8,
-  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13, REPLY = 14 }
+  B = 9, LATENCY = 10, BATCH = 11, WHEEL = 12, ASM = 13, REPLY = 14, NETEM = 15 }
 local CF = { OFFLOAD = 1, PCAP = 2, NO_TS = 4, NO_SACK = 8, SMALL_MTU = 16, SMALL_BUF = 32, HOOKS = 64,
   NO_LOSS = 128 }
 local JUMP, FIX, SEQ, ADDR = 1, 2, 4, 8 -- OP_DGRAM flags (high nibble of the op byte)
@@ -70,6 +70,22 @@ local function impair(where, t)
   return op(OP.IMPAIR) .. u8(where) .. u8(t.loss or 0) .. u8(t.dup or 0) .. u8(t.reorder or 0)
     .. u8(t.corrupt or 0) .. u8(t.delay or 0) .. u8(t.jitter or 0) .. u8(t.gap or 0) .. u8(t.rate or 0)
     .. u8(t.queue or 0) .. u8(t.size or 0) .. u8(t.seed or 1)
+end
+-- netem's knobs: t as impair's plus model (0 random, 1 state, 2 gemodel),
+-- p = { 5 bytes }, corr = { loss, dup, corrupt, reorder, delay }, dist,
+-- ovh, cell, covh, smin, smax, sdist, spk, sbytes (bytes of fuzz_input.c's
+-- netem_config); or words: a tc-netem line for tl_impair_parse
+local function netem(where, t, seed)
+  t = t or {}
+  if t.words then return op(OP.NETEM) .. u8(where) .. u8(1 + 2 * (seed or 1)) .. u8(#t.words) .. t.words end
+  local p, c = t.p or {}, t.corr or {}
+  local s = op(OP.NETEM) .. u8(where) .. u8(2 * (seed or 1)) .. u8(t.loss or 0) .. u8(t.dup or 0)
+    .. u8(t.reorder or 0) .. u8(t.corrupt or 0) .. u8(t.delay or 0) .. u8(t.jitter or 0) .. u8(t.gap or 0)
+    .. u8(t.rate or 0) .. u8(t.queue or 0) .. u8(t.size or 0) .. u8(t.model or 0)
+  for i = 1, 5 do s = s .. u8(p[i] or 0) end
+  for i = 1, 5 do s = s .. u8(c[i] or 0) end
+  return s .. u8(t.dist or 0) .. u8(t.ovh or 0) .. u8(t.cell or 0) .. u8(t.covh or 0) .. u8(t.smin or 0)
+    .. u8(t.smax or 0) .. u8(t.sdist or 0) .. u8(t.spk or 0) .. u8(t.sbytes or 0)
 end
 local function pcap(b) return op(OP.PCAP) .. u8(b) end
 local function icmp(sel, type, code, mtu, seqoff, q, flags)
@@ -178,6 +194,17 @@ seeds.sim_persist = cfg() .. app(A.CONNECT_B) .. time(14) .. bapp(B.SMALL_RCVBUF
   .. app(A.SEND_LOTS, 1, 63) .. time(22) .. time(24) .. time(26) .. bapp(B.CC, 0, 0) .. latency(200) .. time(26)
 seeds.sim_all = cfg() .. impair(4, { loss = 10, delay = 4 }) .. app(A.CONNECT_B) .. time(16) .. app(A.SEND_LOTS, 1, 40)
   .. time(22) .. seg({ flags = "P.", data = "via the sim" }, 0, VIA_SIM) .. time(22)
+-- netem's knobs at A's boundary and on the sim: 4-state and
+-- Gilbert-Elliott loss, correlations, distributions, cells, slots; and
+-- netem words, good and bad
+seeds.netem_hook = cfg() .. netem(0, { model = 1, p = { 13, 77, 51, 102, 5 }, corr = { 0, 60, 0, 60, 128 },
+    delay = 10, jitter = 8, dist = 3, rate = 100, ovh = 10, cell = 48, covh = 5, smin = 5, smax = 10, spk = 4 })
+  .. app(A.SEND_LOTS, 0, 8) .. ack .. ack .. time(20) .. ack .. time(22)
+seeds.netem_sim = cfg() .. app(A.CONNECT_B, 0, 0) .. time(14) .. netem(1, { model = 2, p = { 3, 77, 255, 0 },
+    corr = { 0, 0, 0, 0, 64 }, delay = 4, jitter = 4, dist = 1, smin = 2, sdist = 1 + 4 * 3, sbytes = 40 })
+  .. app(A.SEND_LOTS, 1, 63) .. time(20) .. netem(4, { words = "delay 2ms 1ms 25% distribution pareto loss 1% 50% "
+    .. "rate 10mbit -20 53 5 slot distribution normal 1ms 1ms packets 3 bytes 4000" }) .. time(22)
+  .. netem(4, { words = "loss state 200% 1% bogus" }) .. netem(5) .. time(23)
 
 -- capture
 seeds.pcap = cfg(CF.PCAP) .. app(A.SEND) .. ack .. impair(0, { loss = 100 }) .. app(A.SEND_LOTS, 0, 2) .. time(20)

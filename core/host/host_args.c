@@ -28,14 +28,20 @@ static const char usage[] =
     "  -h, --help        this text\n"
     "  -V, --version     print the version\n"
     "\n"
-    "Link impairment, applied in both directions:\n"
-    "  --loss P          drop probability: 5% or 0.05\n"
-    "  --delay T         one-way delay: 20ms, 1s, 500us\n"
+    "Link impairment, applied in both directions; each flag also takes the rest of\n"
+    "netem's words for it, e.g. --loss 'state 1% 30%' (see docs/cli.md):\n"
+    "  --loss P [CORR]   drop probability: 5% or 0.05; also 'state P13 [P31 [P32 [P23\n"
+    "                    [P14]]]]' (4-state) or 'gemodel P [R [1-H [1-K]]]' (Gilbert-Elliott)\n"
+    "  --delay T [JITTER [CORR]] [distribution uniform|normal|pareto|paretonormal]\n"
+    "                    one-way delay: 20ms, 1s, 500us\n"
     "  --jitter T        uniform +- jitter on the delay\n"
-    "  --reorder P       probability a packet is held back behind later ones\n"
-    "  --duplicate P     duplication probability\n"
-    "  --corrupt P       probability of flipping one bit\n"
-    "  --rate R          bandwidth: 500kbit, 10mbit, 1gbit (or kbps, mbps: bytes)\n"
+    "  --reorder P [CORR] probability a packet is held back behind later ones\n"
+    "  --duplicate P [CORR] duplication probability\n"
+    "  --corrupt P [CORR] probability of flipping one bit\n"
+    "  --rate R [OVERHEAD [CELLSIZE [CELLOVERHEAD]]]\n"
+    "                    bandwidth: 500kbit, 10mbit, 1gbit (or kbps, mbps: bytes)\n"
+    "  --slot MIN [MAX] [packets N] [bytes N]   release packets in slots (netem slot)\n"
+    "  --netem 'WORDS'   a whole tc-netem argument line: 'delay 20ms 5ms 25% loss 1%'\n"
     "  --size-limit N    datagrams over N bytes vanish (an MTU black hole)\n"
     "\n"
     "Gateway (docs/gateway.md): tcplua --gateway [options] [SCRIPT]\n"
@@ -83,6 +89,8 @@ enum {
   OPT_TSEQ,
   OPT_OFFLOAD,
   OPT_LUA_TIMEOUT,
+  OPT_SLOT,
+  OPT_NETEM,
   OPT_GATEWAY,
   OPT_NS_A,
   OPT_NS_B,
@@ -118,6 +126,8 @@ static const struct option long_opts[] = {
     {"tseq", required_argument, 0, OPT_TSEQ},
     {"offload", required_argument, 0, OPT_OFFLOAD},
     {"lua-timeout", required_argument, 0, OPT_LUA_TIMEOUT},
+    {"slot", required_argument, 0, OPT_SLOT},
+    {"netem", required_argument, 0, OPT_NETEM},
     {"gateway", no_argument, 0, OPT_GATEWAY},
     {"ns-a", required_argument, 0, OPT_NS_A},
     {"ns-b", required_argument, 0, OPT_NS_B},
@@ -135,38 +145,40 @@ static int bad_value(const char *flag, const char *val, const char *expected) {
   return 2;
 }
 
+/* A flag that is a netem keyword: its value is the rest of netem's words
+ * (tl_impair_parse). */
+static int netem_flag(const char *flag, const char *word, const char *val, tl_impair_config *im) {
+  char line[512], err[160];
+  if (snprintf(line, sizeof line, "%s %s", word, val) >= (int)sizeof line)
+    return bad_value(flag, val, "fewer words");
+  if (tl_impair_parse(im, line, err, sizeof err) < 0) {
+    fprintf(stderr, "tcplua: --%s: bad value '%s': %s (netem's words, see docs/cli.md); try --help\n", flag,
+            val, err);
+    return 2;
+  }
+  return -1;
+}
+
 /* The impairment flags (--loss ... --size-limit): -1 to go on, else the
  * exit status after saying what was wrong. */
-static int parse_impair(int c, const char *optarg, tl_impair_config *im) {
-  const char *prob = "a probability such as 5% or 0.05";
+static int parse_impair(int c, const char *val, tl_impair_config *im) {
   const char *dur = "a time such as 20ms, 1s or 500us";
   uint64_t u;
   switch (c) {
-  case OPT_LOSS:
-    if (host_parse_prob(optarg, &im->loss) < 0) return bad_value("loss", optarg, prob);
-    break;
-  case OPT_REORDER:
-    if (host_parse_prob(optarg, &im->reorder) < 0) return bad_value("reorder", optarg, prob);
-    break;
-  case OPT_DUPLICATE:
-    if (host_parse_prob(optarg, &im->duplicate) < 0) return bad_value("duplicate", optarg, prob);
-    break;
-  case OPT_CORRUPT:
-    if (host_parse_prob(optarg, &im->corrupt) < 0) return bad_value("corrupt", optarg, prob);
-    break;
-  case OPT_DELAY:
-    if (host_parse_duration_us(optarg, &im->delay_us) < 0) return bad_value("delay", optarg, dur);
-    break;
+  case OPT_LOSS: return netem_flag("loss", "loss", val, im);
+  case OPT_REORDER: return netem_flag("reorder", "reorder", val, im);
+  case OPT_DUPLICATE: return netem_flag("duplicate", "duplicate", val, im);
+  case OPT_CORRUPT: return netem_flag("corrupt", "corrupt", val, im);
+  case OPT_DELAY: return netem_flag("delay", "delay", val, im);
+  case OPT_RATE: return netem_flag("rate", "rate", val, im);
+  case OPT_SLOT: return netem_flag("slot", "slot", val, im);
+  case OPT_NETEM: return netem_flag("netem", "", val, im);
   case OPT_JITTER:
-    if (host_parse_duration_us(optarg, &im->jitter_us) < 0) return bad_value("jitter", optarg, dur);
-    break;
-  case OPT_RATE:
-    if (host_parse_rate_bps(optarg, &im->rate_bps) < 0)
-      return bad_value("rate", optarg, "a rate such as 500kbit, 10mbit or 1gbit");
+    if (host_parse_duration_us(val, &im->jitter_us) < 0) return bad_value("jitter", val, dur);
     break;
   case OPT_SIZE_LIMIT:
-    if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
-      return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
+    if (host_parse_u64(val, 65535, &u) < 0 || u < 20)
+      return bad_value("size-limit", val, "a datagram size in bytes, 20 to 65535");
     im->size_limit = (uint32_t)u;
     break;
   default: return 2;
@@ -343,6 +355,8 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
     case OPT_JITTER:
     case OPT_RATE:
     case OPT_SIZE_LIMIT:
+    case OPT_SLOT:
+    case OPT_NETEM:
       if ((rc = impair_flag(c, optarg, o)) >= 0) return rc;
       break;
     case OPT_GATEWAY: o->gateway = 1; break;

@@ -306,7 +306,28 @@ typedef struct tl_impair_config {
   uint64_t rate_bps;    /* 0 = unlimited: serialisation delay per packet */
   uint32_t queue_max;   /* packets held at most (default 4096); beyond: dropped */
   uint32_t size_limit;  /* 0 = none: larger datagrams vanish (an MTU black hole) */
+  /* netem's other knobs (docs/fault-injection.md, "netem"); zero = off. */
+  double loss_corr;      /* correlation 0..1 of successive loss / duplicate / corrupt / reorder */
+  double duplicate_corr; /* events: the rate stays p, lag-1 correlation of the events is corr */
+  double corrupt_corr;
+  double reorder_corr;
+  double delay_corr;          /* rank correlation of successive jitter draws */
+  uint32_t delay_dist;        /* tl_impair_dist of the jitter */
+  uint32_t loss_model;        /* tl_impair_loss_model; TL_LOSS_RANDOM uses `loss` */
+  double loss_p[5];           /* STATE: p13 p31 p32 p23 p14; GEMODEL: p r 1-h 1-k */
+  int32_t rate_overhead;      /* bytes added to each packet's length for the rate (may be < 0) */
+  uint32_t rate_cell;         /* cell size: length rounded up to whole cells, 0 = none */
+  int32_t rate_cell_overhead; /* bytes added to each cell */
+  uint32_t slot_min_us;       /* slot pacing: the next slot opens min..max us later; */
+  uint32_t slot_max_us;       /* with slot_dist, slot_min_us is the mean, slot_jitter_us the spread */
+  uint32_t slot_dist;         /* tl_impair_dist, 0 = uniform in [min, max) */
+  uint32_t slot_jitter_us;
+  uint32_t slot_packets; /* packets per slot, 0 = no limit */
+  uint32_t slot_bytes;   /* bytes per slot, 0 = no limit */
 } tl_impair_config;
+
+enum tl_impair_dist { TL_DIST_UNIFORM, TL_DIST_NORMAL, TL_DIST_PARETO, TL_DIST_PARETONORMAL };
+enum tl_impair_loss_model { TL_LOSS_RANDOM, TL_LOSS_STATE, TL_LOSS_GEMODEL };
 
 /* deliver(ctx, pkt, len) is called when a packet leaves the impairment. */
 tl_impair *tl_impair_new(const tl_impair_config *cfg, uint64_t seed, tl_output_fn deliver, void *ctx);
@@ -316,7 +337,14 @@ void tl_impair_set(tl_impair *im, const tl_impair_config *cfg);
 void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now);
 /* Deliver what is due; returns the next deadline or -1. */
 int64_t tl_impair_poll(tl_impair *im, int64_t now);
-uint64_t tl_impair_count(const tl_impair *im, int which); /* 0 in,1 out,2 lost,3 dup,4 reordered,5 corrupted,6 overflow,7 oversize */
+/* 0 in, 1 out, 2 lost, 3 dup, 4 reordered, 5 corrupted, 6 overflow, 7 oversize, 8 slots drawn */
+uint64_t tl_impair_count(const tl_impair *im, int which);
+/* Sets what a tc-netem(8) argument line names, e.g. "delay 100ms 10ms 25%
+ * distribution normal loss state 1% 30% rate 1mbit 20 slot 10ms 20ms packets
+ * 4" (core/link/impair_parse.c; docs/fault-injection.md lists the words).
+ * Fields it does not name are left alone. 0, or -1 with cfg untouched and
+ * what was wrong in err. */
+int tl_impair_parse(tl_impair_config *cfg, const char *netem, char *err, size_t errlen);
 
 /* ---- sim: stacks joined by in-memory links under a virtual clock -------- */
 /* A sim holds up to 8 endpoints. An endpoint is a stack (attached) or a raw

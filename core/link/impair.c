@@ -1,16 +1,21 @@
-/* Link impairment: a seeded wrapper that loses, duplicates, corrupts,
- * delays (fixed + uniform jitter + serialisation at a rate) and reorders
- * packets, like Linux netem, for any link (the TUN in both directions, or
- * the sim). Deterministic per seed.
+/* Link impairment: a seeded wrapper that loses (at random, correlated,
+ * or by netem's 4-state and Gilbert-Elliott chains), duplicates, corrupts,
+ * delays (fixed + jitter of a distribution, correlated or not, +
+ * serialisation at a rate with packet and cell overheads), reorders and
+ * paces packets into slots, like Linux netem, for any link (the TUN in both
+ * directions, or the sim). Deterministic per seed. The models are in
+ * impair_model.c.
  *
  * Packet copies live in a slot pool sized at creation (queue_max slots);
  * each slot keeps its buffer across uses, so after warm-up a packet costs
  * no allocation. Scheduled packets sit in the packet heap (pheap.h) ordered by
  * (delivery time, arrival order); packets picked for reordering wait in a
  * short "held" list until `reorder_gap` later packets have gone out. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "impair_model.h"
 #include "pheap.h"
 #include "rng.h"
 #include "tcplua.h"
@@ -43,6 +48,10 @@ struct tl_impair {
   void *drop_ctx;
   int cur_faults; /* of the packet being delivered or dropped */
   uint64_t count[IM__N];
+  struct im_event ev_loss, ev_dup, ev_corrupt, ev_reorder;
+  struct im_jitter jit;
+  struct im_loss lossm;
+  struct im_slot_pace pace;
 };
 
 #define IM_DEFAULT_QUEUE 4096
@@ -96,10 +105,9 @@ void tl_impair_free(tl_impair *im) {
 void tl_impair_set(tl_impair *im, const tl_impair_config *cfg) { apply(im, cfg); }
 
 uint64_t tl_impair_count(const tl_impair *im, int which) {
+  if (which == IM__N) return im->pace.opened;
   return which >= 0 && which < IM__N ? im->count[which] : 0;
 }
-
-static int chance(tl_impair *im, double p) { return p > 0 && tl_rng_unit(&im->rng) < p; }
 
 static void dropped(tl_impair *im, const uint8_t *pkt, size_t len, int faults) {
   if (!im->on_drop) return;
@@ -133,8 +141,9 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
   q->len = len;
   q->seq = im->seq++;
   q->faults = faults;
-  if (im->cfg.delay_us || im->cfg.jitter_us || im->cfg.rate_bps) q->faults |= TL_FAULT_DELAY;
-  if (len && chance(im, im->cfg.corrupt)) {
+  if (im->cfg.delay_us || im->cfg.jitter_us || im->cfg.rate_bps || im_slot_on(&im->cfg))
+    q->faults |= TL_FAULT_DELAY;
+  if (len && im_event(&im->rng, &im->ev_corrupt, im->cfg.corrupt, im->cfg.corrupt_corr)) {
     q->faults |= TL_FAULT_CORRUPT;
     uint32_t bit = tl_rng_below(&im->rng, (uint32_t)(len * 8 > UINT32_MAX ? UINT32_MAX : len * 8));
     q->buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -143,20 +152,24 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
   int64_t t = now;
   if (im->cfg.rate_bps) {
     /* Serialisation: the packet starts when the wire is free and takes
-     * len*8/rate seconds, which holds the long-run rate at rate_bps. */
+     * len*8/rate seconds, which holds the long-run rate at rate_bps. The
+     * length is netem's: with packet overhead, in whole cells. */
     double start = im->busy_until > (double)now ? im->busy_until : (double)now;
-    im->busy_until = start + (double)len * 8e6 / (double)im->cfg.rate_bps;
+    im->busy_until = start + im_rate_bytes(&im->cfg, len) * 8e6 / (double)im->cfg.rate_bps;
     t = (int64_t)im->busy_until;
     if ((double)t < im->busy_until) t++; /* it is out only once fully sent */
   }
   t += im->cfg.delay_us;
   if (im->cfg.jitter_us) {
     uint32_t j = im->cfg.jitter_us;
-    t += (int64_t)tl_rng_below(&im->rng, 2 * j + 1) - (int64_t)j;
+    if (im->cfg.delay_dist == TL_DIST_UNIFORM && !(im->cfg.delay_corr > 0))
+      t += (int64_t)tl_rng_below(&im->rng, 2 * j + 1) - (int64_t)j;
+    else
+      t += (int64_t)llround(j * im_jitter_draw(&im->rng, &im->jit, im->cfg.delay_dist, im->cfg.delay_corr));
     if (t < now) t = now;
   }
   q->t = t;
-  if (chance(im, im->cfg.reorder)) {
+  if (im_event(&im->rng, &im->ev_reorder, im->cfg.reorder, im->cfg.reorder_corr)) {
     q->gap = im->cfg.reorder_gap;
     q->t = t + IM_HOLD_MAX_US;
     im->held[im->nheld++] = s;
@@ -167,9 +180,10 @@ static void enqueue(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now, 
   tl_pheap_push(&im->heap, q->t, q->seq, s);
 }
 
-static void send_slot(tl_impair *im, uint32_t s) {
+static void send_slot(tl_impair *im, uint32_t s, int64_t now) {
   struct im_slot *q = &im->slot[s];
   im->count[IM_OUT]++;
+  if (im_slot_on(&im->cfg)) im_slot_used(&im->rng, &im->pace, &im->cfg, q->len, now);
   int saved = im->cur_faults;
   im->cur_faults = q->faults;
   if (im->deliver) im->deliver(im->ctx, q->buf, q->len);
@@ -186,21 +200,32 @@ static void release_held(tl_impair *im, int64_t now, const uint64_t *left_seq) {
     if (left_seq && *left_seq > q->seq && q->gap) q->gap--;
     if (q->gap == 0 || q->t <= now) {
       im->held[i] = im->held[--im->nheld];
-      send_slot(im, s);
+      send_slot(im, s, now);
     } else {
       i++;
     }
   }
 }
 
+/* netem's slot gate (sch_netem.c netem_dequeue): a slot that opened before
+ * the head packet was due is stale, so a new one is drawn from now; packets
+ * leave only once the slot is open. */
+static int slot_open(tl_impair *im, int64_t now) {
+  struct im_slot_pace *p = &im->pace;
+  if (!p->armed || p->next < tl_pheap_next(&im->heap)) im_slot_next(&im->rng, p, &im->cfg, now);
+  return p->next <= now;
+}
+
 static void run_due(tl_impair *im, int64_t now) {
   if (im->delivering) return;
   im->delivering = 1;
   release_held(im, now, NULL);
-  while (tl_pheap_due(&im->heap, now)) {
+  while (tl_pheap_next(&im->heap) >= 0) {
+    if (im_slot_on(&im->cfg) && !slot_open(im, now)) break;
+    if (!tl_pheap_due(&im->heap, now)) break;
     uint32_t s = tl_pheap_pop(&im->heap);
     uint64_t seq = im->slot[s].seq;
-    send_slot(im, s);
+    send_slot(im, s, now);
     release_held(im, now, &seq);
   }
   im->delivering = 0;
@@ -214,13 +239,13 @@ void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
     dropped(im, pkt, len, TL_FAULT_SIZE);
     return;
   }
-  if (chance(im, im->cfg.loss)) {
+  if (im_loss(&im->rng, &im->lossm, &im->ev_loss, &im->cfg)) {
     im->count[IM_LOST]++;
     dropped(im, pkt, len, TL_FAULT_LOSS);
     return;
   }
   int copies = 1;
-  if (chance(im, im->cfg.duplicate)) {
+  if (im_event(&im->rng, &im->ev_dup, im->cfg.duplicate, im->cfg.duplicate_corr)) {
     copies = 2;
     im->count[IM_DUP]++;
   }
@@ -231,6 +256,8 @@ void tl_impair_push(tl_impair *im, const uint8_t *pkt, size_t len, int64_t now) 
 
 static int64_t deadline(const tl_impair *im) {
   int64_t t = tl_pheap_next(&im->heap);
+  /* Gated by a slot not yet open: due when it opens (a stale one is redrawn then). */
+  if (t >= 0 && im_slot_on(&im->cfg) && im->pace.armed && im->pace.next > t) t = im->pace.next;
   for (uint32_t i = 0; i < im->nheld; i++) {
     int64_t h = im->slot[im->held[i]].t;
     if (t < 0 || h < t) t = h;

@@ -27,13 +27,14 @@
 -- treat every verdict as read-only.
 --
 -- The library is split by concern: tcplua.fault.rng (the generator),
--- .seg (segment helpers), .verdict (verdict forms), .policies and
--- .select (the constructors). This module makes library instances.
+-- .seg (segment helpers), .verdict (verdict forms), .policies, .netem
+-- and .select (the constructors). This module makes library instances.
 local rng = require "tcplua.fault.rng"
 local seg = require "tcplua.fault.seg"
 local verdict = require "tcplua.fault.verdict"
 local policies = require "tcplua.fault.policies"
 local selectors = require "tcplua.fault.select"
+local netem = require "tcplua.fault.netem"
 
 local rng_new = rng.new
 
@@ -73,7 +74,7 @@ end
 -- tail-calls, so the constructors' error levels still name the script.
 local function bind(F, ctx, mod)
   for name, fn in pairs(mod) do
-    if name ~= "check_p" then F[name] = function(...) return fn(ctx, ...) end end
+    if name ~= "check_p" and name:sub(1, 1) ~= "_" then F[name] = function(...) return fn(ctx, ...) end end
   end
 end
 
@@ -84,6 +85,7 @@ local function make(seed)
   local F = {}
   bind(F, ctx, policies)
   bind(F, ctx, selectors)
+  bind(F, ctx, netem)
 
   function F.seed(n)
     ctx.seed = n

@@ -75,9 +75,11 @@ end
 
 -- Impairment on packets sent by a stack (or raw endpoint index), or by all
 -- when from is nil: { loss, duplicate, reorder, corrupt, delay_ms,
--- jitter_ms, reorder_gap, rate_bps, queue_max }.
+-- jitter_ms, reorder_gap, rate_bps, queue_max, the netem knobs
+-- (docs/lua-api.md), netem = "words" }, or a string of tc-netem words.
 function Sim:impair(from, cfg)
-  csim.impair(self.sim, endpoint(from), cfg or {})
+  local ok, err = csim.impair(self.sim, endpoint(from), cfg or {})
+  if not ok then error("sim:impair: " .. err, 2) end
 end
 
 -- Virtual time in ms.

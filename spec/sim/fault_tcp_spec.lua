@@ -48,6 +48,18 @@ local cases = {
   { "slice(300)", function() return fault.slice(300) end, "slice" },
   { "drop_first(3)", function() return fault.drop_first(3) end, "drop_first" },
   { "size_limit(700) with a 700-byte MTU", function() return fault.size_limit(700) end, "size_limit", { mtu = 700 } },
+  { "loss(0.03, 0.5) (correlated)", function() return fault.loss(0.03, 0.5) end, "loss" },
+  { "loss_state(0.02, 0.3, 0.2, 0.4, 0.01)", function() return fault.loss_state(0.02, 0.3, 0.2, 0.4, 0.01) end,
+    "loss_state" },
+  { "delay(20, 5, paretonormal, corr 0.5)", function() return fault.delay(20, 5, "paretonormal", { corr = 0.5 }) end,
+    "delay" },
+  { "slot(5, 15, packets 8)", function() return fault.slot(5, 15, { packets = 8 }) end, "slot" },
+  { "rate(2e6, overhead 40, cells 48+5)", function()
+    return fault.rate(2e6, { overhead = 40, cell = 48, cell_overhead = 5 })
+  end, "rate" },
+  { "netem('delay 10ms 2ms 25% loss gemodel 1% 30% slot 2ms packets 4')", function()
+    return fault.netem("delay 10ms 2ms 25% loss gemodel 1% 30% slot 2ms packets 4")
+  end, "burst_loss" },
   { "compose(inbound loss, outbound delay)", function()
     return fault.compose(fault.inbound(fault.loss(0.03)), fault.outbound(fault.delay(5, 2)))
   end, "loss" },

@@ -32,6 +32,9 @@ describe("tcplua command line", function()
       { "--loss 150%", "%-%-loss" }, { "--loss abc", "%-%-loss" }, { "--delay 5parsecs", "%-%-delay" },
       { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--addr 10.0.0.300", "%-%-addr" },
       { "--host 10.0.0.1/40", "%-%-host" }, { "--seed -1", "%-%-seed" }, { "--reorder 2", "%-%-reorder" },
+      { "--loss 'state'", "%-%-loss" }, { "--loss 'gemodel 1% x'", "%-%-loss" },
+      { "--delay '10ms 2ms distribution cauchy'", "%-%-delay" }, { "--slot '20ms 10ms'", "%-%-slot" },
+      { "--rate '1mbit 20 x'", "%-%-rate" }, { "--netem 'loss 1% ecn'", "%-%-netem" },
     }) do
       local out, rc = run(case[1] .. " x.lua")
       assert.equal(2, rc, case[1] .. ": " .. out)
@@ -48,6 +51,10 @@ describe("tcplua command line", function()
     for _, opts in ipairs({
       "--loss 5%", "--loss 0.05", "--delay 20ms", "--delay 1s", "--delay 500us", "--jitter 5ms",
       "--reorder 1%", "--duplicate 0.5%", "--corrupt 0", "--rate 10mbit", "--rate 1gbit", "--rate 500kbit",
+      "--loss '1% 25%'", "--loss 'state 1% 30% 20% 40% 2%'", "--loss 'gemodel 1% 30% 100% 0%'",
+      "--delay '20ms 5ms 25% distribution normal'", "--duplicate '1% 50%'", "--corrupt 0.1%,25%",
+      "--reorder '10% 25% gap 5'", "--rate '1mbit 20 48 5'", "--slot '10ms 20ms packets 4 bytes 3000'",
+      "--slot 'distribution pareto 10ms 2ms'", "--netem 'delay 20ms 5ms loss state 1% slot 5ms rate 10mbit'",
       "--mtu 9000", "--seed 42", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
     }) do
       local out, rc = run(opts .. " /nonexistent/x.lua")

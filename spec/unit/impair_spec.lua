@@ -1,7 +1,7 @@
 -- The impairment wrapper: loss, duplication, reordering, corruption, delay
 -- with jitter and rate limits behave as configured and repeat per seed.
 local core = require "tcplua.core"
-local C, ffi = core.C, core.ffi
+local C = core.C
 
 -- Delivery comes back through a C callback into Lua: keep this file out of
 -- the JIT so no trace calls into C that calls back (LuaJIT restriction).
@@ -9,38 +9,10 @@ jit.off(true, true)
 
 local IN, OUT, LOST, DUP, REORDERED, CORRUPTED, OVERFLOW = 0, 1, 2, 3, 4, 5, 6
 
--- An impairment whose output is recorded as { seq = n, t = now, data = s }.
-local function harness(cfg_fields, seed)
-  local h = { out = {}, now = 0 }
-  local cfg = ffi.new("tl_impair_config", cfg_fields or {})
-  h.cb = ffi.cast("tl_output_fn", function(_, pkt, len)
-    local s = ffi.string(pkt, len)
-    h.out[#h.out + 1] = { seq = tonumber(s:match("^(%d+)")), t = h.now, data = s }
-    return 0
-  end)
-  h.im = C.tl_impair_new(cfg, seed or 1, h.cb, nil)
-  function h.push(s, now)
-    h.now = now or h.now
-    C.tl_impair_push(h.im, s, #s, h.now)
-  end
-  -- poll until nothing is left, moving the clock to each deadline
-  function h.drain(limit)
-    for _ = 1, limit or 1e6 do
-      local d = tonumber(C.tl_impair_poll(h.im, h.now))
-      if d < 0 then return end
-      h.now = math.max(h.now, d)
-    end
-    error("impairment did not drain")
-  end
-  function h.count(i) return tonumber(C.tl_impair_count(h.im, i)) end
-  function h.free()
-    C.tl_impair_free(h.im)
-    h.cb:free()
-  end
-  return h
-end
+local impairh = require "helpers.impairh"
+local harness = impairh.harness
 
-local function pkt(i) return string.format("%06d", i) .. string.rep("p", 94) end
+local function pkt(i) return impairh.pkt(i) end
 
 describe("impairment", function()
   it("passes everything through untouched, at once, when unconfigured", function()

@@ -2,6 +2,7 @@
 -- module that calls these functions; tcplua.sim builds runtimes over it.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
+local impair = require "tcplua.c.impair"
 
 local M = {}
 
@@ -19,19 +20,14 @@ function M.now(sim) return tonumber(C.tl_sim_now(sim)) end
 M.run = C.tl_sim_run              -- (sim, until_us)
 function M.delivered(sim) return tonumber(C.tl_sim_delivered(sim)) end
 
--- Impairment of what endpoint from sends (-1: all), from a Lua table.
+-- Impairment of what endpoint from sends (-1: all), from a Lua table
+-- (docs/lua-api.md, sim:impair) or a string of tc-netem words. Returns
+-- nil, message for bad netem words or an unknown distribution.
 function M.impair(sim, from, cfg)
-  local ic = ffi.new("tl_impair_config")
-  ic.loss = cfg.loss or 0
-  ic.duplicate = cfg.duplicate or 0
-  ic.reorder = cfg.reorder or 0
-  ic.corrupt = cfg.corrupt or 0
-  ic.delay_us = math.floor((cfg.delay_ms or 0) * 1000)
-  ic.jitter_us = math.floor((cfg.jitter_ms or 0) * 1000)
-  ic.reorder_gap = cfg.reorder_gap or 0
-  ic.rate_bps = cfg.rate_bps or 0
-  ic.queue_max = cfg.queue_max or 0
+  local ic, err = impair.config(cfg)
+  if not ic then return nil, err end
   C.tl_sim_impair(sim, from, ic)
+  return true
 end
 
 return M

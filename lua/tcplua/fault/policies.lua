@@ -4,6 +4,7 @@
 -- verdict. docs/fault-injection.md describes each.
 local bit = require "bit"
 local seg_ = require "tcplua.fault.seg"
+local rng_ = require "tcplua.fault.rng"
 
 local band = bit.band
 local type, tostring = type, tostring
@@ -18,10 +19,28 @@ function P.check_p(p, what)
   return p
 end
 
----- loss(p): Bernoulli loss (netem `loss random`).
+-- opts may be a number (the correlation), a table with `corr`, or nil.
+local function corr_of(opts, what)
+  local c = type(opts) == "number" and opts or type(opts) == "table" and opts.corr or 0
+  c = tonumber(c)
+  if not c or c < 0 or c > 1 then error("fault." .. what .. ": correlation must be in [0, 1], got " .. tostring(c), 3) end
+  return c, type(opts) == "table" and opts or nil
+end
+
+---- loss(p, corr): netem's `loss random P [CORR]`: drop with probability
+-- p; with corr, successive outcomes have lag-1 correlation corr and the
+-- rate stays p (losses come in runs of mean 1/((1-p)(1-corr))).
 function P.loss(ctx, p, opts)
   p = P.check_p(p, "loss")
+  local corr
+  corr, opts = corr_of(opts, "loss")
   local rng = ctx:rng_for(opts)
+  if corr > 0 then
+    local st = {}
+    return function()
+      if rng:event(st, p, corr) then return ctx:drop("loss") end
+    end
+  end
   return function()
     if rng:unit() < p then return ctx:drop("loss") end
   end
@@ -58,9 +77,27 @@ function P.burst_loss(ctx, p, r, lb, lg, opts)
   end
 end
 
----- delay(ms, jitter, distribution): fixed delay plus jitter drawn from
--- "uniform" (+-jitter), "normal" (sd = jitter) or "pareto" (heavy tail,
--- mean extra = jitter). Never negative. Like netem, jitter can reorder.
+local phi, pareto_q = rng_.phi, rng_.pareto_q
+local DISTS = { uniform = true, normal = true, pareto = true, paretonormal = true }
+
+-- Jitter (in units of jitter) at standard normal z: the distribution's
+-- value at the quantile phi(z), so a correlated z keeps the shape.
+local function jitter_at(dist, z)
+  if dist == "normal" then return z end
+  local u = phi(z)
+  if dist == "uniform" then return 2 * u - 1 end
+  if dist == "pareto" then return ((1 - u) ^ (-1 / 3) - 1) * 2 end -- as below: mean 1, never < 0
+  return 0.25 * z + 0.75 * pareto_q(u) -- netem's paretonormal
+end
+P._jitter_at = jitter_at -- not a constructor (bind skips "_" names): for fault.slot
+
+---- delay(ms, jitter, distribution, opts): fixed delay plus jitter drawn
+-- from "uniform" (+-jitter), "normal" (sd = jitter), "pareto" (heavy tail,
+-- mean extra = jitter) or "paretonormal" (netem's: a quarter normal, three
+-- quarters its centred pareto, sd about jitter). Never negative. Like
+-- netem, jitter can reorder. opts.corr (netem's `delay T J CORR`):
+-- successive jitters have lag-1 rank correlation corr, each keeping its
+-- distribution.
 function P.delay(ctx, ms, jitter, dist, opts)
   if type(ms) == "table" then
     opts = ms
@@ -69,14 +106,19 @@ function P.delay(ctx, ms, jitter, dist, opts)
   ms = tonumber(ms) or error("fault.delay: ms must be a number", 2)
   jitter = tonumber(jitter) or 0
   dist = dist or "uniform"
-  if dist ~= "uniform" and dist ~= "normal" and dist ~= "pareto" then
-    error("fault.delay: distribution must be uniform, normal or pareto, got " .. tostring(dist), 2)
+  if not DISTS[dist] then
+    error("fault.delay: distribution must be uniform, normal, pareto or paretonormal, got " .. tostring(dist), 2)
   end
+  local corr = tonumber(opts and opts.corr) or 0
+  if corr < 0 or corr > 1 then error("fault.delay: corr must be in [0, 1]", 2) end
   local rng = ctx:rng_for(opts)
   local alpha = 3 -- Pareto shape: finite variance, visible tail
+  local st = {}
   return function()
     local d = ms
-    if jitter > 0 then
+    if jitter > 0 and (corr > 0 or dist == "paretonormal") then
+      d = ms + jitter * jitter_at(dist, rng:corr_normal(st, corr))
+    elseif jitter > 0 then
       if dist == "uniform" then
         d = ms + jitter * (2 * rng:unit() - 1)
       elseif dist == "normal" then
@@ -95,14 +137,18 @@ function P.delay(ctx, ms, jitter, dist, opts)
   end
 end
 
----- reorder(p, gap_ms): with probability p a segment is held back gap_ms
--- (default 10), so the segments sent behind it overtake it.
+---- reorder(p, gap_ms, opts): with probability p a segment is held back
+-- gap_ms (default 10), so the segments sent behind it overtake it.
+-- opts.corr: correlation of successive choices (as loss's).
 function P.reorder(ctx, p, gap, opts)
   p = P.check_p(p, "reorder")
   gap = tonumber(gap) or 10
+  local corr
+  corr, opts = corr_of(opts, "reorder")
   local rng = ctx:rng_for(opts)
+  local st = {}
   return function()
-    if rng:unit() < p then
+    if rng:event(st, p, corr) then
       ctx:count("reorder")
       return { delay = gap, fault = "reorder" }
     end
@@ -113,19 +159,22 @@ end
 -- Tail-called by its constructors, so check_p's level names the script.
 local function coin(ctx, name, p, opts, v)
   p = P.check_p(p, name)
+  local corr
+  corr, opts = corr_of(opts, name)
   local rng = ctx:rng_for(opts)
+  local st = {}
   return function()
-    if rng:unit() < p then
+    if rng:event(st, p, corr) then
       ctx:count(name)
       return v
     end
   end
 end
 
----- duplicate(p): send the segment twice.
+---- duplicate(p, corr): send the segment twice (corr as loss's).
 function P.duplicate(ctx, p, opts) return coin(ctx, "duplicate", p, opts, { duplicate = 1, fault = "duplicate" }) end
 
----- corrupt(p): flip one bit, checksum left wrong (the receiver drops it).
+---- corrupt(p, corr): flip one bit, checksum left wrong (the receiver drops it).
 function P.corrupt(ctx, p, opts) return coin(ctx, "corrupt", p, opts, { corrupt = true, fault = "corrupt" }) end
 
 -- opts.per: "connection" (each connection and direction on its own,
@@ -148,7 +197,10 @@ end
 -- wait longer is dropped instead (tbf's latency); default: no limit.
 -- opts.per: one bucket per connection and direction ("connection", the
 -- default, as toxiproxy's bandwidth toxic) or one for all ("shared", as
--- tc's tbf on a link).
+-- tc's tbf on a link). opts.overhead, opts.cell, opts.cell_overhead:
+-- netem's `rate R OVERHEAD CELLSIZE CELLOVERHEAD`: each segment costs its
+-- datagram size plus overhead, rounded up to whole cells of cell bytes,
+-- each carried in cell + cell_overhead.
 function P.rate(ctx, bps, burst, opts)
   if type(burst) == "table" and opts == nil then burst, opts = nil, burst end
   bps = tonumber(bps)
@@ -158,6 +210,14 @@ function P.rate(ctx, bps, burst, opts)
   local per_ms = bps / 8000 -- bytes per millisecond
   local shared = { tokens = burst }
   local state = scope(opts, "connection", "rate") == "connection" and per_conn()
+  local ovh = tonumber(opts and opts.overhead) or 0
+  local cell = tonumber(opts and opts.cell) or 0
+  local covh = tonumber(opts and opts.cell_overhead) or 0
+  local function charge(n)
+    n = math.max(n + ovh, 0)
+    if cell > 0 then n = math.max(math.ceil(n / cell) * (cell + covh), 0) end
+    return n
+  end
   return function(seg, dir, conn, now)
     now = now or 0
     local b = state and state(seg, conn, dir or "?") or shared
@@ -167,7 +227,7 @@ function P.rate(ctx, bps, burst, opts)
       b.tokens = math.min(burst, b.tokens + (now - b.last) * per_ms)
       b.last = now
     end
-    local size = wire_size(seg)
+    local size = charge(wire_size(seg))
     b.tokens = b.tokens - size
     if b.tokens >= 0 then return nil end
     local wait = -b.tokens / per_ms

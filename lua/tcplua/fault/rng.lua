@@ -72,4 +72,47 @@ function Rng:normal()
   return sqrt(-2 * log(u1)) * cos(2 * math.pi * u2)
 end
 
-return { new = rng_new, Rng = Rng }
+-- The standard normal CDF, from the complementary error function
+-- (Chebyshev fit, relative error below 1.2e-7; Numerical Recipes' erfc).
+local exp, abs = math.exp, math.abs
+local function phi(z)
+  local x = abs(z) / math.sqrt(2)
+  local t = 1 / (1 + 0.5 * x)
+  local r = t * exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+    + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+  -- r = erfc(|z|/sqrt 2)
+  if z >= 0 then return 1 - 0.5 * r end
+  return 0.5 * r
+end
+
+-- An event of probability p whose successive outcomes (st.last) have
+-- lag-1 correlation corr, at rate p: P(event | event) = p + corr(1-p),
+-- P(event | none) = p(1-corr) (core/link/impair_model.c's im_event).
+function Rng:event(st, p, corr)
+  local q = p
+  if corr and corr > 0 then q = st.last and p + corr * (1 - p) or p * (1 - corr) end
+  local e = p > 0 and self:unit() < q
+  st.last = e
+  return e
+end
+
+-- A standard normal whose successive values (st.z) follow a Gaussian
+-- AR(1) of coefficient 2 sin(pi corr / 6): any increasing function of it
+-- has lag-1 rank correlation corr and keeps its distribution.
+function Rng:corr_normal(st, corr)
+  local z = self:normal()
+  if corr and corr > 0 and st.z then
+    local rho = 2 * math.sin(math.pi * math.min(corr, 1) / 6)
+    z = rho * st.z + sqrt(1 - rho * rho) * z
+  end
+  st.z = z
+  return z
+end
+
+-- netem's pareto table at quantile u: shape 3, mean 0, cut at +4.
+local function pareto_q(u)
+  local v = math.max(1 - u, 1e-12)
+  return math.min((v ^ (-1 / 3) - 1.5) * 4 / 3, 4)
+end
+
+return { new = rng_new, Rng = Rng, phi = phi, pareto_q = pareto_q }
