@@ -191,6 +191,29 @@ static uint16_t gso_fit(tl_stack *st, int in, uint8_t *p, size_t ihl, size_t thl
   return (uint16_t)(mtu - ihl - thl);
 }
 
+/* A datagram to one of the gateway's own addresses: an echo request is
+ * answered (RFC 1812 4.3.3.6: a router MUST implement an ICMP echo
+ * server), in place, from the address it was sent to; anything else is
+ * dropped and counted (the gateway runs no services). */
+static void local_input(tl_stack *st, uint8_t *p, size_t ihl, size_t tot) {
+  if (p[9] != TL_PROTO_ICMP || tot < ihl + 8 || p[ihl] != 8 || (tl_get16(p + 6) & 0x3fff) ||
+      tl_csum(p + ihl, tot - ihl) != 0) {
+    TL_COUNT(st, fwd_local_drop);
+    return;
+  }
+  uint32_t src = tl_get32(p + 12);
+  tl_put32(p + 12, tl_get32(p + 16));
+  tl_put32(p + 16, src);
+  p[8] = 64;
+  tl_put16(p + 10, 0);
+  tl_put16(p + 10, tl_csum(p, ihl));
+  p[ihl] = 0; /* echo reply */
+  tl_put16(p + ihl + 2, 0);
+  tl_put16(p + ihl + 2, tl_csum(p + ihl, tot - ihl));
+  TL_COUNT(st, fwd_echo_replies);
+  tl_fwd_emit_own(st, p, tot);
+}
+
 /* Forwards the datagram at p (changed in place). in: the side it came
  * from; off: its offload facts (NULL: none). */
 static void forward(tl_stack *st, int in, uint8_t *p, size_t len, const tl_gw_off *off) {
@@ -204,6 +227,10 @@ static void forward(tl_stack *st, int in, uint8_t *p, size_t len, const tl_gw_of
   uint32_t dst = tl_get32(p + 16);
   if (martian(tl_get32(p + 12), dst)) {
     TL_COUNT(st, drop_fwd_martian);
+    return;
+  }
+  if (dst == fw->cfg.addr[0] || dst == fw->cfg.addr[1]) {
+    local_input(st, p, ihl, tot);
     return;
   }
   /* RFC 1812 5.3.1: a TTL that would reach 0 is answered, not forwarded. */

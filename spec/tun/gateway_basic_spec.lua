@@ -30,6 +30,9 @@ describe("gateway: IP forwarding between two namespaces", function()
     local out, rc = gw.a:run("ping -c 3 -i 0.2 -W 2 " .. gateway.B)
     assert.are.equal(0, rc, out)
     assert.truthy(out:match("ttl=63"), out) -- one hop: the gateway took one off
+    -- The gateway answers pings to its own addresses (RFC 1812 4.3.3.6).
+    out, rc = gw.a:run("ping -c 1 -W 2 " .. gateway.GW_A)
+    assert.are.equal(0, rc, out)
     -- TTL 1 dies at the gateway, which says so from its side-a address.
     out = gw.a:run("ping -c 1 -t 1 -W 2 " .. gateway.B)
     assert.truthy(out:match("From " .. gateway.GW_A:gsub("%.", "%%.") .. ".*[Tt]ime to live exceeded"), out)

@@ -92,6 +92,33 @@ describe("gateway: RFC 1812 forwarding", function()
     assert.are.equal(1, stat(st, "fwd_ttl_exceeded"))
   end)
 
+  it("answers an echo request to its own address, from that address (RFC 1812 4.3.3.6)", function()
+    local st, out, free = gateway()
+    finally(free)
+    local buf = ffi.new("uint8_t[64]")
+    local pkt = { 0x45, 0, 0, 36, 0, 1, 0, 0, 64, 1, 0, 0, 10, 78, 1, 2, 10, 78, 2, 1,
+      8, 0, 0, 0, 0x12, 0x34, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8 }
+    for i = 1, #pkt do buf[i - 1] = pkt[i] end
+    local h = C.tl_csum(buf, 20)
+    buf[10], buf[11] = math.floor(h / 256), h % 256
+    h = C.tl_csum(buf + 20, 16)
+    buf[22], buf[23] = math.floor(h / 256), h % 256
+    C.tl_gw_input(st, 0, buf, 36, 0, nil)
+    assert.are.equal(1, #out)
+    local p = bytes(out[1].bytes)
+    assert.are.equal(0, out[1].side)
+    assert.are.equal(0, p[20]) -- echo reply
+    assert.are.equal(core.ip("10.78.2.1"), rd32(p, 12))
+    assert.are.equal(core.ip(A), rd32(p, 16))
+    assert.are.equal(0, C.tl_csum(p, 20))
+    assert.are.equal(0, C.tl_csum(p + 20, 16))
+    assert.are.equal(out[1].bytes:sub(25), ffi.string(buf + 24, 12)) -- id, sequence and data echoed
+    local b2, n = build { src = A, dst = "10.78.1.1", sport = 1, dport = 22, flags = "S" }
+    C.tl_gw_input(st, 0, b2, n, 0, nil)
+    assert.are.equal(1, #out)
+    assert.are.equal(1, stat(st, "fwd_local_drop"))
+  end)
+
   it("sends no ICMP error about an ICMP error (RFC 1812 4.3.2.7)", function()
     local st, out, free = gateway()
     finally(free)
