@@ -136,6 +136,29 @@ describe("gateway: faults on forwarded traffic", function()
     assert.is_true(tonumber(rows:match("%d+")) > 10, rows)
   end)
 
+  it("delays only the server's FIN (examples/gateway_delay_fin.lua), as the trace shows", function()
+    local gw = gateway.new({ "--trace" }, "examples/gateway_delay_fin.lua", { "200" })
+    if not gw then return end
+    make_file(gw.b, 30000)
+    http_server(gw, 8080)
+    local out = fetch(gw, 8080, gw.a.tmp .. "/got.bin")
+    assert.truthy(out:match("curl_rc=0"), out)
+    gateway.wait_for(function() return gateway.read_file(gw.g.err):match("Flags %[F") end, 3000)
+    local res = gw:stop()
+    local delayed, other = 0, 0
+    for line in res.stderr:gmatch("[^\n]+") do
+      if line:match("Flags %[F") then
+        if line:match("^%S+ out 10%.78%.2%.2%.8080 >") and line:match("server FIN delayed") then
+          delayed = delayed + 1
+        elseif line:match("delayed") then
+          other = other + 1
+        end
+      end
+    end
+    assert.is_true(delayed >= 1, res.stderr)
+    assert.are.equal(0, other, res.stderr) -- the client's FIN went on at once
+  end)
+
   it("shows hooks the flow table: a dropped SYN is retransmitted, states and bytes follow", function()
     local gw = gateway.new({}, "spec/tools/gateway_flow_log.lua")
     if not gw then return end
