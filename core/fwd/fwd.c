@@ -329,6 +329,7 @@ int tl_gw_attach(tl_stack *st, const tl_gw_config *cfg, tl_gw_out_fn out, void *
   }
   st->fwd = fw;
   st->l3_input = gw_l3_input;
+  st->l3_input6 = NULL; /* IPv4 only: the forwarder drops the rest as a bad header */
   st->out = gw_link_out;
   st->out_ctx = st;
   st->outv = NULL;

@@ -9,11 +9,15 @@
 
 static const char usage[] =
     "usage: tcplua [options] SCRIPT [ARGS...]\n"
-    "Runs a userspace TCP/IPv4 stack on a TUN device; SCRIPT (Lua) is the application.\n"
+    "Runs a userspace TCP/IP stack on a TUN device; SCRIPT (Lua) is the application.\n"
     "\n"
     "  --dev NAME        TUN device name (default tcplua0)\n"
     "  --addr A          the stack's own address (default 10.77.0.2)\n"
     "  --host A/PREFIX   address of the kernel side of the TUN (default 10.77.0.1/24)\n"
+    "  --addr6 A         the stack's own IPv6 address (default fd77::2)\n"
+    "  --host6 A/PREFIX  IPv6 address of the kernel side of the TUN (default fd77::1/64)\n"
+    "  --no-ipv6         no IPv6: the TUN gets no IPv6 address, the stack drops IPv6\n"
+    "                    (also --ipv6 off; --ipv6 on is the default)\n"
     "  --mtu N           link MTU (default 1500)\n"
     "  --offload on|off  TUN offloads: 64 KB TSO segments out, GRO'd segments in,\n"
     "                    checksums left to the kernel (default on)\n"
@@ -89,6 +93,10 @@ enum {
   OPT_TSEQ,
   OPT_OFFLOAD,
   OPT_LUA_TIMEOUT,
+  OPT_ADDR6,
+  OPT_HOST6,
+  OPT_NO_IPV6,
+  OPT_IPV6,
   OPT_SLOT,
   OPT_NETEM,
   OPT_GATEWAY,
@@ -126,6 +134,10 @@ static const struct option long_opts[] = {
     {"tseq", required_argument, 0, OPT_TSEQ},
     {"offload", required_argument, 0, OPT_OFFLOAD},
     {"lua-timeout", required_argument, 0, OPT_LUA_TIMEOUT},
+    {"addr6", required_argument, 0, OPT_ADDR6},
+    {"host6", required_argument, 0, OPT_HOST6},
+    {"no-ipv6", no_argument, 0, OPT_NO_IPV6},
+    {"ipv6", required_argument, 0, OPT_IPV6},
     {"slot", required_argument, 0, OPT_SLOT},
     {"netem", required_argument, 0, OPT_NETEM},
     {"gateway", no_argument, 0, OPT_GATEWAY},
@@ -211,6 +223,17 @@ static int impair_flag(int c, const char *val, struct host_opts *o) {
   return -1;
 }
 
+static void gateway_defaults(struct host_opts *o) {
+  host_parse_ipv4("10.78.1.2", &o->gw_addr[0]);
+  host_parse_ipv4("10.78.2.2", &o->gw_addr[1]);
+  o->gw_prefix[0] = o->gw_prefix[1] = 24;
+  for (int d = 0; d < 2; d++) {
+    o->gw_impair[d].reorder_gap = 3;
+    o->gw_impair[d].queue_max = 4096;
+  }
+}
+
+/* --ns-a ... --mtu-b: -1 to go on, else the exit status. */
 static int gateway_flag(int c, const char *val, struct host_opts *o) {
   int d = c == OPT_NS_B || c == OPT_DEV_B || c == OPT_SIDE_B || c == OPT_MTU_B;
   const char *name =
@@ -238,6 +261,41 @@ static int gateway_flag(int c, const char *val, struct host_opts *o) {
     if (host_parse_u64(val, 65535, &u) < 0 || u < 576)
       return bad_value(name, val, "a number from 576 to 65535");
     o->gw_mtu[d] = (uint16_t)u;
+    break;
+  }
+  return -1;
+}
+
+/* The address flags: -1 to go on, else the exit status after saying what
+ * was wrong. --addr and --host take an IPv6 address too (they set
+ * --addr6/--host6), so an IPv6 address is never refused. */
+static int parse_addr_flag(int c, struct host_opts *o) {
+  int v4 = !strchr(optarg ? optarg : "", ':');
+  if (c == OPT_ADDR && v4) {
+    if (host_parse_ipv4(optarg, &o->addr) < 0)
+      return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2 (or an IPv6 one)");
+    return -1;
+  }
+  if (c == OPT_HOST && v4) {
+    if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
+      return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
+    return -1;
+  }
+  switch (c) {
+  case OPT_ADDR:
+  case OPT_ADDR6:
+    if (host_parse_ipv6(optarg, o->addr6) < 0 || o->addr6[0] == 0xff)
+      return bad_value(c == OPT_ADDR ? "addr" : "addr6", optarg, "an IPv6 unicast address such as fd77::2");
+    break;
+  case OPT_HOST:
+  case OPT_HOST6:
+    if (host_parse_prefix_addr6(optarg, o->host6, &o->prefix6) < 0)
+      return bad_value(c == OPT_HOST ? "host" : "host6", optarg, "ADDRESS/PREFIX such as fd77::1/64, prefix 1..127");
+    break;
+  case OPT_NO_IPV6: o->no_ipv6 = 1; break;
+  default:
+    if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("ipv6", optarg, "on or off");
+    o->no_ipv6 = !strcmp(optarg, "off");
     break;
   }
   return -1;
@@ -284,6 +342,10 @@ static int finish_args(int argc, char **argv, struct host_opts *o) {
             o->addr >> 24, (o->addr >> 16) & 255, (o->addr >> 8) & 255, o->addr & 255);
     return 2;
   }
+  if (!o->no_ipv6 && !memcmp(o->addr6, o->host6, 16)) {
+    fprintf(stderr, "tcplua: --addr6 and --host6 must differ; try --help\n");
+    return 2;
+  }
   uint32_t mask = ~0u << (32 - o->prefix);
   if (!o->attach && (o->addr & mask) != (o->host & mask))
     fprintf(stderr, "tcplua: warning: --addr is outside the --host prefix: the kernel will not route to the "
@@ -299,23 +361,24 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   host_parse_ipv4("10.77.0.2", &o->addr);
   host_parse_ipv4("10.77.0.1", &o->host);
   o->prefix = 24;
+  host_parse_ipv6("fd77::2", o->addr6);
+  host_parse_ipv6("fd77::1", o->host6);
+  o->prefix6 = 64;
   o->mtu = 1500;
   o->impair.reorder_gap = 3;
   o->impair.queue_max = 4096;
   o->lua_timeout_us = 500 * 1000;
-  host_parse_ipv4("10.78.1.2", &o->gw_addr[0]);
-  host_parse_ipv4("10.78.2.2", &o->gw_addr[1]);
-  o->gw_prefix[0] = o->gw_prefix[1] = 24;
-  for (int d = 0; d < 2; d++) {
-    o->gw_impair[d].reorder_gap = 3;
-    o->gw_impair[d].queue_max = 4096;
-  }
+  gateway_defaults(o);
   opterr = 0; /* our messages name the flag and point at --help */
   int c, rc;
   /* '+': options end at SCRIPT, so the script's own flags reach it. */
   while ((c = getopt_long(argc, argv, "+:hqV", long_opts, NULL)) != -1) {
     const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
     uint64_t u;
+    if (c >= OPT_NS_A && c <= OPT_MTU_B) {
+      if ((rc = gateway_flag(c, optarg, o)) >= 0) return rc;
+      continue;
+    }
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
     case 'V': printf("tcplua %s\n", tl_version()); return 0;
@@ -326,14 +389,6 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       if (!*optarg || strlen(optarg) >= IFNAMSIZ || strchr(optarg, '/') || strchr(optarg, ' '))
         return bad_value("dev", optarg, "an interface name of 1 to 15 characters");
       o->dev = optarg;
-      break;
-    case OPT_ADDR:
-      if (host_parse_ipv4(optarg, &o->addr) < 0)
-        return bad_value("addr", optarg, "an IPv4 address such as 10.77.0.2");
-      break;
-    case OPT_HOST:
-      if (host_parse_prefix_addr(optarg, &o->host, &o->prefix) < 0)
-        return bad_value("host", optarg, "ADDRESS/PREFIX such as 10.77.0.1/24, prefix 1..30");
       break;
     case OPT_MTU:
       if (host_parse_u64(optarg, 65535, &u) < 0 || u < 576)
@@ -346,6 +401,14 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
         return bad_value("seed", optarg, "a non-negative integer");
       o->seed = u;
       o->has_seed = 1;
+      break;
+    case OPT_ADDR:
+    case OPT_HOST:
+    case OPT_ADDR6:
+    case OPT_HOST6:
+    case OPT_NO_IPV6:
+    case OPT_IPV6:
+      if ((rc = parse_addr_flag(c, o)) >= 0) return rc;
       break;
     case OPT_LOSS:
     case OPT_REORDER:
@@ -360,16 +423,6 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       if ((rc = impair_flag(c, optarg, o)) >= 0) return rc;
       break;
     case OPT_GATEWAY: o->gateway = 1; break;
-    case OPT_NS_A:
-    case OPT_NS_B:
-    case OPT_DEV_A:
-    case OPT_DEV_B:
-    case OPT_SIDE_A:
-    case OPT_SIDE_B:
-    case OPT_MTU_A:
-    case OPT_MTU_B:
-      if ((rc = gateway_flag(c, optarg, o)) >= 0) return rc;
-      break;
     case OPT_PCAP:
       if (!*optarg) return bad_value("pcap", optarg, "a file name");
       o->pcap = optarg;

@@ -69,7 +69,7 @@ static int open_side(struct host *h, const struct host_opts *o, int d, char *err
   if (fd < 0) goto out;
   h->gw_fd[d] = fd;
   if (!o->no_offload) h->gw_tso[d] = host_offload_enable(fd, o->quiet);
-  if (host_netlink_configure(ifname, o->gw_addr[d], o->gw_prefix[d], o->gw_mtu[d], err, errlen) < 0 ||
+  if (host_netlink_configure(ifname, o->gw_addr[d], o->gw_prefix[d], NULL, 0, o->gw_mtu[d], err, errlen) < 0 ||
       host_netlink_route(ifname, o->gw_addr[!d], o->gw_prefix[!d], err, errlen) < 0)
     goto out;
   r = 0;

@@ -65,8 +65,23 @@ static void fail(char *err, size_t errlen, const char *what, const char *ifname,
     snprintf(err, errlen, "%s on %s: %s", what, ifname, strerror(e));
 }
 
-int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, uint16_t mtu, char *err,
-                           size_t errlen) {
+/* RTM_NEWADDR for the kernel side's IPv6 address. No duplicate address
+ * detection: the TUN is a point-to-point link with one other node, us. */
+static int add_addr6(struct nl *nl, unsigned idx, const uint8_t *addr6, uint8_t prefix6) {
+  struct nlmsghdr *nlh = nl_req(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE);
+  struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof *ifa);
+  ifa->ifa_family = AF_INET6;
+  ifa->ifa_prefixlen = prefix6;
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_flags = IFA_F_NODAD;
+  ifa->ifa_index = idx;
+  mnl_attr_put(nlh, IFA_LOCAL, 16, addr6);
+  mnl_attr_put(nlh, IFA_ADDRESS, 16, addr6);
+  return nl_talk(nl, nlh);
+}
+
+int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, const uint8_t *addr6,
+                           uint8_t prefix6, uint16_t mtu, char *err, size_t errlen) {
   unsigned idx = if_nametoindex(ifname);
   if (!idx) {
     snprintf(err, errlen, "no network device %s: %s", ifname, strerror(errno));
@@ -107,9 +122,10 @@ int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, ui
     goto out;
   }
 
-  /* The stack speaks IPv4 only: with no IPv6 link-local address the
-   * kernel does not send router solicitations and MLD reports we would
-   * only count as drops. Best effort: IPv6 may be disabled already. */
+  /* No IPv6 link-local address: without a link layer there is no
+   * Neighbor Discovery to speak, and without one the kernel sends no
+   * router solicitations we would only count as drops. Best effort: IPv6
+   * may be disabled already. */
   nlh = nl_req(&nl, RTM_NEWLINK, 0);
   ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
   ifi->ifi_family = AF_UNSPEC;
@@ -120,6 +136,11 @@ int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, ui
   mnl_attr_nest_end(nlh, in6);
   mnl_attr_nest_end(nlh, spec);
   (void)nl_talk(&nl, nlh);
+
+  if (addr6 && (r = add_addr6(&nl, idx, addr6, prefix6)) < 0) {
+    fail(err, errlen, "adding the IPv6 address (IPv6 disabled here? then run with --no-ipv6)", ifname, -r);
+    goto out;
+  }
 
   nlh = nl_req(&nl, RTM_NEWLINK, 0);
   ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);

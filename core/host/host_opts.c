@@ -95,6 +95,28 @@ int host_parse_prefix_addr(const char *s, uint32_t *addr, uint8_t *prefix) {
   return 0;
 }
 
+int host_parse_ipv6(const char *s, uint8_t out[16]) {
+  struct in6_addr a;
+  if (!s || inet_pton(AF_INET6, s, &a) != 1) return -1;
+  memcpy(out, &a, 16);
+  return 0;
+}
+
+int host_parse_prefix_addr6(const char *s, uint8_t addr[16], uint8_t *prefix) {
+  char buf[64];
+  if (!s || strlen(s) >= sizeof buf) return -1;
+  strcpy(buf, s);
+  char *slash = strchr(buf, '/');
+  uint64_t p = 64;
+  if (slash) {
+    *slash = '\0';
+    if (host_parse_u64(slash + 1, 127, &p) < 0 || p < 1) return -1;
+  }
+  if (host_parse_ipv6(buf, addr) < 0) return -1;
+  *prefix = (uint8_t)p;
+  return 0;
+}
+
 int host_parse_u64(const char *s, uint64_t max, uint64_t *out) {
   if (!s || !*s || *s == '-' || *s == '+') return -1;
   char *end;

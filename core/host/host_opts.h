@@ -11,6 +11,10 @@ struct host_opts {
   uint32_t addr;   /* the stack's address (host order) */
   uint32_t host;   /* the kernel side's address on the TUN */
   uint8_t prefix;
+  uint8_t addr6[16]; /* the stack's IPv6 address (--addr6) */
+  uint8_t host6[16]; /* the kernel side's (--host6) */
+  uint8_t prefix6;
+  int no_ipv6;       /* --no-ipv6 / --ipv6 off */
   uint16_t mtu;
   int attach; /* use an existing, configured TUN */
   int has_seed;
@@ -50,5 +54,7 @@ int host_parse_duration_us(const char *s, uint32_t *out); /* "20ms", "1s", "500u
 int host_parse_rate_bps(const char *s, uint64_t *out);    /* "10mbit", "1gbit", "500kbit", "1mbps" */
 int host_parse_ipv4(const char *s, uint32_t *out);        /* dotted quad, host order */
 int host_parse_prefix_addr(const char *s, uint32_t *addr, uint8_t *prefix); /* "A/P" ("A" = /24) */
+int host_parse_ipv6(const char *s, uint8_t out[16]); /* "fd77::2" */
+int host_parse_prefix_addr6(const char *s, uint8_t addr[16], uint8_t *prefix); /* "A/P" ("A" = /64) */
 int host_parse_u64(const char *s, uint64_t max, uint64_t *out);
 #endif

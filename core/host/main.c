@@ -3,6 +3,7 @@
  * wires the pieces together; the command line is host_args.c, the TUN
  * host_tun.c, its configuration host_netlink.c, the loop host_loop.c and
  * the Lua side host_lua.c. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
@@ -138,7 +139,8 @@ static int open_tun(struct host *h, struct host_opts *o, int mtu_given, char *if
       o->mtu = (uint16_t)mtu;
     else if (mtu != o->mtu)
       fprintf(stderr, "tcplua: warning: %s has MTU %d but --mtu is %u\n", ifname, mtu, o->mtu);
-  } else if (host_netlink_configure(ifname, o->host, o->prefix, o->mtu, err, sizeof err) < 0) {
+  } else if (host_netlink_configure(ifname, o->host, o->prefix, o->no_ipv6 ? NULL : o->host6, o->prefix6, o->mtu,
+                                    err, sizeof err) < 0) {
     fprintf(stderr, "tcplua: %s\n", err);
     return -1;
   }
@@ -184,6 +186,14 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
   cfg.host = o->host;
   cfg.prefix = o->prefix;
   cfg.mtu = o->mtu;
+  cfg.ipv6 = !o->no_ipv6;
+  for (int i = 0; i < 8; i++) {
+    cfg.addr6_hi = cfg.addr6_hi << 8 | o->addr6[i];
+    cfg.addr6_lo = cfg.addr6_lo << 8 | o->addr6[8 + i];
+    cfg.host6_hi = cfg.host6_hi << 8 | o->host6[i];
+    cfg.host6_lo = cfg.host6_lo << 8 | o->host6[8 + i];
+  }
+  cfg.prefix6 = o->prefix6;
   if (o->has_seed) {
     cfg.seed = o->seed;
   } else {
@@ -246,8 +256,16 @@ static int run_script(struct host *h, const struct host_opts *o, const char *ifn
     char a[16], b[16];
     addr_str(o->addr, a, sizeof a);
     addr_str(o->host, b, sizeof b);
-    printf("tcplua: %s %s, stack %s, host %s/%u -- try: ping %s\n", ifname, o->attach ? "attached" : "up", a,
-           b, o->prefix, a);
+    if (o->no_ipv6) {
+      printf("tcplua: %s %s, stack %s, host %s/%u -- try: ping %s\n", ifname, o->attach ? "attached" : "up", a,
+             b, o->prefix, a);
+    } else {
+      char a6[INET6_ADDRSTRLEN], b6[INET6_ADDRSTRLEN];
+      inet_ntop(AF_INET6, o->addr6, a6, sizeof a6);
+      inet_ntop(AF_INET6, o->host6, b6, sizeof b6);
+      printf("tcplua: %s %s, stack %s and %s, host %s/%u and %s/%u -- try: ping %s, ping -6 %s\n", ifname,
+             o->attach ? "attached" : "up", a, a6, b, o->prefix, b6, o->prefix6, a, a6);
+    }
   }
   /* A top level interrupted because a signal is stopping the run still
    * ends in the ordinary way (exit 0). */

@@ -197,6 +197,10 @@ tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport
  * tl_err (the socket stays unconnected and may be retried or closed). */
 tl_sock *tl_socket(tl_stack *st);
 int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now);
+/* The same to an IPv6 address (16 bytes, network order); an IPv4-mapped
+ * one (::ffff:a.b.c.d) connects over IPv4. TL_EINVAL while IPv6 is off. */
+tl_sock *tl_connect6(tl_stack *st, const uint8_t *daddr, uint16_t dport, uint16_t sport, int64_t now, int *err);
+int tl_connect_sock6(tl_sock *s, const uint8_t *daddr, uint16_t dport, uint16_t sport, int64_t now);
 
 /* Queue data; returns bytes taken (maybe fewer than len, 0 when the buffer
  * is full) or a negative tl_err. */
@@ -258,6 +262,9 @@ int tl_sock_error(const tl_sock *s);
 int tl_sock_state(const tl_sock *s);   /* enum tl_tcp_state */
 int tl_sock_is_listener(const tl_sock *s);
 void tl_sock_addrs(const tl_sock *s, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport);
+/* 6 for a connection over IPv6 (then laddr/raddr, 16 bytes each, get its
+ * addresses; tl_sock_addrs' are internal ids), 4 otherwise. */
+int tl_sock_family(const tl_sock *s, uint8_t *laddr, uint8_t *raddr);
 
 enum tl_tcp_state {
   TL_CLOSED = 0, TL_LISTEN, TL_SYN_SENT, TL_SYN_RECEIVED, TL_ESTABLISHED,

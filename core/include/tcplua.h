@@ -23,6 +23,7 @@
 
 #include "api.h"
 #include "api_ipv4.h"
+#include "api_ipv6.h"
 #include "api_pcap.h"
 #include "api_hook.h"
 #include "api_fwd.h"

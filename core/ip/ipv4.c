@@ -53,7 +53,8 @@ static int is_subnet_bcast(const tl_stack *st, uint32_t a) {
 
 static void demux(tl_stack *st, const tl_ip_hdr *h, const uint8_t *dgram, size_t len, int64_t now,
                   unsigned rx_flags) {
-  struct tl_ip_meta m = {.src = h->src,
+  struct tl_ip_meta m = {.family = TL_FAM_V4,
+                         .src = h->src,
                          .dst = h->dst,
                          .proto = h->proto,
                          .ttl = h->ttl,

@@ -7,6 +7,7 @@ enum tl_counter {
 #define X(name, desc) TLC_##name,
 #include "counters_ip.def"
 #include "counters_icmp.def"
+#include "counters_ip6.def"
 #include "counters_tcp.def"
 #include "counters_hook.def"
 #include "counters_fwd.def"

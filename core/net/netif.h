@@ -18,9 +18,13 @@ int tl_netif_can_scatter(const tl_stack *st);
  * payload spans iov[0..n) (n <= TL_OUT_IOV_MAX) to the scatter output, and
  * counts it. Only when tl_netif_can_scatter. */
 int tl_netif_emit_vec(tl_stack *st, size_t hdr_len, const tl_iov *iov, int n);
-/* A received datagram, past the boundary, up to the network layer. */
+/* A received datagram, past the boundary, up to the network layer its
+ * version nibble names (IPv4 judges every other version). */
 static inline void tl_netif_deliver(tl_stack *st, const uint8_t *pkt, size_t len, unsigned rx_flags) {
-  st->l3_input(st, pkt, len, st->now, rx_flags);
+  if (len && pkt[0] >> 4 == 6 && st->l3_input6)
+    st->l3_input6(st, pkt, len, st->now, rx_flags);
+  else
+    st->l3_input(st, pkt, len, st->now, rx_flags);
 }
 /* The largest TCP super-segment the link takes now: 0 while the boundary
  * needs every datagram whole and final (st->tso_off). */

@@ -8,6 +8,7 @@
 #include "tcplua.h"
 
 struct tl_ip_state;   /* ipv4.c: reassembly, ICMP rate limit, IP ID */
+struct tl_ip6_state;  /* ipv6.c: addresses, reassembly, path MTUs, ICMPv6 rate limit */
 struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
 struct tl_hook;       /* hook.c: segment hooks, impairment, pcap at the link boundary */
 struct tl_proto;      /* proto.h: a transport's handlers */
@@ -24,6 +25,7 @@ struct tl_stack {
   int64_t now;                      /* time of the current input/poll call */
   uint64_t counters[TLC__COUNT];
   struct tl_ip_state *ip;
+  struct tl_ip6_state *ip6;         /* NULL while IPv6 is off (cfg.ipv6 = 0) */
   struct tl_tcp *tcp;
   struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
   struct tl_fwd *fwd;               /* set by tl_gw_attach */
@@ -33,6 +35,8 @@ struct tl_stack {
   /* The network layer's input (set by stack.c), where the boundary
    * delivers (netif.h). */
   void (*l3_input)(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned rx_flags);
+  /* The same for datagrams whose version nibble is 6. */
+  void (*l3_input6)(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned rx_flags);
   uint8_t tso_off;                  /* the boundary needs datagrams whole: no TSO */
   uint8_t batch;                    /* TL_BATCH_* open now (tl_stack_batch) */
   const struct tl_proto *proto[256]; /* by IP protocol number (proto.h) */

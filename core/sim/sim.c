@@ -3,12 +3,16 @@
  * destination address to the endpoint owning it, after the sender's
  * impairment (if any) and a base one-way latency. In-flight datagrams wait
  * in the packet heap (pheap.h) ordered by (delivery time, send order), so equal times
- * stay FIFO and a long transfer costs O(log n) per packet. Deterministic:
+ * stay FIFO and a long transfer costs O(log n) per packet. An IPv6
+ * datagram goes to the stack whose addr6 is its destination, else to the
+ * first raw endpoint (a raw endpoint is named by an IPv4 address only, and
+ * plays the IPv6 peer of every stack). Deterministic:
  * the only randomness is the seeded impairments. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ipv4_wire.h"
+#include "ipv6_wire.h"
 #include "pheap.h"
 #include "rng.h"
 #include "tcplua.h"
@@ -32,6 +36,7 @@ struct sim_link {
 struct sim_ep {
   int raw;
   uint32_t addr;
+  uint8_t addr6[16]; /* a stack's (tl_config addr6_hi/lo) */
   tl_stack *st;
   tl_impair *im;
   struct sim_link link;
@@ -115,7 +120,12 @@ static int wire(void *ctx, const uint8_t *pkt, size_t len) {
   struct sim_link *l = ctx;
   tl_sim *sim = l->sim;
   int to = -1;
-  if (len >= 20) {
+  if (tl_ip6_version(pkt, len)) {
+    for (int i = 0; i < sim->nep && to < 0; i++)
+      if (sim->ep[i].st && memcmp(sim->ep[i].addr6, pkt + 24, 16) == 0) to = i;
+    for (int i = 0; i < sim->nep && to < 0; i++)
+      if (sim->ep[i].raw && i != l->ep) to = i;
+  } else if (len >= 20) {
     uint32_t dst = tl_get32(pkt + 16);
     for (int i = 0; i < sim->nep && to < 0; i++)
       if (sim->ep[i].addr == dst) to = i;
@@ -182,6 +192,10 @@ int tl_sim_add_stack(tl_sim *sim, const tl_config *cfg) {
     tl_config_default(&c);
   int i = add_ep(sim, c.addr, 0);
   if (i < 0) return i;
+  for (int k = 0; k < 8; k++) {
+    sim->ep[i].addr6[k] = (uint8_t)(c.addr6_hi >> (56 - 8 * k));
+    sim->ep[i].addr6[8 + k] = (uint8_t)(c.addr6_lo >> (56 - 8 * k));
+  }
   sim->ep[i].st = tl_stack_new(&c, endpoint_out, &sim->ep[i].link);
   if (!sim->ep[i].st) {
     tl_impair_free(sim->ep[i].im);

@@ -8,12 +8,14 @@
 #include "fwd.h"
 #include "hook.h"
 #include "ipv4.h"
+#include "ipv6.h"
 #include "tcp.h"
 
 /* The stack is where the floors are put together: the network layer's
  * input behind the interface, and the transports in IP's protocol table. */
 static void wire_floors(tl_stack *st) {
   st->l3_input = tl_ipv4_input;
+  st->l3_input6 = tl_ipv6_input;
   tl_proto_register(st, TL_PROTO_TCP, &tl_tcp_proto);
 }
 
@@ -70,7 +72,7 @@ tl_stack *tl_stack_new(const tl_config *cfg, tl_output_fn out, void *ctx) {
   st->tx = st->txbuf + TL_OUT_HEADROOM;
   tl_rng_seed(&st->rng, st->cfg.seed);
   wire_floors(st);
-  if (tl_ipv4_init(st) < 0 || tl_tcp_init(st) < 0) {
+  if (tl_ipv4_init(st) < 0 || tl_ipv6_init(st) < 0 || tl_tcp_init(st) < 0) {
     tl_stack_free(st);
     return NULL;
   }
@@ -82,6 +84,7 @@ void tl_stack_free(tl_stack *st) {
   tl_hook_free(st);
   tl_fwd_free(st);
   tl_tcp_free(st);
+  tl_ipv6_free(st);
   tl_ipv4_free(st);
   free(st);
 }
@@ -119,14 +122,14 @@ static int64_t earliest(int64_t a, int64_t b) {
 
 int64_t tl_stack_poll(tl_stack *st, int64_t now) {
   st->now = now;
-  int64_t a = tl_ipv4_poll(st, now);
+  int64_t a = earliest(tl_ipv4_poll(st, now), tl_ipv6_poll(st, now));
   int64_t b = tl_tcp_poll(st, now);
   if (st->hook) b = earliest(b, tl_hook_poll(st, now));
   return earliest(a, b);
 }
 
 int64_t tl_stack_deadline(const tl_stack *st) {
-  int64_t d = earliest(tl_ipv4_deadline(st), tl_tcp_deadline(st));
+  int64_t d = earliest(earliest(tl_ipv4_deadline(st), tl_ipv6_deadline(st)), tl_tcp_deadline(st));
   return st->hook ? earliest(d, tl_hook_deadline(st)) : d;
 }
 
@@ -144,6 +147,7 @@ static const char *const counter_names[] = {
 #define X(name, desc) #name,
 #include "counters_ip.def"
 #include "counters_icmp.def"
+#include "counters_ip6.def"
 #include "counters_tcp.def"
 #include "counters_hook.def"
 #include "counters_fwd.def"

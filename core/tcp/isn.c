@@ -26,18 +26,33 @@ int tl_isn_key_init(struct tl_isn_key *key, uint64_t seed, int random) {
   return rc;
 }
 
-uint32_t tl_isn(const struct tl_isn_key *key, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
-                int64_t now_us) {
-  /* The 4-tuple in network byte order, 12 bytes, hashed as one message. */
-  uint8_t msg[12] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8), (uint8_t)laddr,
-                     (uint8_t)(lport >> 8),  (uint8_t)lport,         (uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16),
-                     (uint8_t)(raddr >> 8),  (uint8_t)raddr,         (uint8_t)(rport >> 8),  (uint8_t)rport};
+uint32_t tl_isn_bytes(const struct tl_isn_key *key, const uint8_t *laddr, uint16_t lport, const uint8_t *raddr,
+                      uint16_t rport, size_t alen, int64_t now_us) {
+  /* The 4-tuple in network byte order, hashed as one message: 12 bytes
+   * for IPv4, 36 for IPv6. */
+  uint8_t msg[36];
+  size_t n = 0;
+  memcpy(msg, laddr, alen);
+  n += alen;
+  msg[n++] = (uint8_t)(lport >> 8);
+  msg[n++] = (uint8_t)lport;
+  memcpy(msg + n, raddr, alen);
+  n += alen;
+  msg[n++] = (uint8_t)(rport >> 8);
+  msg[n++] = (uint8_t)rport;
   uint8_t out[crypto_shorthash_BYTES];
-  crypto_shorthash(out, msg, sizeof msg, key->k);
+  crypto_shorthash(out, msg, n, key->k);
   uint32_t f;
   memcpy(&f, out, 4);
   /* M: RFC 6528 3 (and RFC 793's ISN clock) -- one tick per 4 us, so the
    * ISN space wraps in about 4.55 hours, longer than any MSL. */
   uint32_t m = (uint32_t)((uint64_t)now_us / 4);
   return m + f;
+}
+
+uint32_t tl_isn(const struct tl_isn_key *key, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport,
+                int64_t now_us) {
+  uint8_t l[4] = {(uint8_t)(laddr >> 24), (uint8_t)(laddr >> 16), (uint8_t)(laddr >> 8), (uint8_t)laddr};
+  uint8_t r[4] = {(uint8_t)(raddr >> 24), (uint8_t)(raddr >> 16), (uint8_t)(raddr >> 8), (uint8_t)raddr};
+  return tl_isn_bytes(key, l, lport, r, rport, 4, now_us);
 }

@@ -8,7 +8,8 @@
 #include "tcp_tcb.h"
 
 /* ---- layer setup ------------------------------------------------------------- */
-const struct tl_proto tl_tcp_proto = {.input = tl_tcp_input, .icmp_error = tl_tcp_icmp_error};
+const struct tl_proto tl_tcp_proto = {
+    .input = tl_tcp_input, .icmp_error = tl_tcp_icmp_error, .families = TL_FAM_V4 | TL_FAM_V6};
 
 int tl_tcp_init(tl_stack *st) {
   struct tl_tcp *t = calloc(1, sizeof *t);
@@ -34,6 +35,7 @@ void tl_tcp_free(tl_stack *st) {
   while (t->all)
     tcp_sock_free(st, t->all);
   tcp_table_free(t);
+  tcp_peers6_free(t);
   free(t);
   st->tcp = NULL;
 }
@@ -90,18 +92,21 @@ void tcp_sock_free(tl_stack *st, struct tl_sock *s) {
   tl_ring_free(&s->rcv);
   tcp_loss_free(s);
   tcp_rack_free(s);
+  tcp_peer6_put(t, s->raddr); /* an IPv6 peer's reference; nothing for IPv4 */
   free(s);
 }
 
 /* RFC 9293 3.7.1: send MSS = min(peer's MSS option, what our path takes);
  * RFC 6691: both count only the data (we send no options after the SYN). */
 void tcp_mss_update(tl_stack *st, struct tl_sock *s) {
-  uint32_t mine = st->cfg.mtu > 40 + TL_MIN_MSS ? st->cfg.mtu - 40u : TL_MIN_MSS;
+  /* IP and TCP headers: 40 bytes, 60 over IPv6 (RFC 8200 5: MSS = MTU - 60). */
+  uint32_t hdrs = tcp_is_v6(s->raddr) ? 60u : 40u;
+  uint32_t mine = st->cfg.mtu > hdrs + TL_MIN_MSS ? st->cfg.mtu - hdrs : TL_MIN_MSS;
   if (s->user_mss && s->user_mss < mine) mine = s->user_mss;
   if (mine < TL_MIN_MSS) mine = TL_MIN_MSS;
   if (s->state == TL_CLOSED || s->state == TL_LISTEN || s->snd_max == s->iss) s->rcv_mss = (uint16_t)mine;
   uint32_t snd = s->peer_mss < mine ? s->peer_mss : mine;
-  if (s->pmtu > 40 && s->pmtu - 40u < snd) snd = s->pmtu - 40u;
+  if (s->pmtu > hdrs && s->pmtu - hdrs < snd) snd = s->pmtu - hdrs;
   if (s->ts_ok) snd -= 12; /* RFC 6691: room for the timestamp option in every segment */
   if (snd < TL_MIN_MSS) snd = TL_MIN_MSS;
   s->snd_mss = (uint16_t)snd;
@@ -148,13 +153,36 @@ void tcp_conn_closed(tl_stack *st, struct tl_sock *s, int err) {
 }
 
 /* ---- demux --------------------------------------------------------------------- */
-void tl_tcp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *seg, size_t len, int64_t now) {
+/* An IPv6 segment enters with 32-bit ids for its addresses (tcp_peer6.h),
+ * and its checksum is checked over the IPv6 pseudo-header (RFC 8200 8.1). */
+static int parse6(struct tl_tcp *t, struct tl_ip_meta *m, const uint8_t *seg, size_t len, struct tl_tcp_hdr *h) {
+  uint32_t id = tcp_peer6_find(t, m->src6);
+  t->peers6.cur = m->src6;
+  m->src = id ? id : TCP_V6_CUR;
+  m->dst = TCP_V6_LOCAL;
+  if (!(m->rx_flags & TL_RX_CSUM_PARTIAL) &&
+      tl_csum_fold(tl_csum_partial(seg, len, tl_csum_pseudo6(m->src6, m->dst6, TL_PROTO_TCP, (uint32_t)len))))
+    return TL_TCP_ECSUM;
+  return tl_tcp_parse_nocsum(seg, len, h);
+}
+
+void tl_tcp_input(tl_stack *st, const struct tl_ip_meta *ip4, const uint8_t *seg, size_t len, int64_t now) {
   struct tl_tcp *t = tl_tcp_of(st);
   struct tl_tcp_hdr h;
+  struct tl_ip_meta m6;
+  const struct tl_ip_meta *ip = ip4;
   TL_COUNT(st, tcp_in);
-  /* A GRO'd segment from the local kernel carries only the pseudo-header
-   * sum (virtio NEEDS_CSUM): the data never crossed a wire to be checked. */
-  int parsed = (ip->rx_flags & TL_RX_CSUM_PARTIAL) ? tl_tcp_parse_nocsum(seg, len, &h) : tl_tcp_parse(seg, len, ip->src, ip->dst, &h);
+  int parsed;
+  if (ip4->family == TL_FAM_V6) {
+    m6 = *ip4;
+    ip = &m6;
+    parsed = parse6(t, &m6, seg, len, &h);
+  } else {
+    /* A GRO'd segment from the local kernel carries only the pseudo-header
+     * sum (virtio NEEDS_CSUM): the data never crossed a wire to be checked. */
+    parsed = (ip->rx_flags & TL_RX_CSUM_PARTIAL) ? tl_tcp_parse_nocsum(seg, len, &h)
+                                                  : tl_tcp_parse(seg, len, ip->src, ip->dst, &h);
+  }
   switch (parsed) {
   case TL_TCP_OK: break;
   case TL_TCP_ESHORT: TL_COUNT(st, drop_tcp_short); return;
@@ -211,12 +239,11 @@ tl_sock *tl_socket(tl_stack *st) {
   return s;
 }
 
-int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now) {
-  if (!s || s->listener || s->state != TL_CLOSED || s->in_table || s->err) return TL_EINVAL;
+/* The active open for either family: laddr/daddr are IPv4 addresses, or
+ * TCP_V6_LOCAL and a peer id whose reference s takes over. */
+static int connect_to(tl_sock *s, uint32_t laddr, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now) {
   tl_stack *st = s->st;
   struct tl_tcp *t = tl_tcp_of(st);
-  uint32_t laddr = st->cfg.addr;
-  if (dport == 0 || daddr == 0 || daddr == 0xffffffffu || (daddr >> 28) == 14) return TL_EINVAL;
   if (sport == 0) {
     int p = tcp_ephemeral_port(t, laddr, daddr, dport);
     if (p < 0) return TL_EADDRINUSE;
@@ -230,7 +257,8 @@ int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, 
   s->lport = sport;
   s->raddr = daddr;
   s->rport = dport;
-  s->iss = tl_isn(&t->isn_key, laddr, sport, daddr, dport, now); /* RFC 6528 */
+  tcp_mss_update(st, s); /* the family sets the headers' size */
+  s->iss = tcp_isn(t, laddr, sport, daddr, dport, now); /* RFC 6528 */
   s->snd_una = s->snd_nxt = s->snd_max = s->recover = s->iss;
   s->state = TL_SYN_SENT;
   s->last_rx = now;
@@ -243,9 +271,43 @@ int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, 
   return 0;
 }
 
+static int can_connect(const tl_sock *s) {
+  return s && !s->listener && s->state == TL_CLOSED && !s->in_table && !s->err;
+}
+
+int tl_connect_sock(tl_sock *s, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now) {
+  if (!can_connect(s)) return TL_EINVAL;
+  /* Not 0, multicast or 240/4 (reserved; tcp_peer6.h gives it to IPv6). */
+  if (dport == 0 || daddr == 0 || (daddr >> 28) >= 14) return TL_EINVAL;
+  return connect_to(s, s->st->cfg.addr, daddr, dport, sport, now);
+}
+
+int tl_connect_sock6(tl_sock *s, const uint8_t *daddr, uint16_t dport, uint16_t sport, int64_t now) {
+  if (!can_connect(s) || !daddr || dport == 0) return TL_EINVAL;
+  if (tl_ip6_is_v4mapped(daddr)) return tl_connect_sock(s, tl_get32(daddr + 12), dport, sport, now);
+  if (!s->st->ip6 || tl_ip6_is_multicast(daddr) || tl_ip6_is_unspecified(daddr)) return TL_EINVAL;
+  struct tl_tcp *t = tl_tcp_of(s->st);
+  uint32_t id = tcp_peer6_get(t, daddr);
+  if (!id) return TL_ENOMEM;
+  int e = connect_to(s, TCP_V6_LOCAL, id, dport, sport, now);
+  if (e < 0) tcp_peer6_put(t, id);
+  return e;
+}
+
 tl_sock *tl_connect(tl_stack *st, uint32_t daddr, uint16_t dport, uint16_t sport, int64_t now, int *err) {
   tl_sock *s = tl_socket(st);
   int e = s ? tl_connect_sock(s, daddr, dport, sport, now) : TL_ENOMEM;
+  if (e < 0 && s) {
+    tl_abort(s, now);
+    s = NULL;
+  }
+  if (err) *err = e;
+  return s;
+}
+
+tl_sock *tl_connect6(tl_stack *st, const uint8_t *daddr, uint16_t dport, uint16_t sport, int64_t now, int *err) {
+  tl_sock *s = tl_socket(st);
+  int e = s ? tl_connect_sock6(s, daddr, dport, sport, now) : TL_ENOMEM;
   if (e < 0 && s) {
     tl_abort(s, now);
     s = NULL;

@@ -15,19 +15,50 @@ static uint32_t be32(const uint8_t *p) {
 #define ICMP_UNREACH_NEEDFRAG 4
 #define TL_MIN_PMTU 68 /* RFC 791: every host must take 68-byte datagrams */
 
+/* ICMPv6 (RFC 4443) in the terms of the ICMP code below: packet too big
+ * is fragmentation-needed (RFC 8201: its MTU never below 1280), port
+ * unreachable and an unrecognized Next Header (parameter problem 1, IPv6's
+ * protocol unreachable) are hard errors in SYN-SENT, the rest soft. */
+#define ICMP6_UNREACH 1
+#define ICMP6_PACKET_TOO_BIG 2
+#define ICMP6_PARAM_PROBLEM 4
+static void icmp6_as_icmp(uint8_t *type, uint8_t *code, uint16_t *mtu) {
+  uint8_t t = *type, c = *code;
+  *type = 0;
+  *code = 0;
+  if (t == ICMP6_PACKET_TOO_BIG) {
+    *type = ICMP_UNREACH;
+    *code = ICMP_UNREACH_NEEDFRAG;
+    if (*mtu < 1280) *mtu = 1280;
+  } else if ((t == ICMP6_UNREACH && c == 4) || (t == ICMP6_PARAM_PROBLEM && c == 1)) {
+    *type = ICMP_UNREACH;
+    *code = t == ICMP6_UNREACH ? ICMP_UNREACH_PORT : ICMP_UNREACH_PROTO;
+  }
+}
+
+/* The connection a quoted datagram (either family) came from, and where
+ * its TCP header is; NULL if the quote is too short or names none. IPv6:
+ * icmp6.c found the TCP header right after the fixed one (we send no
+ * extension headers). */
+static struct tl_sock *quoted_sock(tl_stack *st, const uint8_t *orig, size_t len, const uint8_t **th) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  if (len >= 48 && orig[0] >> 4 == 6 && orig[6] == TL_PROTO_TCP) {
+    *th = orig + 40;
+    uint32_t id = tcp_peer6_find(t, orig + 24);
+    return id ? tcp_lookup(t, TCP_V6_LOCAL, be16(*th), id, be16(*th + 2)) : NULL;
+  }
+  if (len < 20 || orig[0] >> 4 != 4) return NULL;
+  size_t ihl = (size_t)(orig[0] & 0x0f) * 4;
+  if (ihl < 20 || len < ihl + 8) return NULL;
+  *th = orig + ihl;
+  return tcp_lookup(t, be32(orig + 12), be16(*th), be32(orig + 16), be16(*th + 2));
+}
+
 void tl_tcp_icmp_error(tl_stack *st, uint8_t type, uint8_t code, uint16_t mtu, const uint8_t *orig,
                        size_t len, int64_t now) {
-  if (len < 20) {
-    TL_COUNT(st, drop_tcp_icmp_quote);
-    return;
-  }
-  size_t ihl = (size_t)(orig[0] & 0x0f) * 4;
-  if (ihl < 20 || len < ihl + 8) {
-    TL_COUNT(st, drop_tcp_icmp_quote);
-    return;
-  }
-  const uint8_t *th = orig + ihl;
-  struct tl_sock *s = tcp_lookup(tl_tcp_of(st), be32(orig + 12), be16(th), be32(orig + 16), be16(th + 2));
+  const uint8_t *th = NULL;
+  struct tl_sock *s = quoted_sock(st, orig, len, &th);
+  if (s && orig[0] >> 4 == 6) icmp6_as_icmp(&type, &code, &mtu);
   if (!s) {
     TL_COUNT(st, drop_tcp_icmp_quote);
     return;

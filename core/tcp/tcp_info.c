@@ -21,6 +21,15 @@ void tl_sock_addrs(const tl_sock *s, uint32_t *laddr, uint16_t *lport, uint32_t 
   if (rport) *rport = s->rport;
 }
 
+int tl_sock_family(const tl_sock *s, uint8_t *laddr, uint8_t *raddr) {
+  if (!s || !tcp_is_v6(s->raddr)) return 4;
+  const struct tl_tcp *t = tl_tcp_of(s->st);
+  const uint8_t *l = tcp_addr6(t, TCP_V6_LOCAL), *r = tcp_addr6(t, s->raddr);
+  if (laddr && l) memcpy(laddr, l, 16);
+  if (raddr && r) memcpy(raddr, r, 16);
+  return 6;
+}
+
 const char *tl_state_name(int state) {
   static const char *const names[] = {"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED",
                                       "ESTABLISHED", "FIN-WAIT-1", "FIN-WAIT-2", "CLOSE-WAIT",

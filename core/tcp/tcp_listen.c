@@ -214,7 +214,7 @@ void tcp_listen_input(tl_stack *st, struct tl_sock *l, const struct tl_ip_meta *
     cookie_reply(st, l, ip, h, now);
     return;
   }
-  uint32_t iss = tl_isn(&tl_tcp_of(st)->isn_key, ip->dst, h->dport, ip->src, h->sport, now);
+  uint32_t iss = tcp_isn(tl_tcp_of(st), ip->dst, h->dport, ip->src, h->sport, now);
   struct tl_sock *s = child_new(st, l, ip, h, iss, now);
   if (!s) return;
   TL_COUNT(st, tcp_passive_open);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "csum.h"
+#include "ipv6.h"
 #include "tcp_tcb.h"
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -49,8 +50,32 @@ uint16_t tcp_rcv_window(struct tl_sock *s, int syn) {
  * sum in the field: the link checksums each piece it cuts (virtio
  * NEEDS_CSUM), so no pass over the payload is needed, nor, with a scatter
  * output, a copy of it: the link gathers the headers and the ring's spans. */
+/* Over IPv6 (tcp_peer6.h): the segment is built whole, never larger than
+ * the MSS (no TSO for IPv6 yet), checksummed over the IPv6 pseudo-header
+ * and sent with the connection's flow label (RFC 6437), never fragmented. */
+static void emit6(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t raddr, struct tl_sock *s, uint32_t seq,
+                  uint32_t len) {
+  struct tl_tcp *t = tl_tcp_of(st);
+  const uint8_t *dst = tcp_addr6(t, raddr), *src = tcp_addr6(t, TCP_V6_LOCAL);
+  if (!dst || !src) return;
+  uint8_t *out = tl_ipv6_tx_payload(st);
+  size_t hl = tl_tcp_build(out, h);
+  TL_COUNT(st, tcp_out);
+  if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
+  out[16] = out[17] = 0;
+  uint32_t n = (uint32_t)(hl + len);
+  uint16_t c = tl_csum_fold(tl_csum_partial(out, n, tl_csum_pseudo6(src, dst, TL_PROTO_TCP, n)));
+  out[16] = (uint8_t)(c >> 8);
+  out[17] = (uint8_t)c;
+  tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF, tcp_flow_label(t, raddr, h->sport, h->dport));
+}
+
 void tcp_emit(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t laddr, uint32_t raddr, struct tl_sock *s,
               uint32_t seq, uint32_t len) {
+  if (tcp_is_v6(raddr)) {
+    emit6(st, h, raddr, s, seq, len);
+    return;
+  }
   uint8_t *out = tl_ipv4_tx_payload(st);
   size_t hl = tl_tcp_build(out, h);
   TL_COUNT(st, tcp_out);
@@ -327,7 +352,7 @@ void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
  * as fit a TSO super-segment when the link segments for us. */
 uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s) {
   uint32_t tso = tl_netif_tso_max(st);
-  if (tso <= (uint32_t)st->cfg.mtu || tso > 65535) return s->snd_mss;
+  if (tso <= (uint32_t)st->cfg.mtu || tso > 65535 || tcp_is_v6(s->raddr)) return s->snd_mss;
   /* The link cuts pieces that fill its MTU; that is our MSS only when the
    * MTU is what bounds it (not the peer's MSS option, a path MTU or
    * TL_OPT_MSS). */

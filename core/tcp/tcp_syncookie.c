@@ -46,13 +46,17 @@ static void put32(uint8_t *p, uint32_t v) {
   p[3] = (uint8_t)v;
 }
 
-static void tuple(uint8_t *p, uint32_t laddr, uint16_t lport, uint32_t raddr, uint16_t rport) {
-  put32(p, laddr);
-  p[4] = (uint8_t)(lport >> 8);
-  p[5] = (uint8_t)lport;
-  put32(p + 6, raddr);
-  p[10] = (uint8_t)(rport >> 8);
-  p[11] = (uint8_t)rport;
+/* The 4-tuple as bytes: 12 for IPv4, 36 for IPv6 (the peer's whole
+ * address, not its id: tcp_peer6.h). Returns the length. */
+static size_t tuple(const tl_stack *st, uint8_t *p, uint32_t laddr, uint16_t lport, uint32_t raddr,
+                    uint16_t rport) {
+  size_t n = tcp_addr_bytes(tl_tcp_of(st), laddr, p);
+  p[n++] = (uint8_t)(lport >> 8);
+  p[n++] = (uint8_t)lport;
+  n += tcp_addr_bytes(tl_tcp_of(st), raddr, p + n);
+  p[n++] = (uint8_t)(rport >> 8);
+  p[n++] = (uint8_t)rport;
+  return n;
 }
 
 /* Keyed with the ISN secret; the leading tag keeps these inputs apart from
@@ -67,21 +71,21 @@ static uint64_t keyed(const tl_stack *st, const uint8_t *msg, size_t len) {
 
 static uint32_t cookie_mac(const tl_stack *st, const struct tl_ip_meta *ip, const struct tl_tcp_hdr *h,
                            uint32_t peer_iss, uint32_t period, uint8_t data) {
-  uint8_t msg[22];
+  uint8_t msg[46];
   msg[0] = 'C';
-  tuple(msg + 1, ip->dst, h->dport, ip->src, h->sport);
-  put32(msg + 13, peer_iss);
-  put32(msg + 17, period);
-  msg[21] = data;
-  return (uint32_t)keyed(st, msg, sizeof msg) & COOKIE_MAC_MASK;
+  size_t n = 1 + tuple(st, msg + 1, ip->dst, h->dport, ip->src, h->sport);
+  put32(msg + n, peer_iss);
+  put32(msg + n + 4, period);
+  msg[n + 8] = data;
+  return (uint32_t)keyed(st, msg, n + 9) & COOKIE_MAC_MASK;
 }
 
 uint32_t tcp_syncookie_ts_offset(const tl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
                                  uint16_t rport) {
-  uint8_t msg[13];
+  uint8_t msg[37];
   msg[0] = 'T';
-  tuple(msg + 1, laddr, lport, raddr, rport);
-  return (uint32_t)keyed(st, msg, sizeof msg);
+  size_t n = 1 + tuple(st, msg + 1, laddr, lport, raddr, rport);
+  return (uint32_t)keyed(st, msg, n);
 }
 
 int tcp_syncookie_live(const struct tl_sock *l, int64_t now) {

@@ -61,6 +61,13 @@ static void grow(struct tl_tcp *t) {
 
 int tcp_table_insert(struct tl_tcp *t, struct tl_sock *s) {
   if (tcp_lookup(t, s->laddr, s->lport, s->raddr, s->rport)) return TL_EADDRINUSE;
+  /* A child of the segment under input: its IPv6 peer gets an id the TCB
+   * holds (tcp_peer6.h). */
+  if (s->raddr == TCP_V6_CUR) {
+    uint32_t id = tcp_peer6_get(t, t->peers6.cur);
+    if (!id) return TL_ENOMEM;
+    s->raddr = id;
+  }
   if (t->nconns >= t->nbuckets) grow(t);
   uint32_t b = tuple_hash(t, s->laddr, s->lport, s->raddr, s->rport) & (t->nbuckets - 1);
   s->hnext = t->buckets[b];

@@ -11,6 +11,7 @@
 #include "seq.h"
 #include "stack.h"
 #include "tcp.h"
+#include "tcp_peer6.h"
 #include "tcp_wire.h"
 #include "timer_wheel.h"
 
@@ -242,6 +243,7 @@ struct tl_tcp {
   /* loss states allocated now, and how many may be (tcp_loss.c; a spec
    * lowers the limit to take the out-of-memory path) */
   uint32_t loss_live, loss_limit;
+  struct tcp_peers6 peers6; /* IPv6 peers as 32-bit ids (tcp_peer6.c) */
 };
 
 static inline struct tl_tcp *tl_tcp_of(const tl_stack *st) { return st->tcp; }

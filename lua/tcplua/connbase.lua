@@ -232,16 +232,19 @@ function Base:getoption(name)
   return v
 end
 
+-- Addresses as text of either family ("10.77.0.1", "fd77::1").
 function Base:peer()
   if not self.s then return nil, "closed" end
   local _, _, ra, rp = sock.addrs(self.s)
-  return core.ipstr(ra), rp
+  local fam, _, r6 = sock.family(self.s)
+  return fam == 6 and core.ip6str(r6) or core.ipstr(ra), rp
 end
 
 function Base:sockname()
   if not self.s then return nil, "closed" end
   local la, lp = sock.addrs(self.s)
-  return core.ipstr(la), lp
+  local fam, l6 = sock.family(self.s)
+  return fam == 6 and core.ip6str(l6) or core.ipstr(la), lp
 end
 
 function Base:state()

@@ -302,6 +302,10 @@ function R:config()
     local c = stack.config(self.st)
     t.addr = core.ipstr(c.addr)
     t.host = core.ipstr(c.host)
+    if c.ipv6 ~= 0 then
+      t.addr6 = core.ip6str(core.ip6_of(c.addr6_hi, c.addr6_lo))
+      t.host6 = core.ip6str(core.ip6_of(c.host6_hi, c.host6_lo))
+    end
     t.prefix = c.prefix
     t.mtu = c.mtu
     t.ttl = c.ttl
@@ -377,7 +381,8 @@ local function api_kill(self, t)
 end
 
 -- listen([host,] port, handler, opts): host, when given, is the stack's
--- own address (a dotted quad, a hosts-file name, or "*" / "0.0.0.0").
+-- own address (a dotted quad, its IPv6 address, a hosts-file name, or "*",
+-- "0.0.0.0", "::"). A listener takes both families either way.
 local function api_listen(self, port, handler, opts, ...)
   self:need_stack()
   if type(port) ~= "string" then return server.listen(self, port, handler, opts) end
@@ -386,7 +391,12 @@ local function api_listen(self, port, handler, opts, ...)
     local addr, err = hosts.resolve(host)
     if not addr then return nil, err end
     local own = core.ip(self:config().addr)
-    if addr ~= 0 and addr ~= own then
+    local own6 = self:config().addr6
+    if type(addr) == "string" then
+      if addr ~= ("\0"):rep(16) and addr ~= (own6 and core.ip6(own6)) then
+        return nil, ("not this stack's address: %s, the stack is %s"):format(host, own6 or "IPv4 only")
+      end
+    elseif addr ~= 0 and addr ~= own then
       return nil, ("not this stack's address: %s is %s, the stack is %s"):format(host, core.ipstr(addr),
         core.ipstr(own))
     end

@@ -33,6 +33,8 @@ local ADDR_FIELDS = { addr = true, host = true }
 
 -- A new stack on the sim; returns its runtime API (listen, connect, spawn,
 -- sleep, timer, every, now, stats, config, stop ...). cfg: addr (required),
+-- addr6 (the IPv6 address as text; default fd77::2, so give each stack
+-- its own when they talk IPv6),
 -- any tl_config field (tcp_sndbuf, tcp_rto_min_us ...), and the short names
 -- sndbuf, rcvbuf, mtu, seed; report = function(msg) for error reports.
 function Sim:stack(cfg)
@@ -40,7 +42,16 @@ function Sim:stack(cfg)
   local c = stack.default_config()
   c.seed = self.seed * 1000 + #self.runtimes + 1
   for k, v in pairs(cfg) do
-    if ADDR_FIELDS[k] then
+    if k == "addr6" then
+      local a, err = core.ip6(v)
+      if not a then error(err, 2) end
+      local hi, lo = 0ULL, 0ULL
+      for i = 1, 8 do
+        hi = hi * 256ULL + a:byte(i)
+        lo = lo * 256ULL + a:byte(8 + i)
+      end
+      c.addr6_hi, c.addr6_lo = hi, lo
+    elseif ADDR_FIELDS[k] then
       local ip, err = core.ip(v)
       if not ip then error(err, 2) end
       c[k] = ip

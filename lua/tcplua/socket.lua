@@ -366,7 +366,12 @@ function M.connect(rt, host, port, opts)
   local co, rec = rt:current("tcplua.connect")
   local addr, aerr = hosts.resolve(host)
   if not addr then return nil, aerr end
-  if addr >= 0x7f000000 and addr <= 0x7fffffff then
+  local v6 = type(addr) == "string"
+  if v6 and addr == ("\0"):rep(15) .. "\1" then
+    return nil, ("unreachable: %s is ::1, the loopback address, which the stack cannot reach; "
+      .. "the host's side of the TUN is %s"):format(tostring(host), rt:config().host6 or "?")
+  end
+  if not v6 and addr >= 0x7f000000 and addr <= 0x7fffffff then
     -- The stack's only link is the TUN: loopback is the host's own.
     return nil, ("unreachable: %s is %s, a loopback address, which the stack cannot reach; "
       .. "the host's side of the TUN is %s"):format(tostring(host), core.ipstr(addr), rt:config().host or "?")
@@ -387,7 +392,7 @@ function M.connect(rt, host, port, opts)
   if ok and opts.max_line ~= nil then ok, oerr = base.LUA_OPTS.max_line(c, opts.max_line) end
   if ok and opts.cork then c.user_cork = true end
   if not ok then c:abort(); return nil, oerr end
-  local r = sock.connect(s, addr, port, sport, rt.now_us)
+  local r = (v6 and sock.connect6 or sock.connect)(s, addr, port, sport, rt.now_us)
   if r < 0 then c:abort(); return nil, errword(r) end
   local timeout = ms_or_nil(opts.timeout)
   if timeout then c:settimeout(timeout) end

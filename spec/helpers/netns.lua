@@ -44,7 +44,7 @@ local M = {}
 local CLONE_NEWNET = 0x40000000
 local O_RDONLY, O_CLOEXEC = 0, 0x80000
 local AF_PACKET, SOCK_DGRAM = 17, 2
-local ETH_P_IP = 0x0800
+local ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86dd
 local MSG_DONTWAIT = 0x40
 
 M.bin = os.getenv("TCPLUA_BIN")
@@ -232,13 +232,13 @@ end
 -- strings) hands bytes to the TUN untouched, as if the kernel routed them
 -- to the stack (a raw IP socket would fix up the header checksum);
 -- :recv_all() returns the datagrams seen since (in and out of the TUN);
--- :close().
+-- :close(). packet_socket(6) does the same for IPv6 datagrams.
 local PS = {}
 PS.__index = PS
 
-function NS:packet_socket()
+function NS:packet_socket(family)
   local C = ffi.C
-  local proto = bit.rshift(bit.bswap(ETH_P_IP), 16)
+  local proto = bit.rshift(bit.bswap(family == 6 and ETH_P_IPV6 or ETH_P_IP), 16)
   local fd, ifindex = self:inside(function()
     return C.socket(AF_PACKET, SOCK_DGRAM, proto), C.if_nametoindex(M.dev)
   end)

@@ -15,6 +15,10 @@ W.__index = W
 
 M.A, M.B = "10.0.0.1", "10.0.0.2"
 
+-- IPv6: a is fd77::1, b fd77::2 (M.A6, M.B6, as 16-byte strings in
+-- w.addr6_a, w.addr6_b); w:connect6 and w:establish6 use them.
+M.A6, M.B6 = "\253\119" .. string.rep("\0", 13) .. "\1", "\253\119" .. string.rep("\0", 13) .. "\2"
+
 -- opts: seed, latency_us, config(cfg, which) to adjust either stack's
 -- tl_config ("a" or "b"), impair_a / impair_b (tl_impair_config tables).
 function M.pair(opts)
@@ -23,10 +27,12 @@ function M.pair(opts)
   w.seed = opts.seed or 1
   w.sim = ffi.gc(C.tl_sim_new(w.seed, opts.latency_us or 1000), C.tl_sim_free)
   w.addr_a, w.addr_b = core.ip(M.A), core.ip(M.B)
+  w.addr6_a, w.addr6_b = M.A6, M.B6
   local function stack(addr, peer, which)
     local cfg = ffi.new("tl_config")
     C.tl_config_default(cfg)
     cfg.addr, cfg.host, cfg.seed = addr, peer, w.seed * 2 + (which == "a" and 0 or 1)
+    cfg.addr6_lo, cfg.host6_lo = which == "a" and 1 or 2, which == "a" and 2 or 1
     if opts.config then opts.config(cfg, which) end
     local ep = C.tl_sim_add_stack(w.sim, cfg)
     assert(ep >= 0, "cannot add a stack to the sim")
@@ -103,6 +109,12 @@ function W:connect(st, daddr, dport, sport)
   return s
 end
 
+function W:connect6(st, daddr, dport, sport)
+  local s = C.tl_connect6(st, daddr, dport, sport or 0, self:now(), self.err)
+  assert(s ~= nil, "tl_connect6: " .. core.strerror(self.err[0]))
+  return s
+end
+
 function W:state(s) return ffi.string(C.tl_state_name(C.tl_sock_state(s))) end
 
 function W:info(s)
@@ -112,10 +124,10 @@ function W:info(s)
 end
 
 -- Connect a -> b:port and accept; returns client, server, listener.
-function W:establish(port)
+function W:establish(port, v6)
   port = port or 80
   local l = self:listen(self.b, port)
-  local c = self:connect(self.a, self.addr_b, port)
+  local c = v6 and self:connect6(self.a, self.addr6_b, port) or self:connect(self.a, self.addr_b, port)
   local srv
   self:run_until(function()
     if srv == nil then

@@ -35,6 +35,8 @@ describe("tcplua command line", function()
       { "--loss 'state'", "%-%-loss" }, { "--loss 'gemodel 1% x'", "%-%-loss" },
       { "--delay '10ms 2ms distribution cauchy'", "%-%-delay" }, { "--slot '20ms 10ms'", "%-%-slot" },
       { "--rate '1mbit 20 x'", "%-%-rate" }, { "--netem 'loss 1% ecn'", "%-%-netem" },
+      { "--addr6 fd77::2::1", "%-%-addr6" }, { "--addr6 ff02::1", "%-%-addr6" }, { "--host6 fd77::1/128", "%-%-host6" },
+      { "--ipv6 maybe", "%-%-ipv6" }, { "--addr fd77:::2", "%-%-addr" },
     }) do
       local out, rc = run(case[1] .. " x.lua")
       assert.equal(2, rc, case[1] .. ": " .. out)
@@ -56,6 +58,7 @@ describe("tcplua command line", function()
       "--reorder '10% 25% gap 5'", "--rate '1mbit 20 48 5'", "--slot '10ms 20ms packets 4 bytes 3000'",
       "--slot 'distribution pareto 10ms 2ms'", "--netem 'delay 20ms 5ms loss state 1% slot 5ms rate 10mbit'",
       "--mtu 9000", "--seed 42", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
+      "--addr6 fd00::5 --host6 fd00::1/48", "--addr fd00::5 --host fd00::1", "--no-ipv6", "--ipv6 off", "--ipv6 on",
     }) do
       local out, rc = run(opts .. " /nonexistent/x.lua")
       assert.equal(1, rc, opts .. ": " .. out)

@@ -57,6 +57,7 @@ end
 
 M.accept = C.tl_accept            -- (listener) -> socket or NULL
 M.connect = C.tl_connect_sock     -- (s, addr, port, sport, now) -> 0 or error
+M.connect6 = C.tl_connect_sock6   -- (s, 16-byte address string, port, sport, now) -> 0 or error
 M.close = C.tl_close              -- (s, now)
 M.abort = C.tl_abort              -- (s, now)
 M.shutdown = C.tl_shutdown        -- (s, now) -> 0 or error
@@ -77,6 +78,14 @@ M.set_user = C.tl_sock_set_user
 function M.addrs(s)
   C.tl_sock_addrs(s, addr_out, port_out, addr_out + 1, port_out + 1)
   return addr_out[0], port_out[0], addr_out[1], port_out[1]
+end
+
+-- 6, local and remote address (16-byte strings) for a connection over
+-- IPv6; 4 otherwise (M.addrs then has its addresses).
+local a6_l, a6_r = ffi.new("uint8_t[16]"), ffi.new("uint8_t[16]")
+function M.family(s)
+  if C.tl_sock_family(s, a6_l, a6_r) ~= 6 then return 4 end
+  return 6, ffi.string(a6_l, 16), ffi.string(a6_r, 16)
 end
 
 -- The tl_tcp_info of s (valid until the next call), or nil, error code.
