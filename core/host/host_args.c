@@ -24,6 +24,7 @@ static const char usage[] =
     "  --attach          use an existing, already configured TUN named by --dev;\n"
     "                    it is left in place on exit\n"
     "  --seed N          seed for every PRNG in the stack (default: random)\n"
+    "  --cc NAME         congestion control: reno, newreno, cubic or bbr (default cubic)\n"
     "  -q, --quiet       no start-up line\n"
     "  --stats           print every counter as 'name value' on exit\n"
     "  --lua-timeout MS  a Lua step (handler, callback, hook, timer) that runs longer than MS ms\n"
@@ -99,6 +100,7 @@ enum {
   OPT_IPV6,
   OPT_SLOT,
   OPT_NETEM,
+  OPT_CC,
   OPT_GATEWAY,
   OPT_NS_A,
   OPT_NS_B,
@@ -140,6 +142,7 @@ static const struct option long_opts[] = {
     {"ipv6", required_argument, 0, OPT_IPV6},
     {"slot", required_argument, 0, OPT_SLOT},
     {"netem", required_argument, 0, OPT_NETEM},
+    {"cc", required_argument, 0, OPT_CC},
     {"gateway", no_argument, 0, OPT_GATEWAY},
     {"ns-a", required_argument, 0, OPT_NS_A},
     {"ns-b", required_argument, 0, OPT_NS_B},
@@ -368,6 +371,7 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   o->impair.reorder_gap = 3;
   o->impair.queue_max = 4096;
   o->lua_timeout_us = 500 * 1000;
+  o->cc = -1;
   gateway_defaults(o);
   opterr = 0; /* our messages name the flag and point at --help */
   int c, rc;
@@ -377,6 +381,10 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
     uint64_t u;
     if (c >= OPT_NS_A && c <= OPT_MTU_B) {
       if ((rc = gateway_flag(c, optarg, o)) >= 0) return rc;
+      continue;
+    }
+    if ((c >= OPT_LOSS && c <= OPT_SIZE_LIMIT) || c == OPT_SLOT || c == OPT_NETEM) {
+      if ((rc = impair_flag(c, optarg, o)) >= 0) return rc;
       continue;
     }
     switch (c) {
@@ -410,18 +418,6 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
     case OPT_IPV6:
       if ((rc = parse_addr_flag(c, o)) >= 0) return rc;
       break;
-    case OPT_LOSS:
-    case OPT_REORDER:
-    case OPT_DUPLICATE:
-    case OPT_CORRUPT:
-    case OPT_DELAY:
-    case OPT_JITTER:
-    case OPT_RATE:
-    case OPT_SIZE_LIMIT:
-    case OPT_SLOT:
-    case OPT_NETEM:
-      if ((rc = impair_flag(c, optarg, o)) >= 0) return rc;
-      break;
     case OPT_GATEWAY: o->gateway = 1; break;
     case OPT_PCAP:
       if (!*optarg) return bad_value("pcap", optarg, "a file name");
@@ -436,6 +432,15 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
       o->no_offload = !strcmp(optarg, "off");
       break;
+    case OPT_CC: {
+      /* TL_OPT_CONGESTION's numbering (the tcp_cc option, config.def). */
+      static const char *const names[] = {"reno", "newreno", "cubic", "bbr"};
+      o->cc = -1;
+      for (int i = 0; i < 4; i++)
+        if (!strcmp(optarg, names[i])) o->cc = i;
+      if (o->cc < 0) return bad_value("cc", optarg, "reno, newreno, cubic or bbr");
+      break;
+    }
     case OPT_LUA_TIMEOUT:
       /* Up to an hour: longer is "off" in all but name, and says 0. */
       if (host_parse_duration_us(optarg, &o->lua_timeout_us) < 0 || o->lua_timeout_us > 3600u * 1000000u ||

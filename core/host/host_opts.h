@@ -28,6 +28,7 @@ struct host_opts {
   int trace;               /* --trace */
   int no_offload;          /* --offload off */
   uint32_t lua_timeout_us; /* --lua-timeout; 0: off */
+  int cc;                  /* --cc: TL_OPT_CONGESTION value, -1 the stack's default */
   /* --gateway (docs/gateway.md): two TUNs, side a and side b, and the
    * stack forwards between them. */
   int gateway;

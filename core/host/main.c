@@ -194,6 +194,7 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
     cfg.host6_lo = cfg.host6_lo << 8 | o->host6[8 + i];
   }
   cfg.prefix6 = o->prefix6;
+  if (o->cc >= 0) cfg.tcp_cc = (uint8_t)o->cc;
   if (o->has_seed) {
     cfg.seed = o->seed;
   } else {

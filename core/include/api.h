@@ -169,7 +169,7 @@ enum tl_opt {
   TL_OPT_MSS = 9,          /* clamp our advertised and used MSS */
   TL_OPT_LINGER_MS = 10,
   TL_OPT_USER_TIMEOUT_MS = 11,
-  TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438, default) */
+  TL_OPT_CONGESTION = 12,  /* 0 Reno (RFC 5681), 1 NewReno (RFC 6582), 2 CUBIC (RFC 9438), 3 BBR v1 (draft-cardwell-iccrg-bbr-congestion-control-00); default: the tcp_cc option */
   TL_OPT_RECOVERY = 13,    /* loss detection with SACK: 0 RACK-TLP (RFC 8985, default), 1 DupThresh (RFC 6675) */
   TL_OPT_SYNCOOKIES = 14,  /* listeners: 1 SYN cookies while the SYN queue is full (RFC 4987 3.6), 0 drop */
   /* Which options the handshake offers (default 1): set before tl_connect_sock

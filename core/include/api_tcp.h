@@ -37,4 +37,18 @@ void tl_tcp_accept_options(tl_stack *st, int timestamps, int sack);
 /* CUBIC's t (RFC 9438 4.2): the time its curve has run in the current
  * epoch as of now, in microseconds; -1 when no epoch has started. */
 int64_t tl_tcp_cubic_elapsed_us(const tl_sock *s, int64_t now);
+/* BBR's model (TL_OPT_CONGESTION 3, core/tcp/cc/tcp_cc_bbr.c). mode: 0
+ * STARTUP, 1 DRAIN, 2 PROBE_BW, 3 PROBE_RTT; gains in 1/256. All zero
+ * before the first ACK of data. TL_EINVAL if the socket does not use BBR. */
+typedef struct tl_bbr_info {
+  uint64_t bw_bps;          /* bottleneck bandwidth estimate, bits per second */
+  uint64_t pacing_rate_bps; /* pacing_gain x bw (computed; the sender is cwnd-limited) */
+  uint32_t min_rtt_us;      /* round-trip propagation estimate, 0 none */
+  uint32_t bdp;             /* bw x min_rtt, bytes */
+  uint32_t round;           /* round trips counted */
+  uint16_t pacing_gain, cwnd_gain;
+  uint8_t mode;
+  uint8_t full_bw_reached;
+} tl_bbr_info;
+int tl_tcp_bbr_info(const tl_sock *s, tl_bbr_info *i);
 #endif

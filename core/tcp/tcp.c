@@ -58,7 +58,7 @@ struct tl_sock *tcp_sock_new(tl_stack *st) {
   tl_ring_init(&s->snd, c->tcp_sndbuf);
   tl_ring_init(&s->rcv, c->tcp_rcvbuf);
   tcp_buf_init(st, s);
-  s->cc = &tl_cc_cubic; /* RFC 9438 */
+  s->cc = tl_cc_by_index(c->tcp_cc); /* CUBIC (RFC 9438) unless the tcp_cc option says */
   s->cubic.epoch = -1;
   s->recovery_dupack = c->tcp_recovery == 1;
   s->rto_us = c->tcp_rto_initial_us ? c->tcp_rto_initial_us : 1; /* RFC 6298 2.1 */

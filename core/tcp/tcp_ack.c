@@ -304,6 +304,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
   if (s->sack_ok && h->opt.sack_n) sack_news = tcp_sack_record(s, h) > 0;
   uint32_t win = tcp_peer_window(s, h);
   int dup = 0, was_recovering = s->in_recovery, rack = tcp_rack_active(s);
+  int model = tcp_cc_wants_rate(s); /* the module sets cwnd from rate samples (BBR) */
   if (tl_seq_lt(s->snd_una, ack)) {
     tcp_ack_new(st, s, ack, h->opt.has_ts ? h->opt.ts_ecr : 0, now);
   } else if (ack == s->snd_una && h->len == 0 && !(h->flags & (TL_TH_SYN | TL_TH_FIN)) &&
@@ -316,12 +317,13 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
     dup = 1;
   }
   /* RFC 8985 6.2: RACK judges losses by time on every ACK. */
-  int started = rack && tcp_rack_ack(st, s, h, una_before, was_recovering, now) == 2;
+  int started = (rack || s->rack) && tcp_rack_ack(st, s, h, una_before, was_recovering, now) == 2;
+  if (model) tcp_cc_model_ack(s, now); /* instead of PRR below */
   if (s->in_recovery && s->sack_ok) {
     /* RFC 6937 DeliveredData: the change in SND.UNA plus the change in
      * SACKed bytes (those the cumulative ACK swallowed count once). */
     int64_t delivered = (int64_t)(s->snd_una - una_before) + (int64_t)tl_asm_bytes(tcp_sacked(s)) - sacked_before;
-    tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
+    if (!model) tcp_prr_ack(s, delivered > 0 ? (uint32_t)delivered : 0);
     if (rack) {
       /* RFC 6675 5 step 4.3: the first retransmission goes at once,
        * whatever PRR allows. */
@@ -331,7 +333,7 @@ int tcp_process_ack(tl_stack *st, struct tl_sock *s, const struct tl_ip_meta *ip
     } else {
       tcp_sack_rexmit(st, s, now);
     }
-  } else if (s->in_recovery && (dup || s->snd_una != una_before)) {
+  } else if (s->in_recovery && !model && (dup || s->snd_una != una_before)) {
     /* RFC 6937 3 without SACK: DeliveredData is the change in SND.UNA
      * plus one MSS per duplicate ACK (the one that started recovery
      * included), less what duplicates already credited. */

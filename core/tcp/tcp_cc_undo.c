@@ -23,6 +23,9 @@ void tcp_undo_arm(tl_stack *st, struct tl_sock *s, int64_t now) {
   struct tl_cc_undo *u = tcp_undo_of(s);
   if (u) u->armed = u->rto = 0;
   if (!(s->ts_ok || s->sack_ok) || st->cfg.tcp_no_undo) return;
+  /* A module that sets the window from its model on every ACK (BBR) does
+   * not cut it for a loss: there is nothing to undo. */
+  if (tcp_cc_wants_rate(s)) return;
   /* The segment at SND.UNA was already resent by the last SACK recovery
    * (a hole beyond its `recover`): an ACK for that earlier copy would echo
    * a TSval older than this one, and that copy arriving beside this one

@@ -5,6 +5,7 @@
 
 #include "csum.h"
 #include "ipv6.h"
+#include "tcp_cc.h"
 #include "tcp_tcb.h"
 
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
@@ -160,6 +161,7 @@ static void sent(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
   /* Retransmissions (RTO, fast retransmit) may carry bytes or a FIN never
    * sent before: SND.MAX must cover them or their ACK looks premature. */
   if (len) {
+    tcp_pace_sent(s, len, now);
     s->data_segs_out++;
     if (tl_seq_lt(seq, s->snd_max)) {
       s->bytes_retrans += len;
@@ -367,6 +369,22 @@ int tcp_urgent_ahead(const struct tl_sock *s, uint32_t seq) {
   return s->snd_urg && tl_seq_gt(s->snd_up, seq);
 }
 
+/* Pacing (BBR, tcp_rate.c): not yet time for the next segment. The
+ * connection's timer wakes the sender then, through the slot a tx batch
+ * uses (out_owed at t_delack, tcp_timer.c), so pacing costs the TCB
+ * nothing. */
+static int pace_hold(tl_stack *st, struct tl_sock *s, int64_t now) {
+  int64_t at = tcp_pace_wait(s, now);
+  if (!at) return 0;
+  s->out_owed = 1;
+  if (at < s->t_delack) {
+    s->t_delack = at;
+    tcp_timer_update(st, s);
+  }
+  TL_COUNT(st, tcp_pace_wait);
+  return 1;
+}
+
 /* Sends what the windows, Nagle and SWS avoidance allow. Returns 1 if
  * anything went out. */
 static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
@@ -386,7 +404,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
      * peer sees carries URG (as Linux); neither Nagle nor SWS avoidance
      * holds it back (Linux tcp_nagle_test). */
     int urgent = tcp_urgent_ahead(s, s->snd_nxt);
-    uint32_t max = urgent ? s->snd_mss : tcp_seg_max(st, s);
+    uint32_t max = urgent ? s->snd_mss : tcp_pace_burst(s, tcp_seg_max(st, s));
     uint32_t len = min_u32(min_u32(avail, usable), max);
     int fin_now =
         s->fin_queued && !s->fin_acked && s->snd_nxt + len == data_end && tl_seq_leq(s->snd_nxt, data_end);
@@ -413,8 +431,12 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
       int idle = s->snd_nxt == s->snd_una;
       if (!((all || len >= s->max_sndwnd / 2) && (s->nodelay || idle))) break;
     }
+    if (pace_hold(st, s, now)) break;
     int fresh = tl_seq_geq(s->snd_nxt, s->snd_max);
-    if (s->snd_una == s->snd_max) s->una_since = now; /* user timeout starts (RFC 5482) */
+    if (s->snd_una == s->snd_max) {
+      s->una_since = now; /* user timeout starts (RFC 5482) */
+      if (s->cc->on_tx_start) s->cc->on_tx_start(s, now);
+    }
     uint32_t used = xmit(st, s, s->snd_nxt, len, 1, now);
     if (fresh && !s->rtt_timing && used) {
       /* RFC 6298 3: time one segment per RTT. */
@@ -428,6 +450,7 @@ static int send_data(tl_stack *st, struct tl_sock *s, int64_t now) {
     if (used == 0) break;
   }
   if (sent && tcp_rack_active(s)) tcp_rack_timer(st, s, now); /* RFC 8985 7.2: a probe after new data */
+  if (tcp_cc_wants_rate(s)) tcp_rate_check_app_limited(s, unsent(s));
   if (sent && s->notsent_blocked) tcp_notsent_wake(st, s, unsent(s));
   if (s->snd_una == s->snd_max && unsent(s) && s->t_rtx == TL_T_OFF) {
     s->persist = 1;

@@ -21,53 +21,37 @@
 
 #include "tcp_cc.h"
 #include "tcp_tcb.h"
+#include "tcp_txlog.h"
 
-enum { SEG_SACKED = 1, SEG_LOST = 2, SEG_RETRANS = 4 };
 enum { LOG_CAP0 = 32, LOG_CAP_MAX = 16384 };
-
-struct tl_txseg {
-  int64_t xmit; /* when the range last left */
-  uint32_t start, end;
-  uint32_t flags;
-};
-
-struct tl_rack {
-  struct tl_txseg *seg; /* seg[head .. head+n), by sequence */
-  uint32_t head, n, cap;
-  /* RFC 8985 6.1 */
-  int64_t xmit;      /* RACK.xmit_ts: of the most recently sent delivered range */
-  uint32_t end_seq;  /* RACK.end_seq */
-  uint32_t rtt;      /* RACK.rtt */
-  uint32_t min_rtt;  /* RACK.min_RTT (0: no sample yet) */
-  uint32_t fack;     /* RACK.fack: the highest end delivered */
-  uint32_t dsack_round;
-  uint32_t tlp_end; /* TLP.end_seq */
-  int64_t reo_at;   /* the reordering timer's deadline, TL_T_OFF none */
-  uint8_t reo_mult, reo_persist;
-  uint8_t has_sample, reordering_seen, dsack_round_on, dsack_seen;
-  uint8_t tlp_on, tlp_retrans;
-};
 
 static struct tl_txseg *seg_at(struct tl_rack *r, uint32_t i) { return &r->seg[r->head + i]; }
 
 static struct tl_rack *rack_get(struct tl_sock *s) {
-  if (s->rack) return s->rack;
-  struct tl_rack *r = calloc(1, sizeof *r);
-  if (r) r->seg = malloc(LOG_CAP0 * sizeof *r->seg);
+  struct tl_rack *r = s->rack;
+  if (r && r->seg) return r;
+  if (!r) r = calloc(1, sizeof *r);
+  if (r && !r->seg) r->seg = malloc(LOG_CAP0 * sizeof *r->seg);
   if (!r || !r->seg) {
-    free(r);
-    /* Out of memory: RFC 6675 DupThresh recovery needs no log. */
+    if (r && r != s->rack) free(r);
+    /* Out of memory: RFC 6675 DupThresh recovery needs no log (and BBR
+     * goes without rate samples, its window where it was). */
     s->recovery_dupack = 1;
     TL_COUNT(s->st, tcp_loss_nomem);
     return NULL;
   }
+  int fresh = r != s->rack;
   r->cap = LOG_CAP0;
+  r->head = r->n = 0;
   r->reo_mult = 1;
   r->reo_at = TL_T_OFF;
   r->fack = r->end_seq = r->tlp_end = r->dsack_round = s->snd_una;
+  if (fresh) tcp_rate_init(s, &r->rate);
   s->rack = r;
   return r;
 }
+
+struct tl_rack *tcp_txlog_get(struct tl_sock *s) { return rack_get(s); }
 
 void tcp_rack_free(struct tl_sock *s) {
   if (!s->rack) return;
@@ -77,6 +61,10 @@ void tcp_rack_free(struct tl_sock *s) {
 }
 
 int tcp_rack_active(const struct tl_sock *s) { return s->sack_ok && !s->recovery_dupack; }
+
+/* The log is kept for RACK, and for a congestion control that wants
+ * delivery rate samples (BBR) with or without SACK. */
+static int log_wanted(const struct tl_sock *s) { return tcp_rack_active(s) || tcp_cc_wants_rate(s); }
 
 /* Room for one more record at the end: slide down or grow. */
 static int make_room(struct tl_rack *r) {
@@ -125,7 +113,7 @@ static uint32_t find(struct tl_rack *r, uint32_t seq) {
 /* Every range [seq, seq + used) that leaves: a new record, or, for a
  * retransmission, the records it covers take the new time. */
 void tcp_rack_on_xmit(struct tl_sock *s, uint32_t seq, uint32_t used, int64_t now) {
-  if (!used || !tcp_rack_active(s)) return;
+  if (!used || !log_wanted(s)) return;
   struct tl_rack *r = rack_get(s);
   if (!r) return;
   uint32_t end = seq + used;
@@ -138,12 +126,14 @@ void tcp_rack_on_xmit(struct tl_sock *s, uint32_t seq, uint32_t used, int64_t no
       struct tl_txseg *e = seg_at(r, i);
       e->xmit = now;
       e->flags = SEG_RETRANS;
+      tcp_rate_sent(s, &r->rate, e, now);
     }
     if (!tl_seq_gt(end, log_end)) return;
     seq = log_end; /* the retransmission carried new bytes too */
   }
   struct tl_txseg *last = r->n ? seg_at(r, r->n - 1) : NULL;
-  if (last && last->end == seq && last->xmit == now && last->flags == 0) {
+  if (last && last->end == seq && last->xmit == now && (last->flags & ~(uint32_t)SEG_APPLIM) == 0 &&
+      last->delivered == r->rate.delivered && !!(last->flags & SEG_APPLIM) == !!r->rate.app_limited) {
     last->end = end;
     return;
   }
@@ -161,6 +151,7 @@ void tcp_rack_on_xmit(struct tl_sock *s, uint32_t seq, uint32_t used, int64_t no
   e->end = end;
   e->xmit = now;
   e->flags = 0;
+  tcp_rate_sent(s, &r->rate, e, now);
 }
 
 /* RFC 8985 6.2 step 2: RACK_sent_after. */
@@ -206,7 +197,8 @@ static void take_sacks(struct tl_sock *s, struct tl_rack *r, uint32_t tsecr, int
       split(r, i, be);
       struct tl_txseg *e = seg_at(r, i);
       if (e->flags & SEG_SACKED || tl_seq_lt(e->start, bs) || tl_seq_gt(e->end, be)) continue;
-      e->flags = (e->flags & SEG_RETRANS) | SEG_SACKED;
+      e->flags = (e->flags & (SEG_RETRANS | SEG_APPLIM)) | SEG_SACKED;
+      tcp_rate_delivered(&r->rate, e, now);
       delivered(s, r, e, tsecr, now);
     }
   }
@@ -333,10 +325,14 @@ int tcp_rack_ack(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
   struct tl_rack *r = s->rack;
   if (!r) return 0;
   uint32_t tsecr = h->opt.has_ts ? h->opt.ts_ecr : 0;
+  tcp_rate_ack_begin(&r->rate, 0); /* the caller knows the pipe before the ACK */
   /* Cumulatively acknowledged records: delivered unless SACKed before. */
   while (r->n && !tl_seq_gt(seg_at(r, 0)->end, s->snd_una)) {
     struct tl_txseg *e = seg_at(r, 0);
-    if (!(e->flags & SEG_SACKED)) delivered(s, r, e, tsecr, now);
+    if (!(e->flags & SEG_SACKED)) {
+      tcp_rate_delivered(&r->rate, e, now);
+      delivered(s, r, e, tsecr, now);
+    }
     r->head++;
     r->n--;
   }
@@ -345,11 +341,19 @@ int tcp_rack_ack(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
      * run ahead of what arrived and the rest look reordered. */
     struct tl_txseg *e = seg_at(r, 0), front = *e;
     front.end = s->snd_una;
-    if (!(e->flags & SEG_SACKED)) delivered(s, r, &front, tsecr, now);
+    if (!(e->flags & SEG_SACKED)) {
+      tcp_rate_delivered(&r->rate, &front, now);
+      delivered(s, r, &front, tsecr, now);
+    }
     e->start = s->snd_una;
   }
   if (!r->n) r->head = 0;
-  if (h->opt.sack_n) take_sacks(s, r, tsecr, now);
+  if (h->opt.sack_n && s->sack_ok) take_sacks(s, r, tsecr, now);
+  if (!tcp_rack_active(s)) {
+    /* Kept for the rate samples only (no SACK, or DupThresh recovery). */
+    tcp_rate_gen(s, &r->rate, 0, now);
+    return 1;
+  }
 
   /* RFC 8985 7.4: the probe's fate. A retransmitted probe that the ACK
    * covers, without a D-SACK saying it arrived twice, repaired a real
@@ -367,7 +371,9 @@ int tcp_rack_ack(tl_stack *st, struct tl_sock *s, const struct tl_tcp_hdr *h, ui
   }
   reo_adapt(s, r, was_recovering && !s->in_recovery);
   int before = s->in_recovery;
-  if (detect_loss(st, s, r, now)) start_recovery(st, s, r, now);
+  uint32_t lost = detect_loss(st, s, r, now);
+  if (lost) start_recovery(st, s, r, now);
+  tcp_rate_gen(s, &r->rate, lost, now);
   return !before && s->in_recovery ? 2 : 1;
 }
 
@@ -492,7 +498,7 @@ void tcp_rack_on_rto(struct tl_sock *s) {
   struct tl_rack *r = s->rack;
   if (!r) return;
   for (uint32_t i = 0; i < r->n; i++)
-    seg_at(r, i)->flags &= SEG_RETRANS;
+    seg_at(r, i)->flags &= SEG_RETRANS | SEG_APPLIM;
   r->reo_at = TL_T_OFF;
   r->tlp_on = 0;
 }
@@ -501,5 +507,13 @@ void tcp_rack_on_rto(struct tl_sock *s) {
  * (its records are all acknowledged, whether or not tcp_rack_ack has
  * popped them yet); RACK's RTT memory is cheap to learn again. */
 void tcp_rack_idle(struct tl_sock *s) {
-  if (s->rack && s->snd_una == s->snd_max) tcp_rack_free(s);
+  if (!s->rack || s->snd_una != s->snd_max) return;
+  if (!tcp_cc_wants_rate(s)) {
+    tcp_rack_free(s);
+    return;
+  }
+  /* BBR's model (tcp_txlog.h) outlives the idle period; the records go. */
+  free(s->rack->seg);
+  s->rack->seg = NULL;
+  s->rack->n = s->rack->head = s->rack->cap = 0;
 }

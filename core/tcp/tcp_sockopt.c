@@ -6,8 +6,20 @@
 #include "seq.h"
 #include "tcp_cc.h"
 #include "tcp_tcb.h"
+#include "tcp_txlog.h"
 
 /* Before our SYN (or SYN-ACK) has gone out the offer may still change. */
+static const struct tl_cc_ops *const cc_by_index[] = {&tl_cc_reno, &tl_cc_newreno, &tl_cc_cubic, &tl_cc_bbr};
+enum { CC_COUNT = sizeof cc_by_index / sizeof cc_by_index[0] };
+
+const struct tl_cc_ops *tl_cc_by_index(int64_t v) { return v >= 0 && v < CC_COUNT ? cc_by_index[v] : NULL; }
+
+int tl_cc_index(const struct tl_cc_ops *cc) {
+  for (int i = 0; i < CC_COUNT; i++)
+    if (cc_by_index[i] == cc) return i;
+  return 0;
+}
+
 static int before_syn(const struct tl_sock *s) { return s->state == TL_CLOSED || s->state == TL_LISTEN; }
 
 #define NOTSENT_MAX_KB 2047 /* what notsent_lowat_kb holds */
@@ -160,13 +172,14 @@ int tl_setopt(tl_sock *s, int opt, int64_t v) {
   case TL_OPT_CORK:
   case TL_OPT_NOTSENT_LOWAT: return tcp_sockopt_set(s, opt, v);
   case TL_OPT_CONGESTION: {
-    const struct tl_cc_ops *cc = v == 0 ? &tl_cc_reno : v == 1 ? &tl_cc_newreno : v == 2 ? &tl_cc_cubic : NULL;
+    const struct tl_cc_ops *cc = tl_cc_by_index(v);
     if (!cc) return TL_EINVAL;
     if (cc != s->cc && tl_tcp_synchronized(s->state)) {
       s->in_recovery = 0; /* keep cwnd/ssthresh; the new module takes over from here */
       s->dupacks = 0;
       s->cc_acc = 0;
       s->cubic.epoch = -1;
+      if (s->rack) s->rack->bbr.on = 0; /* BBR's model starts afresh */
     }
     s->cc = cc;
     return 0;
@@ -204,7 +217,7 @@ int64_t tl_getopt(const tl_sock *s, int opt) {
   case TL_OPT_MSS: return s->user_mss ? s->user_mss : s->snd_mss;
   case TL_OPT_LINGER_MS: return s->linger_ms;
   case TL_OPT_USER_TIMEOUT_MS: return s->user_timeout_ms;
-  case TL_OPT_CONGESTION: return s->cc == &tl_cc_cubic ? 2 : s->cc == &tl_cc_newreno ? 1 : 0;
+  case TL_OPT_CONGESTION: return tl_cc_index(s->cc);
   case TL_OPT_SYNCOOKIES: return s->listener ? !s->no_syncookies : TL_EINVAL;
   default: return tcp_sockopt_get(s, opt);
   }

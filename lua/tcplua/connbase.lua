@@ -98,8 +98,8 @@ local OPT = sock.OPT
 M.OPTS = OPT
 
 -- TL_OPT_CONGESTION takes a module name from Lua (core/tcp/tcp_cc.h).
-local CC = { reno = 0, newreno = 1, cubic = 2 }
-local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic" }
+local CC = { reno = 0, newreno = 1, cubic = 2, bbr = 3 }
+local CC_NAME = { [0] = "reno", [1] = "newreno", [2] = "cubic", [3] = "bbr" }
 -- TL_OPT_RECOVERY: loss detection with SACK (core/tcp/tcp_rack.c).
 local RECOVERY = { rack = 0, dupack = 1 }
 local RECOVERY_NAME = { [0] = "rack", [1] = "dupack" }
@@ -108,7 +108,7 @@ local RECOVERY_NAME = { [0] = "rack", [1] = "dupack" }
 local function optvalue(name, value)
   if OPT[name] == OPT.congestion then
     value = CC[value]
-    if not value then return nil, "congestion control must be one of cubic, newreno, reno" end
+    if not value then return nil, "congestion control must be one of bbr, cubic, newreno, reno" end
   elseif OPT[name] == OPT.recovery then
     value = RECOVERY[value]
     if not value then return nil, "recovery must be rack or dupack" end

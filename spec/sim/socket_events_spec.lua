@@ -297,7 +297,7 @@ describe("event-style servers over the sim", function()
     assert.is_true(sim:run(10000))
     assert.are.same({}, log)
     assert.are.same({ 1, "newreno" }, seen)
-    assert.are.same({ nil, "congestion control must be one of cubic, newreno, reno" },
+    assert.are.same({ nil, "congestion control must be one of bbr, cubic, newreno, reno" },
       { a.listen(8, echo, { congestion = "vegas" }) })
   end)
 

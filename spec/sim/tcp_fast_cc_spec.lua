@@ -59,12 +59,12 @@ describe("congestion control selection", function()
     local b = bulkpeer.new { seed = 1, latency_us = 1000 }
     assert.are.equal("cubic", name(b.s))
     assert.are.equal(2, tonumber(C.tl_getopt(b.s, C.TL_OPT_CONGESTION)))
-    for v, n in pairs({ [0] = "reno", [1] = "newreno", [2] = "cubic" }) do
+    for v, n in pairs({ [0] = "reno", [1] = "newreno", [2] = "cubic", [3] = "bbr" }) do
       assert.are.equal(0, C.tl_setopt(b.s, C.TL_OPT_CONGESTION, v))
       assert.are.equal(n, name(b.s))
       assert.are.equal(v, tonumber(C.tl_getopt(b.s, C.TL_OPT_CONGESTION)))
     end
-    assert.are.equal(C.TL_EINVAL, C.tl_setopt(b.s, C.TL_OPT_CONGESTION, 3))
+    assert.are.equal(C.TL_EINVAL, C.tl_setopt(b.s, C.TL_OPT_CONGESTION, 4))
     -- switching mid-transfer keeps the connection moving
     b:run(20000)
     assert.are.equal(0, C.tl_setopt(b.s, C.TL_OPT_CONGESTION, 1))

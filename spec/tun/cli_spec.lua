@@ -30,7 +30,7 @@ describe("tcplua command line", function()
   it("rejects bad option values with exit 2, naming the flag", function()
     for _, case in ipairs({
       { "--loss 150%", "%-%-loss" }, { "--loss abc", "%-%-loss" }, { "--delay 5parsecs", "%-%-delay" },
-      { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--addr 10.0.0.300", "%-%-addr" },
+      { "--rate 10mbitz", "%-%-rate" }, { "--mtu 70000", "%-%-mtu" }, { "--cc vegas", "%-%-cc" }, { "--addr 10.0.0.300", "%-%-addr" },
       { "--host 10.0.0.1/40", "%-%-host" }, { "--seed -1", "%-%-seed" }, { "--reorder 2", "%-%-reorder" },
       { "--loss 'state'", "%-%-loss" }, { "--loss 'gemodel 1% x'", "%-%-loss" },
       { "--delay '10ms 2ms distribution cauchy'", "%-%-delay" }, { "--slot '20ms 10ms'", "%-%-slot" },
@@ -57,7 +57,7 @@ describe("tcplua command line", function()
       "--delay '20ms 5ms 25% distribution normal'", "--duplicate '1% 50%'", "--corrupt 0.1%,25%",
       "--reorder '10% 25% gap 5'", "--rate '1mbit 20 48 5'", "--slot '10ms 20ms packets 4 bytes 3000'",
       "--slot 'distribution pareto 10ms 2ms'", "--netem 'delay 20ms 5ms loss state 1% slot 5ms rate 10mbit'",
-      "--mtu 9000", "--seed 42", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
+      "--mtu 9000", "--seed 42", "--cc bbr", "--addr 10.1.2.3 --host 10.1.2.1/24", "--dev tl7 --attach -q --stats",
       "--addr6 fd00::5 --host6 fd00::1/48", "--addr fd00::5 --host fd00::1", "--no-ipv6", "--ipv6 off", "--ipv6 on",
     }) do
       local out, rc = run(opts .. " /nonexistent/x.lua")
