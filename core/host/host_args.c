@@ -24,7 +24,8 @@ static const char usage[] =
     "  --attach          use an existing, already configured TUN named by --dev;\n"
     "                    it is left in place on exit\n"
     "  --seed N          seed for every PRNG in the stack (default: random)\n"
-    "  --cc NAME         congestion control: reno, newreno, cubic or bbr (default cubic)\n"
+    "  --cc NAME         congestion control: reno, newreno, cubic or bbr (default: the host's\n"
+    "                    net.ipv4.tcp_congestion_control when it is one of these, else cubic)\n"
     "  -q, --quiet       no start-up line\n"
     "  --stats           print every counter as 'name value' on exit\n"
     "  --lua-timeout MS  a Lua step (handler, callback, hook, timer) that runs longer than MS ms\n"
@@ -432,15 +433,10 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
       if (strcmp(optarg, "on") && strcmp(optarg, "off")) return bad_value("offload", optarg, "on or off");
       o->no_offload = !strcmp(optarg, "off");
       break;
-    case OPT_CC: {
-      /* TL_OPT_CONGESTION's numbering (the tcp_cc option, config.def). */
-      static const char *const names[] = {"reno", "newreno", "cubic", "bbr"};
-      o->cc = -1;
-      for (int i = 0; i < 4; i++)
-        if (!strcmp(optarg, names[i])) o->cc = i;
+    case OPT_CC:
+      o->cc = host_parse_cc(optarg);
       if (o->cc < 0) return bad_value("cc", optarg, "reno, newreno, cubic or bbr");
       break;
-    }
     case OPT_LUA_TIMEOUT:
       /* Up to an hour: longer is "off" in all but name, and says 0. */
       if (host_parse_duration_us(optarg, &o->lua_timeout_us) < 0 || o->lua_timeout_us > 3600u * 1000000u ||

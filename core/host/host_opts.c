@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
 
 static int parse_double(const char *s, double *out, char **end) {
@@ -125,4 +126,23 @@ int host_parse_u64(const char *s, uint64_t max, uint64_t *out) {
   if (*end || errno || v > max) return -1;
   *out = v;
   return 0;
+}
+
+int host_parse_cc(const char *s) {
+  /* TL_OPT_CONGESTION's numbering (the tcp_cc option, config.def). */
+  static const char *const names[] = {"reno", "newreno", "cubic", "bbr"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(s, names[i])) return i;
+  return -1;
+}
+
+int host_default_cc(void) {
+  FILE *f = fopen("/proc/sys/net/ipv4/tcp_congestion_control", "r");
+  if (!f) return -1;
+  char name[32] = "";
+  int ok = fscanf(f, "%31s", name) == 1;
+  fclose(f);
+  if (!ok) return -1;
+  if (!strcmp(name, "reno")) return host_parse_cc("newreno");
+  return host_parse_cc(name);
 }

@@ -58,4 +58,12 @@ int host_parse_prefix_addr(const char *s, uint32_t *addr, uint8_t *prefix); /* "
 int host_parse_ipv6(const char *s, uint8_t out[16]); /* "fd77::2" */
 int host_parse_prefix_addr6(const char *s, uint8_t addr[16], uint8_t *prefix); /* "A/P" ("A" = /64) */
 int host_parse_u64(const char *s, uint64_t max, uint64_t *out);
+/* "reno", "newreno", "cubic", "bbr": TL_OPT_CONGESTION's value, or -1. */
+int host_parse_cc(const char *s);
+/* The congestion control a kernel socket in tcplua's network namespace
+ * gets by default (net.ipv4.tcp_congestion_control), as a
+ * TL_OPT_CONGESTION value; Linux's "reno" (Reno's window with SACK
+ * recovery) is tcplua's NewReno. -1 when it cannot be read or tcplua has
+ * no such algorithm. */
+int host_default_cc(void);
 #endif

@@ -194,7 +194,11 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
     cfg.host6_lo = cfg.host6_lo << 8 | o->host6[8 + i];
   }
   cfg.prefix6 = o->prefix6;
-  if (o->cc >= 0) cfg.tcp_cc = (uint8_t)o->cc;
+  /* Like a kernel socket beside it, tcplua takes the host's congestion
+   * control unless told otherwise: compared with the kernel, both then run
+   * one algorithm (under random loss the algorithm decides the goodput). */
+  int cc = o->cc >= 0 ? o->cc : host_default_cc();
+  if (cc >= 0) cfg.tcp_cc = (uint8_t)cc;
   if (o->has_seed) {
     cfg.seed = o->seed;
   } else {

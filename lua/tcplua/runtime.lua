@@ -314,6 +314,7 @@ function R:config()
     t.rcvbuf = tonumber(c.tcp_rcvbuf)
     t.backlog = tonumber(c.tcp_backlog)
     t.syncookies = c.tcp_no_syncookies == 0
+    t.congestion = ({ [0] = "reno", "newreno", "cubic", "bbr" })[c.tcp_cc]
   end
   for k, v in pairs(self.extra_config) do t[k] = v end
   return t
