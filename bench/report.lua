@@ -369,6 +369,45 @@ else
   end
 end
 w()
+-- The gateway (scripts/bench gateway_section): forwarding between two
+-- namespaces, tcplua --gateway against a kernel router namespace.
+local gw = { secs = tonumber(raw.gw_secs), rows = {} }
+do
+  local k = parse(raw.gw_kernel)
+  local kl = parse(raw.gw_kernel_loss1)
+  local rows = {
+    { "no hook, no fault", "gw_tcplua", k, 0.8 },
+    { "no-op Lua hook", "gw_tcplua_noop", k, nil },
+    { "1 % loss policy (fault.loss)", "gw_tcplua_loss1", kl, nil },
+  }
+  for _, r in ipairs(rows) do
+    local t = parse(raw[r[2]])
+    local tv, kv = num(t, "gbps"), num(r[3], "gbps")
+    gw.rows[#gw.rows + 1] = { what = r[1], tcplua = tv, kernel = kv, ratio = tv and kv and kv > 0 and tv / kv or nil,
+      target = r[4], why_t = not tv and why(t, "gbps") or nil, why_k = not kv and why(r[3], "gbps") or nil,
+      raw = raw[r[2]] }
+  end
+end
+w("### Gateway: forwarding between two namespaces (tcplua --gateway, docs/gateway.md)")
+w()
+if not raw.gw_kernel then
+  w("Not run (`BENCH_ONLY=gateway` measures it alone).")
+else
+  w(("Bulk TCP (tlb_bulk, %s s) from a client namespace to a server namespace, through tcplua's two TUNs or through "
+    .. "a kernel router namespace (two veths, ip_forward). The loss rows compare the fault library's 1 %% loss with "
+    .. "nftables dropping 1 %% of the router's forwarded TCP packets, veth offloads off (so that it drops wire "
+    .. "packets, as the gateway's hook sees them)."):format(gw.secs and ("%g"):format(gw.secs) or "?"))
+  w()
+  w("| path | tcplua (Gbit/s) | kernel router (Gbit/s) | ratio | target | met |")
+  w("|---|---|---|---|---|---|")
+  for _, r in ipairs(gw.rows) do
+    w(("| %s | %s | %s | %s | %s | %s |"):format(r.what, r.tcplua and ("%.2f"):format(r.tcplua) or r.why_t,
+      r.kernel and ("%.2f"):format(r.kernel) or r.why_k, r.ratio and ("%.2fx"):format(r.ratio) or "-",
+      r.target and (">= %.1fx"):format(r.target) or "-",
+      r.target and r.ratio and (r.ratio >= r.target and "yes" or "no") or "-"))
+  end
+end
+w()
 w("### Concurrent idle connections (tcplua echo, examples/echo.lua)")
 w()
 w("| connections | result | open time | tcplua RSS growth per connection | of which Lua heap (peak, with garbage) | target < 1 KB |")
@@ -806,6 +845,6 @@ for _, r in ipairs(loss.rows) do
     ratio = r.ratio, ratio_target = r.ratio_target, met = r.met, raw_tcplua = r.raw_tcplua, raw_kernel = r.raw_kernel }
 end
 jh:write(cjson.encode({ meta = meta, figures = figures, idle = idle, hook = hook, tseq = tseq, loss = loss_json,
-  raw = raw_obj }))
+  gateway = gw, raw = raw_obj }))
 jh:write("\n")
 jh:close()

@@ -6,18 +6,20 @@
 # takes from the others (make runs it). link and ip are side by side:
 # neither sees the other. tcp/cc is part of the tcp floor (the congestion
 # controls and TCP call each other). udp sits beside tcp: neither sees
-# the other. docs/architecture.md draws the floors.
-FLOORS := wire storage net link ip tcp tcp/cc udp stack sim host
-LIB_FLOORS := wire storage net link ip tcp tcp/cc udp stack sim
-ALL_FLOOR_DIRS := include wire storage net link ip tcp tcp/cc udp stack sim host
+# the other. fwd (the gateway) sits beside ip: it forwards datagrams, and
+# meets the link boundary through its API. docs/architecture.md draws the floors.
+FLOORS := wire storage net link ip fwd tcp tcp/cc udp stack sim host
+LIB_FLOORS := wire storage net link ip fwd tcp tcp/cc udp stack sim
+ALL_FLOOR_DIRS := include wire storage net link ip fwd tcp tcp/cc udp stack sim host
 FLOOR_wire := include wire
 FLOOR_storage := include wire storage
 FLOOR_net := include wire storage net
 FLOOR_link := include wire storage net link
 FLOOR_ip := include wire storage net ip
+FLOOR_fwd := include wire storage net link fwd
 FLOOR_tcp := include wire storage net ip tcp tcp/cc
 FLOOR_tcp/cc := include wire storage net ip tcp tcp/cc
 FLOOR_udp := include wire storage net ip udp
-FLOOR_stack := include wire storage net link ip tcp tcp/cc udp stack
+FLOOR_stack := include wire storage net link ip fwd tcp tcp/cc udp stack
 FLOOR_sim := include wire storage sim
 FLOOR_host := include wire host

@@ -6,7 +6,8 @@
 local M = { _VERSION = "0.1.0" }
 
 local NAMES = { "now", "timer", "every", "spawn", "wait", "kill", "sleep", "stats", "config", "stop", "on_error",
-  "listen", "connect", "udp", "on_segment", "accept_filter", "inject", "seed" }
+  "listen", "connect", "udp", "on_segment", "accept_filter", "inject", "seed", "flows", "reset_flow",
+  "super_packets" }
 
 local function no_stack()
   error("no stack: run under the tcplua binary or use tcplua.sim", 2)

@@ -50,6 +50,17 @@ static const char usage[] =
     "  --netem 'WORDS'   a whole tc-netem argument line: 'delay 20ms 5ms 25% loss 1%'\n"
     "  --size-limit N    datagrams over N bytes vanish (an MTU black hole)\n"
     "\n"
+    "Gateway (docs/gateway.md): tcplua --gateway [options] [SCRIPT]\n"
+    "  --gateway         forward IPv4 between two TUNs, side a and side b, as a router;\n"
+    "                    every datagram passes the hooks and faults; SCRIPT is optional\n"
+    "  --ns-a NS, --ns-b NS   make side a's / b's TUN in network namespace NS (ip netns)\n"
+    "  --dev-a N, --dev-b N   TUN names (default tlgw-a, tlgw-b)\n"
+    "  --side-a A/P, --side-b A/P   the endpoint address on each TUN (default\n"
+    "                    10.78.1.2/24, 10.78.2.2/24); the gateway is the network's .1\n"
+    "  --mtu-a N, --mtu-b N   each side's MTU (default --mtu)\n"
+    "  Impairment flags take a direction: --loss a->b:2% (datagrams from side a to b),\n"
+    "  --delay b->a:20ms; without one they apply both ways.\n"
+    "\n"
     "Recording (see docs/fault-injection.md):\n"
     "  --pcap FILE       every packet both ways as pcapng; faults noted as comments\n"
     "  --trace           one tcpdump-like line per segment on stderr, with state and verdict\n"
@@ -90,7 +101,16 @@ enum {
   OPT_IPV6,
   OPT_SLOT,
   OPT_NETEM,
-  OPT_CC
+  OPT_CC,
+  OPT_GATEWAY,
+  OPT_NS_A,
+  OPT_NS_B,
+  OPT_DEV_A,
+  OPT_DEV_B,
+  OPT_SIDE_A,
+  OPT_SIDE_B,
+  OPT_MTU_A,
+  OPT_MTU_B
 };
 
 static const struct option long_opts[] = {
@@ -124,6 +144,15 @@ static const struct option long_opts[] = {
     {"slot", required_argument, 0, OPT_SLOT},
     {"netem", required_argument, 0, OPT_NETEM},
     {"cc", required_argument, 0, OPT_CC},
+    {"gateway", no_argument, 0, OPT_GATEWAY},
+    {"ns-a", required_argument, 0, OPT_NS_A},
+    {"ns-b", required_argument, 0, OPT_NS_B},
+    {"dev-a", required_argument, 0, OPT_DEV_A},
+    {"dev-b", required_argument, 0, OPT_DEV_B},
+    {"side-a", required_argument, 0, OPT_SIDE_A},
+    {"side-b", required_argument, 0, OPT_SIDE_B},
+    {"mtu-a", required_argument, 0, OPT_MTU_A},
+    {"mtu-b", required_argument, 0, OPT_MTU_B},
     {0, 0, 0, 0},
 };
 
@@ -134,13 +163,13 @@ static int bad_value(const char *flag, const char *val, const char *expected) {
 
 /* A flag that is a netem keyword: its value is the rest of netem's words
  * (tl_impair_parse). */
-static int netem_flag(const char *flag, const char *word, struct host_opts *o) {
+static int netem_flag(const char *flag, const char *word, const char *val, tl_impair_config *im) {
   char line[512], err[160];
-  if (snprintf(line, sizeof line, "%s %s", word, optarg) >= (int)sizeof line)
-    return bad_value(flag, optarg, "fewer words");
-  if (tl_impair_parse(&o->impair, line, err, sizeof err) < 0) {
+  if (snprintf(line, sizeof line, "%s %s", word, val) >= (int)sizeof line)
+    return bad_value(flag, val, "fewer words");
+  if (tl_impair_parse(im, line, err, sizeof err) < 0) {
     fprintf(stderr, "tcplua: --%s: bad value '%s': %s (netem's words, see docs/cli.md); try --help\n", flag,
-            optarg, err);
+            val, err);
     return 2;
   }
   return -1;
@@ -148,27 +177,95 @@ static int netem_flag(const char *flag, const char *word, struct host_opts *o) {
 
 /* The impairment flags (--loss ... --size-limit): -1 to go on, else the
  * exit status after saying what was wrong. */
-static int parse_impair(int c, struct host_opts *o) {
+static int parse_impair(int c, const char *val, tl_impair_config *im) {
   const char *dur = "a time such as 20ms, 1s or 500us";
   uint64_t u;
   switch (c) {
-  case OPT_LOSS: return netem_flag("loss", "loss", o);
-  case OPT_REORDER: return netem_flag("reorder", "reorder", o);
-  case OPT_DUPLICATE: return netem_flag("duplicate", "duplicate", o);
-  case OPT_CORRUPT: return netem_flag("corrupt", "corrupt", o);
-  case OPT_DELAY: return netem_flag("delay", "delay", o);
-  case OPT_RATE: return netem_flag("rate", "rate", o);
-  case OPT_SLOT: return netem_flag("slot", "slot", o);
-  case OPT_NETEM: return netem_flag("netem", "", o);
+  case OPT_LOSS: return netem_flag("loss", "loss", val, im);
+  case OPT_REORDER: return netem_flag("reorder", "reorder", val, im);
+  case OPT_DUPLICATE: return netem_flag("duplicate", "duplicate", val, im);
+  case OPT_CORRUPT: return netem_flag("corrupt", "corrupt", val, im);
+  case OPT_DELAY: return netem_flag("delay", "delay", val, im);
+  case OPT_RATE: return netem_flag("rate", "rate", val, im);
+  case OPT_SLOT: return netem_flag("slot", "slot", val, im);
+  case OPT_NETEM: return netem_flag("netem", "", val, im);
   case OPT_JITTER:
-    if (host_parse_duration_us(optarg, &o->impair.jitter_us) < 0) return bad_value("jitter", optarg, dur);
+    if (host_parse_duration_us(val, &im->jitter_us) < 0) return bad_value("jitter", val, dur);
     break;
   case OPT_SIZE_LIMIT:
-    if (host_parse_u64(optarg, 65535, &u) < 0 || u < 20)
-      return bad_value("size-limit", optarg, "a datagram size in bytes, 20 to 65535");
-    o->impair.size_limit = (uint32_t)u;
+    if (host_parse_u64(val, 65535, &u) < 0 || u < 20)
+      return bad_value("size-limit", val, "a datagram size in bytes, 20 to 65535");
+    im->size_limit = (uint32_t)u;
     break;
   default: return 2;
+  }
+  return -1;
+}
+
+/* An impairment flag, with an optional direction for the gateway:
+ * "a->b:2%" applies to datagrams in from side a, "b->a:2%" from side b. */
+static int impair_flag(int c, const char *val, struct host_opts *o) {
+  int which = 3, rc;
+  if (!strncmp(val, "a->b:", 5)) {
+    which = 1;
+    val += 5;
+  } else if (!strncmp(val, "b->a:", 5)) {
+    which = 2;
+    val += 5;
+  }
+  if (which == 3) {
+    if ((rc = parse_impair(c, val, &o->impair)) >= 0) return rc;
+    o->impaired = 1;
+  } else {
+    o->dir_given = 1;
+  }
+  for (int d = 0; d < 2; d++)
+    if (which & (1 << d)) {
+      if ((rc = parse_impair(c, val, &o->gw_impair[d])) >= 0) return rc;
+      o->gw_impaired[d] = 1;
+    }
+  return -1;
+}
+
+static void gateway_defaults(struct host_opts *o) {
+  host_parse_ipv4("10.78.1.2", &o->gw_addr[0]);
+  host_parse_ipv4("10.78.2.2", &o->gw_addr[1]);
+  o->gw_prefix[0] = o->gw_prefix[1] = 24;
+  for (int d = 0; d < 2; d++) {
+    o->gw_impair[d].reorder_gap = 3;
+    o->gw_impair[d].queue_max = 4096;
+  }
+}
+
+/* --ns-a ... --mtu-b: -1 to go on, else the exit status. */
+static int gateway_flag(int c, const char *val, struct host_opts *o) {
+  int d = c == OPT_NS_B || c == OPT_DEV_B || c == OPT_SIDE_B || c == OPT_MTU_B;
+  const char *name =
+      (const char *[]){"ns-a", "ns-b", "dev-a", "dev-b", "side-a", "side-b", "mtu-a", "mtu-b"}[c - OPT_NS_A];
+  uint64_t u;
+  switch (c) {
+  case OPT_NS_A:
+  case OPT_NS_B:
+    if (!*val || strchr(val, '/') || strlen(val) > 200)
+      return bad_value(name, val, "a namespace name (ip netns)");
+    o->gw_ns[d] = val;
+    break;
+  case OPT_DEV_A:
+  case OPT_DEV_B:
+    if (!*val || strlen(val) >= IFNAMSIZ || strchr(val, '/') || strchr(val, ' '))
+      return bad_value(name, val, "an interface name of 1 to 15 characters");
+    o->gw_dev[d] = val;
+    break;
+  case OPT_SIDE_A:
+  case OPT_SIDE_B:
+    if (host_parse_prefix_addr(val, &o->gw_addr[d], &o->gw_prefix[d]) < 0)
+      return bad_value(name, val, "ADDRESS/PREFIX such as 10.78.1.2/24, prefix 1..30");
+    break;
+  default:
+    if (host_parse_u64(val, 65535, &u) < 0 || u < 576)
+      return bad_value(name, val, "a number from 576 to 65535");
+    o->gw_mtu[d] = (uint16_t)u;
+    break;
   }
   return -1;
 }
@@ -208,8 +305,38 @@ static int parse_addr_flag(int c, struct host_opts *o) {
   return -1;
 }
 
+/* The gateway's flags together: a script is optional; the two sides'
+ * networks must not overlap. */
+static int finish_gateway(int argc, char **argv, struct host_opts *o) {
+  for (int d = 0; d < 2; d++) {
+    if (!o->gw_mtu[d]) o->gw_mtu[d] = o->mtu;
+    if (!o->gw_dev[d]) o->gw_dev[d] = d ? "tlgw-b" : "tlgw-a";
+  }
+  uint8_t p = o->gw_prefix[0] < o->gw_prefix[1] ? o->gw_prefix[0] : o->gw_prefix[1];
+  uint32_t m = ~0u << (32 - p);
+  if ((o->gw_addr[0] & m) == (o->gw_addr[1] & m)) {
+    fprintf(stderr,
+            "tcplua: --side-a and --side-b are in one network; give them different ones; try --help\n");
+    return 2;
+  }
+  if (!strcmp(o->gw_dev[0], o->gw_dev[1]) && (!o->gw_ns[0] == !o->gw_ns[1]) &&
+      (!o->gw_ns[0] || !strcmp(o->gw_ns[0], o->gw_ns[1]))) {
+    fprintf(stderr, "tcplua: --dev-a and --dev-b name one device in one namespace; try --help\n");
+    return 2;
+  }
+  o->script = optind < argc ? argv[optind] : NULL;
+  o->nargs = optind < argc ? argc - optind - 1 : 0;
+  o->args = argv + (optind < argc ? optind + 1 : optind);
+  return -1;
+}
+
 /* After the flags: the script and what the flags say together. */
 static int finish_args(int argc, char **argv, struct host_opts *o) {
+  if (o->gateway) return finish_gateway(argc, argv, o);
+  if (o->dir_given) {
+    fprintf(stderr, "tcplua: a->b: and b->a: directions are for --gateway only; try --help\n");
+    return 2;
+  }
   if (optind >= argc) {
     fprintf(stderr, "tcplua: no script given (usage: tcplua [options] SCRIPT [ARGS...]); try --help\n");
     return 2;
@@ -246,12 +373,21 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
   o->impair.queue_max = 4096;
   o->lua_timeout_us = 500 * 1000;
   o->cc = -1;
+  gateway_defaults(o);
   opterr = 0; /* our messages name the flag and point at --help */
   int c, rc;
   /* '+': options end at SCRIPT, so the script's own flags reach it. */
   while ((c = getopt_long(argc, argv, "+:hqV", long_opts, NULL)) != -1) {
     const char *name = optind > 0 && optind <= argc ? argv[optind - 1] : "?";
     uint64_t u;
+    if (c >= OPT_NS_A && c <= OPT_MTU_B) {
+      if ((rc = gateway_flag(c, optarg, o)) >= 0) return rc;
+      continue;
+    }
+    if ((c >= OPT_LOSS && c <= OPT_SIZE_LIMIT) || c == OPT_SLOT || c == OPT_NETEM) {
+      if ((rc = impair_flag(c, optarg, o)) >= 0) return rc;
+      continue;
+    }
     switch (c) {
     case 'h': fputs(usage, stdout); return 0;
     case 'V': printf("tcplua %s\n", tl_version()); return 0;
@@ -283,19 +419,7 @@ int host_parse_args(int argc, char **argv, struct host_opts *o, int *mtu_given) 
     case OPT_IPV6:
       if ((rc = parse_addr_flag(c, o)) >= 0) return rc;
       break;
-    case OPT_LOSS:
-    case OPT_REORDER:
-    case OPT_DUPLICATE:
-    case OPT_CORRUPT:
-    case OPT_DELAY:
-    case OPT_JITTER:
-    case OPT_RATE:
-    case OPT_SIZE_LIMIT:
-    case OPT_SLOT:
-    case OPT_NETEM:
-      if ((rc = parse_impair(c, o)) >= 0) return rc;
-      o->impaired = 1;
-      break;
+    case OPT_GATEWAY: o->gateway = 1; break;
     case OPT_PCAP:
       if (!*optarg) return bad_value("pcap", optarg, "a file name");
       o->pcap = optarg;

@@ -94,7 +94,7 @@ static int64_t earliest(int64_t a, int64_t b) {
  * queue output or consume events that make more work due at once, and the
  * poll may raise events, so go round again (bounded) while the stack
  * still has events for it. */
-static void service(struct host *h) {
+void host_service(struct host *h) {
   int64_t lua_dl = -1;
   int stop = 0;
   for (int round = 0; round < 8; round++) {
@@ -164,7 +164,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
     tl_stack_input_flags(h->st, pkt, (size_t)n, h->now, partial ? TL_RX_CSUM_PARTIAL : 0);
   }
   tl_stack_batch(h->st, 0);
-  service(h);
+  host_service(h);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
@@ -173,7 +173,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents) {
   /* A timer may fire a hair before the deadline we computed in us. */
   ev_now_update(loop);
   h->now = host_now_us(h);
-  service(h);
+  host_service(h);
 }
 
 static void on_stop(struct ev_loop *loop, ev_async *w, int revents) {
@@ -207,7 +207,7 @@ void host_loop_run(struct host *h) {
   if (!h->stopping) {
     ev_now_update(h->loop);
     h->now = host_now_us(h);
-    service(h);
+    host_service(h);
   }
   if (!h->stopping) ev_run(h->loop, 0);
   ev_io_stop(h->loop, &h->tun_io);

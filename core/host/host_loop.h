@@ -36,6 +36,12 @@ struct host {
   uint64_t counters[HC__COUNT];
   int vnet;               /* the TUN carries virtio_net_hdr (host_offload.h) */
   uint16_t mtu;           /* for sizing TSO pieces */
+  /* --gateway (host_gw.c): one TUN per side */
+  int gw;
+  int gw_fd[2];
+  ev_io gw_io[2];
+  int gw_tso[2];  /* the kernel took offloads on that side's TUN */
+  int gw_offload; /* offloads are on now (they follow tl_gw_direct) */
   uint8_t rx[65536 + 16]; /* a 64 KB GRO datagram plus its virtio_net_hdr */
 };
 
@@ -52,6 +58,8 @@ int64_t host_now_us(struct host *h);
 int host_loop_init(struct host *h);
 /* Watches the TUN and runs until a signal, tcplua.stop() or a TUN error. */
 void host_loop_run(struct host *h);
+/* Lets Lua react, runs what is due, arms the timer (after each input). */
+void host_service(struct host *h);
 /* Frees the loop. */
 void host_loop_close(struct host *h);
 const char *host_counter_name(int i);

@@ -121,6 +121,12 @@ static int jit_off(lua_State *L) {
 
 int host_lua_load(struct host_lua *hl, const char *path) {
   lua_State *L = hl->L;
+  if (!path) {
+    /* A gateway may run without a script: an empty one. */
+    if (luaL_loadstring(L, "") != 0) return -1;
+    hl->script_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+  }
   /* luaL_loadfile's own message for a missing file reads like a Lua error;
    * say plainly that the script is not there. */
   if (access(path, R_OK) != 0) {

@@ -177,3 +177,30 @@ int host_netlink_mtu(const char *ifname, char *err, size_t errlen) {
   }
   return ifr.ifr_mtu;
 }
+
+/* RTM_NEWROUTE: dst/prefix through ifname, scope link (a TUN has no
+ * neighbours to resolve: `ip route add dst/prefix dev ifname`). */
+int host_netlink_route(const char *ifname, uint32_t dst, uint8_t prefix, char *err, size_t errlen) {
+  unsigned idx = if_nametoindex(ifname);
+  if (!idx) {
+    snprintf(err, errlen, "no network device %s: %s", ifname, strerror(errno));
+    return -1;
+  }
+  struct nl nl;
+  if (nl_open(&nl, err, errlen) < 0) return -1;
+  struct nlmsghdr *nlh = nl_req(&nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE);
+  struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof *rtm);
+  rtm->rtm_family = AF_INET;
+  rtm->rtm_dst_len = prefix;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_STATIC;
+  rtm->rtm_scope = RT_SCOPE_LINK;
+  rtm->rtm_type = RTN_UNICAST;
+  uint32_t m = prefix ? ~0u << (32 - prefix) : 0;
+  mnl_attr_put_u32(nlh, RTA_DST, htonl(dst & m));
+  mnl_attr_put_u32(nlh, RTA_OIF, idx);
+  int r = nl_talk(&nl, nlh);
+  if (r < 0) fail(err, errlen, "adding a route", ifname, -r);
+  mnl_socket_close(nl.sock);
+  return r < 0 ? -1 : 0;
+}

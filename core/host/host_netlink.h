@@ -12,4 +12,6 @@ int host_netlink_configure(const char *ifname, uint32_t addr, uint8_t prefix, co
                            uint8_t prefix6, uint16_t mtu, char *err, size_t errlen);
 /* The interface's MTU, or -1 (with err) if it cannot be read. */
 int host_netlink_mtu(const char *ifname, char *err, size_t errlen);
+/* Routes dst/prefix (host order) through ifname. 0, or -1 with err. */
+int host_netlink_route(const char *ifname, uint32_t dst, uint8_t prefix, char *err, size_t errlen);
 #endif

@@ -29,6 +29,17 @@ struct host_opts {
   int no_offload;          /* --offload off */
   uint32_t lua_timeout_us; /* --lua-timeout; 0: off */
   int cc;                  /* --cc: TL_OPT_CONGESTION value, -1 the stack's default */
+  /* --gateway (docs/gateway.md): two TUNs, side a and side b, and the
+   * stack forwards between them. */
+  int gateway;
+  const char *gw_ns[2];        /* --ns-a/--ns-b: the namespace each TUN is made in (NULL: ours) */
+  const char *gw_dev[2];       /* --dev-a/--dev-b */
+  uint32_t gw_addr[2];         /* --side-a/--side-b: the endpoint's address on that side's TUN */
+  uint8_t gw_prefix[2];
+  uint16_t gw_mtu[2];          /* --mtu-a/--mtu-b (default --mtu) */
+  int gw_impaired[2];          /* an impairment flag applies to datagrams in from that side */
+  tl_impair_config gw_impair[2]; /* [0]: a->b, [1]: b->a */
+  int dir_given;               /* some impairment flag had an a->b: or b->a: prefix */
   const char *script;
   int nargs; /* script arguments */
   char **args;

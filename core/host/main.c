@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "host_gw.h"
 #include "host_loop.h"
 #include "host_netlink.h"
 #include "host_opts.h"
@@ -57,12 +58,13 @@ static void print_stats(struct host *h, int raw) {
   }
   static const char *const im_names[] = {"_in",        "_out",       "_lost",     "_dup",
                                          "_reordered", "_corrupted", "_overflow", "_oversize"};
-  for (int dir = 0; dir < 2; dir++) {
+  /* A gateway's impairments are per side: rx is a->b, b_rx is b->a. */
+  static const char *const dir_names[] = {"rx", "tx", "b_rx"};
+  for (int dir = 0; dir < 3; dir++) {
     tl_impair *im = tl_hook_impair(h->st, dir);
     if (!im) continue;
     for (int k = 0; k < 8; k++)
-      stat_line(raw, "host_impair_", dir ? "tx" : "rx", im_names[k],
-                (unsigned long long)tl_impair_count(im, k));
+      stat_line(raw, "host_impair_", dir_names[dir], im_names[k], (unsigned long long)tl_impair_count(im, k));
   }
   if (!raw) fflush(stdout);
 }
@@ -95,7 +97,7 @@ static int start_lua(struct host *h, const struct host_opts *o) {
     return -1;
   }
   h->lua.wd = &h->wd;
-  if (host_lua_load(&h->lua, o->script) < 0) return -1;
+  if (host_lua_load(&h->lua, o->script) < 0) return -1; /* NULL: a gateway without a script */
   if (sodium_init() < 0) {
     fprintf(stderr, "tcplua: libsodium failed to initialise\n");
     return -1;
@@ -145,6 +147,34 @@ static int open_tun(struct host *h, struct host_opts *o, int mtu_given, char *if
   return 0;
 }
 
+static int open_pcap(struct host *h, const struct host_opts *o, tl_pcap **pcap) {
+  if (!o->pcap) return 0;
+  *pcap = tl_pcap_open(o->pcap);
+  if (!*pcap) {
+    fprintf(stderr, "tcplua: --pcap: cannot open %s: %s\n", o->pcap, strerror(errno));
+    return -1;
+  }
+  tl_hook_set_pcap(h->st, *pcap);
+  return 0;
+}
+
+/* --gateway: the stack forwards between the sides (api_fwd.h), with each
+ * side's impairment on the datagrams coming in from it. */
+static int make_gateway(struct host *h, const struct host_opts *o, tl_pcap **pcap, uint64_t *seed,
+                        uint64_t s) {
+  tl_gw_config gc;
+  host_gw_config(o, &gc);
+  int r = tl_gw_attach(h->st, &gc, host_gw_out, h);
+  for (int d = 0; d < 2 && r == 0; d++)
+    if (o->gw_impaired[d]) r = tl_hook_set_impair_side(h->st, d, &o->gw_impair[d], s);
+  if (r < 0) {
+    fprintf(stderr, "tcplua: cannot make the gateway: %s\n", tl_strerror(r));
+    return -1;
+  }
+  *seed = s;
+  return open_pcap(h, o, pcap);
+}
+
 /* The stack on the TUN, with the impairment and the capture at its link
  * boundary. *seed: the run's seed (given, or random). */
 static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pcap **pcap, uint64_t *seed) {
@@ -183,6 +213,7 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
     fprintf(stderr, "tcplua: cannot create the stack (out of memory)\n");
     return -1;
   }
+  if (h->gw) return make_gateway(h, o, pcap, seed, cfg.seed);
   /* Datagrams go out in one write each, TSO super-segments straight from
    * the send ring; the stack falls back to host_to_tun whenever hooks,
    * pcap or impairment need them whole. */
@@ -193,14 +224,7 @@ static int make_stack(struct host *h, const struct host_opts *o, int tso, tl_pca
     fprintf(stderr, "tcplua: cannot create the link impairment (out of memory)\n");
     return -1;
   }
-  if (o->pcap) {
-    *pcap = tl_pcap_open(o->pcap);
-    if (!*pcap) {
-      fprintf(stderr, "tcplua: --pcap: cannot open %s: %s\n", o->pcap, strerror(errno));
-      return -1;
-    }
-    tl_hook_set_pcap(h->st, *pcap);
-  }
+  if (open_pcap(h, o, pcap) < 0) return -1;
 
   *seed = cfg.seed;
   return 0;
@@ -226,7 +250,14 @@ static int run_script(struct host *h, const struct host_opts *o, const char *ifn
       .tseq = o->tseq,
   };
   if (host_lua_attach(&h->lua, &info) < 0) return -1;
-  if (!o->quiet) {
+  if (!o->quiet && h->gw) {
+    char a[16], b[16];
+    addr_str(o->gw_addr[0], a, sizeof a);
+    addr_str(o->gw_addr[1], b, sizeof b);
+    printf("tcplua: gateway up: side a %s%s%s %s/%u, side b %s%s%s %s/%u\n", o->gw_dev[0],
+           o->gw_ns[0] ? " in " : "", o->gw_ns[0] ? o->gw_ns[0] : "", a, o->gw_prefix[0], o->gw_dev[1],
+           o->gw_ns[1] ? " in " : "", o->gw_ns[1] ? o->gw_ns[1] : "", b, o->gw_prefix[1]);
+  } else if (!o->quiet) {
     char a[16], b[16];
     addr_str(o->addr, a, sizeof a);
     addr_str(o->host, b, sizeof b);
@@ -284,10 +315,19 @@ int main(int argc, char **argv) {
   }
   int tso = 0;
   uint64_t seed = 0;
-  if (start_lua(h, &o) < 0 || open_tun(h, &o, mtu_given, ifname, &tso) < 0 ||
+  h->gw_fd[0] = h->gw_fd[1] = -1;
+  if (o.gateway) {
+    snprintf(ifname, sizeof ifname, "%s", o.gw_dev[0]);
+    o.mtu = o.gw_mtu[0];
+  }
+  if (start_lua(h, &o) < 0 ||
+      (o.gateway ? host_gw_open(h, &o) : open_tun(h, &o, mtu_given, ifname, &tso)) < 0 ||
       make_stack(h, &o, tso, &pcap, &seed) < 0 || run_script(h, &o, ifname, seed) < 0)
     goto out;
-  host_loop_run(h);
+  if (h->gw)
+    host_gw_run(h);
+  else
+    host_loop_run(h);
   rc = h->exit_code;
 out:
   if (h->lua.L && h->st) host_lua_shutdown(&h->lua);
@@ -304,6 +344,7 @@ out:
   tl_stack_free(h->st);
   /* Closing the fd removes a non-persistent TUN (the one we created). */
   if (h->tun_fd >= 0) close(h->tun_fd);
+  host_gw_close(h);
   host_loop_close(h);
   free(h);
   return rc;

@@ -90,7 +90,10 @@ void tl_stack_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now);
 enum tl_rx_flags {
   /* The link vouched for a TCP checksum it left partial (a GRO'd segment
    * from the local kernel, virtio NEEDS_CSUM): TCP takes it unverified. */
-  TL_RX_CSUM_PARTIAL = 1
+  TL_RX_CSUM_PARTIAL = 1,
+  /* A gateway datagram that came in on side b (api_fwd.h): the boundary
+   * picks that side's impairment, and the forwarder knows where it came from. */
+  TL_RX_SIDE_B = 2
 };
 /* tl_stack_input with TL_RX_* flags about this datagram. */
 void tl_stack_input_flags(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned flags);

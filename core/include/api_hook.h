@@ -46,6 +46,8 @@ typedef struct tl_hook_seg {
   /* 1: a copy of a datagram the impairment already dropped (TL_HOOK_DROPS):
    * to be observed only; releasing it just frees the slot. */
   int32_t dropped;
+  /* a gateway's datagram (api_fwd.h): 0 in from side a, 1 from side b */
+  int32_t side;
   char note[192]; /* what a fault already did (command-line impairment), or "" */
 } tl_hook_seg;
 
@@ -93,8 +95,11 @@ void tl_hook_set_pcap(tl_stack *st, struct tl_pcap *p);
  * (in: before the hooks, out: after them), so its faults are noted in the
  * capture and the trace like the hooks'. Returns 0 or TL_ENOMEM. */
 int tl_hook_set_impair(tl_stack *st, const tl_impair_config *cfg, uint64_t seed);
-/* dir 0: inbound, 1: outbound; NULL if none. */
+/* dir 0: inbound, 1: outbound, 2: a gateway's side b inbound; NULL if none. */
 tl_impair *tl_hook_impair(const tl_stack *st, int dir);
+/* A gateway's impairment of the datagrams coming in on a side (0: a, 1:
+ * b), set or changed. Returns 0 or TL_ENOMEM. */
+int tl_hook_set_impair_side(tl_stack *st, int side, const tl_impair_config *cfg, uint64_t seed);
 
 /* Impairment reporting (core/link/impair.c). on_drop(ctx, pkt, len) is called
  * for each datagram the impairment drops; during that call and during

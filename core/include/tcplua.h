@@ -27,6 +27,7 @@
 #include "api_pcap.h"
 #include "api_hook.h"
 #include "api_udp.h"
+#include "api_fwd.h"
 
 #define TL_VERSION "0.1.0"
 #endif

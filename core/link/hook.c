@@ -37,6 +37,7 @@ struct hook_slot {
   int64_t due; /* delayed: when it goes on */
   int32_t next;
   int32_t copies; /* delayed: how many to send */
+  uint32_t side;  /* TL_RX_SIDE_B of a gateway datagram, kept for its way on */
 };
 
 struct tl_hook {
@@ -48,6 +49,7 @@ struct tl_hook {
   int32_t d_head, d_tail; /* delayed, by due time */
   struct tl_pcap *pcap;
   tl_impair *im[2]; /* 0 in, 1 out */
+  tl_impair *im_b;  /* a gateway's: datagrams in from side b (im[0]: from side a) */
   tl_stack *st;
   int32_t rx_slot; /* lent to the host by tl_hook_rx_buf, not on any list */
 };
@@ -77,6 +79,7 @@ void tl_hook_free(tl_stack *st) {
   free(h->slot);
   tl_impair_free(h->im[0]);
   tl_impair_free(h->im[1]);
+  tl_impair_free(h->im_b);
   free(h);
   st->hook = NULL;
 }
@@ -163,7 +166,7 @@ static int32_t slot_adopt(struct tl_hook *h, const uint8_t *pkt, size_t len, int
 
 uint8_t *tl_hook_rx_buf(tl_stack *st, size_t cap) {
   struct tl_hook *h = st->hook;
-  if (!h || !(h->mask & TL_HOOK_IN) || h->im[0] || cap > 65536 + 64) return NULL;
+  if (!h || !(h->mask & TL_HOOK_IN) || h->im[0] || h->im_b || cap > 65536 + 64) return NULL;
   if (h->rx_slot == HOOK_NONE) {
     int32_t i = h->free_head;
     if (i == HOOK_NONE) return NULL;
@@ -191,6 +194,8 @@ static void queue(tl_stack *st, const uint8_t *pkt, size_t len, int dir, const c
     return;
   }
   h->slot[i].seg.csum_partial = dir == TL_PCAP_DIR_IN && (rx_flags & TL_RX_CSUM_PARTIAL);
+  h->slot[i].side = rx_flags & TL_RX_SIDE_B;
+  h->slot[i].seg.side = (rx_flags & TL_RX_SIDE_B) ? 1 : 0;
   if (dir == TL_PCAP_DIR_IN)
     TL_COUNT(st, hook_queued_in);
   else
@@ -252,17 +257,25 @@ static int im_out_deliver(void *ctx, const uint8_t *pkt, size_t len) {
   return deliver_link(h->st, pkt, len, tl_fault_note(tl_impair_faults(h->im[1]), note, sizeof note));
 }
 
-static int im_dropped(void *ctx, const uint8_t *pkt, size_t len, int dir) {
+static int im_b_deliver(void *ctx, const uint8_t *pkt, size_t len) {
+  struct tl_hook *h = ctx;
+  char note[128];
+  in_stage2(h->st, pkt, len, tl_fault_note(tl_impair_faults(h->im_b), note, sizeof note), TL_RX_SIDE_B);
+  return 0;
+}
+
+static int im_dropped(void *ctx, const uint8_t *pkt, size_t len, int dir, tl_impair *im) {
   struct tl_hook *h = ctx;
   char note[128];
   TL_COUNT(h->st, impair_dropped);
-  record(h, pkt, len, dir, tl_fault_note(tl_impair_faults(h->im[dir == TL_PCAP_DIR_OUT]), note, sizeof note));
+  record(h, pkt, len, dir, tl_fault_note(tl_impair_faults(im), note, sizeof note));
   if (h->mask & TL_HOOK_DROPS) {
     /* Observers see the loss too (a tseq "drop" mark); a full pool only
      * costs them the record. */
     int32_t i = slot_get(h, pkt, len, dir, note);
     if (i != HOOK_NONE) {
       h->slot[i].seg.dropped = 1;
+      h->slot[i].seg.side = im == h->im_b;
       if (h->q_tail == HOOK_NONE)
         h->q_head = i;
       else
@@ -273,18 +286,22 @@ static int im_dropped(void *ctx, const uint8_t *pkt, size_t len, int dir) {
   return 0;
 }
 static int im_in_dropped(void *ctx, const uint8_t *pkt, size_t len) {
-  return im_dropped(ctx, pkt, len, TL_PCAP_DIR_IN);
+  return im_dropped(ctx, pkt, len, TL_PCAP_DIR_IN, ((struct tl_hook *)ctx)->im[0]);
+}
+static int im_b_dropped(void *ctx, const uint8_t *pkt, size_t len) {
+  return im_dropped(ctx, pkt, len, TL_PCAP_DIR_IN, ((struct tl_hook *)ctx)->im_b);
 }
 static int im_out_dropped(void *ctx, const uint8_t *pkt, size_t len) {
-  return im_dropped(ctx, pkt, len, TL_PCAP_DIR_OUT);
+  return im_dropped(ctx, pkt, len, TL_PCAP_DIR_OUT, ((struct tl_hook *)ctx)->im[1]);
 }
 
 void tl_hook_input(tl_stack *st, const uint8_t *pkt, size_t len, int64_t now, unsigned rx_flags) {
   struct tl_hook *h = st->hook;
   /* The impairment copies and may corrupt: what the link vouched for does
    * not survive it (the host completes such checksums itself). */
-  if (h->im[0])
-    tl_impair_push(h->im[0], pkt, len, now);
+  tl_impair *im = (rx_flags & TL_RX_SIDE_B) ? h->im_b : h->im[0];
+  if (im)
+    tl_impair_push(im, pkt, len, now);
   else
     in_stage2(st, pkt, len, NULL, rx_flags);
 }
@@ -299,10 +316,10 @@ int tl_hook_emit(tl_stack *st, const uint8_t *pkt, size_t len) {
 
 /* Sends copies of a released datagram on along the rest of its path. */
 static void go_on(tl_stack *st, const uint8_t *pkt, size_t len, int dir, int copies, const char *note,
-                  int partial) {
+                  int partial, uint32_t side) {
   for (int c = 0; c < copies; c++) {
     if (dir == TL_PCAP_DIR_IN)
-      deliver_in(st, pkt, len, note, partial ? TL_RX_CSUM_PARTIAL : 0);
+      deliver_in(st, pkt, len, note, (partial ? TL_RX_CSUM_PARTIAL : 0) | side);
     else
       out_stage2(st, pkt, len, note);
   }
@@ -332,12 +349,13 @@ static void delay_insert(struct tl_hook *h, int32_t i) {
 int64_t tl_hook_poll(tl_stack *st, int64_t now) {
   struct tl_hook *h = st->hook;
   if (h->im[0]) tl_impair_poll(h->im[0], now);
+  if (h->im_b) tl_impair_poll(h->im_b, now);
   while (h->d_head != HOOK_NONE && h->slot[h->d_head].due <= now) {
     int32_t i = h->d_head;
     struct hook_slot *s = &h->slot[i];
     h->d_head = s->next;
     if (h->d_head == HOOK_NONE) h->d_tail = HOOK_NONE;
-    go_on(st, s->seg.pkt, s->seg.len, s->seg.dir, s->copies, s->seg.note, s->seg.csum_partial);
+    go_on(st, s->seg.pkt, s->seg.len, s->seg.dir, s->copies, s->seg.note, s->seg.csum_partial, s->side);
     slot_put(h, i);
   }
   if (h->im[1]) tl_impair_poll(h->im[1], now);
@@ -355,6 +373,7 @@ int64_t tl_hook_deadline(const tl_stack *st) {
   int64_t d = h->d_head != HOOK_NONE ? h->slot[h->d_head].due : -1;
   if (h->im[0]) d = earliest(d, tl_impair_deadline(h->im[0]));
   if (h->im[1]) d = earliest(d, tl_impair_deadline(h->im[1]));
+  if (h->im_b) d = earliest(d, tl_impair_deadline(h->im_b));
   return d;
 }
 
@@ -422,7 +441,7 @@ void tl_hook_release(tl_stack *st, tl_hook_seg *seg, int copies, int64_t delay_u
     return;
   }
   if (copies == 1 && !seg->note[0]) TL_COUNT(st, hook_passed);
-  go_on(st, seg->pkt, seg->len, seg->dir, copies, seg->note, seg->csum_partial);
+  go_on(st, seg->pkt, seg->len, seg->dir, copies, seg->note, seg->csum_partial, h->slot[seg->id].side);
   slot_put(h, seg->id);
 }
 
@@ -456,7 +475,7 @@ int tl_hook_inject(tl_stack *st, int dir, const uint8_t *pkt, size_t len, int64_
   set_now(st, now);
   TL_COUNT(st, hook_injected);
   if (delay_us <= 0) {
-    go_on(st, pkt, len, dir, 1, note, 0);
+    go_on(st, pkt, len, dir, 1, note, 0, 0);
     return 0;
   }
   if (!h->slot && tl_hook_enable(st, h->mask) < 0) return TL_ENOMEM;
@@ -472,6 +491,7 @@ int tl_hook_inject(tl_stack *st, int dir, const uint8_t *pkt, size_t len, int64_
     return TL_ENOMEM;
   }
   h->slot[i].seg.csum_partial = 0;
+  h->slot[i].side = 0;
   h->slot[i].due = st->now + delay_us;
   h->slot[i].copies = 1;
   delay_insert(h, i);
@@ -522,5 +542,31 @@ int tl_hook_set_impair(tl_stack *st, const tl_impair_config *cfg, uint64_t seed)
 }
 
 tl_impair *tl_hook_impair(const tl_stack *st, int dir) {
-  return st->hook && (dir == 0 || dir == 1) ? st->hook->im[dir] : NULL;
+  if (!st->hook) return NULL;
+  if (dir == 2) return st->hook->im_b;
+  return dir == 0 || dir == 1 ? st->hook->im[dir] : NULL;
+}
+
+int tl_hook_set_impair_side(tl_stack *st, int side, const tl_impair_config *cfg, uint64_t seed) {
+  struct tl_hook *h = hook_get(st);
+  if (!h) return TL_ENOMEM;
+  tl_impair **im = side ? &h->im_b : &h->im[0];
+  if (*im) {
+    tl_impair_set(*im, cfg);
+    return 0;
+  }
+  *im = tl_impair_new(cfg, seed ^ (side ? 0x62u : 0x61u), side ? im_b_deliver : im_in_deliver, h);
+  if (!*im) return TL_ENOMEM;
+  tl_impair_on_drop(*im, side ? im_b_dropped : im_in_dropped, h);
+  return 0;
+}
+
+int tl_hook_needs_wire(const tl_stack *st) {
+  const struct tl_hook *h = st->hook;
+  return h && (h->im[0] || h->im[1] || h->im_b || h->pcap);
+}
+
+int tl_hook_busy(const tl_stack *st) {
+  const struct tl_hook *h = st->hook;
+  return h && (h->mask || h->im[0] || h->im[1] || h->im_b || h->pcap);
 }

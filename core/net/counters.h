@@ -11,6 +11,7 @@ enum tl_counter {
 #include "counters_tcp.def"
 #include "counters_udp.def"
 #include "counters_hook.def"
+#include "counters_fwd.def"
 #undef X
   TLC__COUNT
 };

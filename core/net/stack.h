@@ -13,6 +13,7 @@ struct tl_tcp;        /* tcp_*.c: connections, listeners, event queue */
 struct tl_udp_state;  /* udp_*.c: UDP sockets, their port table and ready list */
 struct tl_hook;       /* hook.c: segment hooks, impairment, pcap at the link boundary */
 struct tl_proto;      /* proto.h: a transport's handlers */
+struct tl_fwd;        /* fwd.c: the gateway's forwarder and flow table (NULL: an end host) */
 
 /* Largest datagram the stack builds in one go (IP header + payload). */
 #define TL_TX_MAX 65535
@@ -29,6 +30,7 @@ struct tl_stack {
   struct tl_tcp *tcp;
   struct tl_udp_state *udp;
   struct tl_hook *hook;             /* NULL: the plain path, no hook/pcap/impairment */
+  struct tl_fwd *fwd;               /* set by tl_gw_attach */
   /* The link boundary's wrap of the output (netif.h), set with st->hook;
    * NULL: datagrams go straight to the link. */
   int (*tap)(tl_stack *st, const uint8_t *pkt, size_t len);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fwd.h"
 #include "hook.h"
 #include "ipv4.h"
 #include "ipv6.h"
@@ -84,6 +85,7 @@ void tl_stack_free(tl_stack *st) {
   if (!st) return;
   tl_hook_free(st);
   tl_udp_free(st);
+  tl_fwd_free(st);
   tl_tcp_free(st);
   tl_ipv6_free(st);
   tl_ipv4_free(st);
@@ -154,6 +156,7 @@ static const char *const counter_names[] = {
 #include "counters_tcp.def"
 #include "counters_udp.def"
 #include "counters_hook.def"
+#include "counters_fwd.def"
 #undef X
 };
 

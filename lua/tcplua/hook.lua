@@ -17,6 +17,7 @@ local core = require "tcplua.core"
 local ids = require "tcplua.ids"
 local fault = require "tcplua.fault"
 local segview = require "tcplua.segview"
+local cgw = require "tcplua.c.gw"
 local evserver = require "tcplua.evserver"
 local bit = require "bit"
 local band = bit.band
@@ -35,8 +36,10 @@ function M.init(rt)
     observers = {},     -- function(seg, dir, conn, now_ms, verdict, state): --trace, --tseq
     listeners = {},     -- port -> server (for opts.accept / opts.on_segment)
     conn_hooks = 0,     -- connections with their own hooks
-    errors = 0, accept_refused = 0, accept_dropped = 0, corrupted = 0, sliced = 0, replaced = 0,
+    errors = 0, resets = 0, accept_refused = 0, accept_dropped = 0, corrupted = 0, sliced = 0, replaced = 0,
     view = segview.new_view(),
+    pview = segview.new_pkt_view(),
+    gw = nil,           -- the stack is a gateway (known at the first drain)
     mask = 0,
   }
 end
@@ -252,6 +255,11 @@ local function apply(rt, seg, v, dir, nv)
     local back = seg.dir == DIR_IN and DIR_OUT or DIR_IN
     chook.inject(st, back, buf, n, 0, note, now)
   end
+  if nv.reset and rt.hook.gw then
+    -- The gateway resets the flow at both ends (core/fwd/fwd_reset.c).
+    rt.hook.resets = rt.hook.resets + 1
+    cgw.reset(st, seg.pkt, seg.len, now)
+  end
   if nv.drop then
     rt.hook.cur = nil
     chook.release(st, seg, 0, 0, note, now)
@@ -316,15 +324,25 @@ local function process(rt, seg)
   -- One view per runtime, re-aimed at each segment (no allocation per
   -- segment): a hook keeps fault.copy(seg), never seg itself.
   local v = segview.view(seg, hook.view)
+  local gw = hook.gw
+  -- A gateway's hooks see every datagram: what is not a TCP segment gets
+  -- a packet view, for packet-level faults.
+  if not v and gw then v = segview.pkt_view(seg, hook.pview) end
   if not v then
     hook.cur = nil
     chook.release(rt.st, seg, 1, 0, nil, rt.now_us)
     return
   end
-  local dir = seg.dir == DIR_IN and "in" or "out"
+  -- In a gateway "in" is a datagram from side a, "out" one from side b.
+  local dir = (seg.dir == DIR_IN and seg.side == 0) and "in" or "out"
   local now = rt.now_us / 1000
   if seg.dropped ~= 0 then return observe_drop(rt, seg, v, dir, now) end
-  local conn, s, ev = lookup_conn(rt, seg)
+  local conn, s, ev
+  if gw then
+    cgw.observe_seg(rt.st, seg)
+  else
+    conn, s, ev = lookup_conn(rt, seg)
+  end
   local lport = dir == "in" and v.dport or v.sport
   -- A listener's hooks and accept filter are TCP's: a UDP datagram to the
   -- same port number is not its business.
@@ -370,6 +388,10 @@ local function process(rt, seg)
   end
   if #obs > 0 then
     local state = conn and conn:state() or state_of(s, srv ~= nil)
+    if gw then
+      local fl = v.flow
+      state = fl and fl.state or nil
+    end
     for i = 1, #obs do
       local ok, err = xpcall(obs[i], traceback, v, dir, conn, now, nv, state)
       if not ok then rt:error("trace", err) end
@@ -398,6 +420,13 @@ end
 function M.drain(rt)
   local st, hook = rt.st, rt.hook
   if not hook.ever or not chook.pending(st) then return false end
+  if hook.gw == nil then
+    hook.gw = cgw.is(st)
+    if hook.gw then
+      hook.view._gw = st
+      hook.pview._gw = st
+    end
+  end
   stack.rx_batch(st, true)
   for _ = 1, 1e6 do
     local ok, err = xpcall(drain_loop, traceback, rt, hook, st)
@@ -440,6 +469,7 @@ end
 function M.stats(rt, t)
   local hook = rt.hook
   t.hook_errors = hook.errors
+  if hook.gw then t.gateway_resets = hook.resets end
   t.accept_refused = hook.accept_refused
   t.accept_dropped = hook.accept_dropped
   t.hook_corrupted = hook.corrupted

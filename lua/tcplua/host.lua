@@ -54,6 +54,7 @@ function M.install_recorders(rt, info)
     local cur
     local rec = trace.tseq_hook(w, function() return cur end)
     hook.observe(rt, function(seg, dir, conn, now, verdict)
+      if seg.proto ~= "tcp" then return end -- a gateway's UDP, ICMP...: no sequence space
       cur = verdict
       rec(seg, dir, conn, now - t0)
     end)
@@ -70,7 +71,7 @@ end
 -- library, hook errors, accept filter verdicts), as "name value" lines
 -- like the binary's own, which follow.
 local LUA_ONLY = { hook_errors = true, accept_refused = true, accept_dropped = true, hook_corrupted = true,
-  hook_sliced = true, hook_replaced = true }
+  hook_sliced = true, hook_replaced = true, gateway_resets = true }
 
 function M.shutdown()
   if M.runtime and M.print_stats then

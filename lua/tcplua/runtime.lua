@@ -22,6 +22,8 @@ local socket = require "tcplua.socket"
 local server = require "tcplua.server"
 local evserver = require "tcplua.evserver"
 local hook = require "tcplua.hook"
+local cgw = require "tcplua.c.gw"
+local gateway = require "tcplua.gateway"
 local lend = require "tcplua.lend"
 local fault = require "tcplua.fault"
 local hosts = require "tcplua.hosts"
@@ -433,6 +435,30 @@ function R:_make_api()
   function api.accept_filter(fn)
     self_:need_stack()
     return hook.accept_filter(self_, fn)
+  end
+  -- The gateway's flow table (tcplua --gateway, docs/gateway.md).
+  function api.flows()
+    local st = self_:need_stack()
+    if not cgw.is(st) then return {} end
+    return gateway.flows(st)
+  end
+  -- Resets the flow of a segment (a hook's seg) at both ends; the number
+  -- of RSTs sent, or nil, err.
+  function api.reset_flow(seg)
+    local st = self_:need_stack()
+    if not cgw.is(st) then return nil, "not a gateway" end
+    local hs = type(seg) == "table" and rawget(seg, "_seg")
+    if not hs then error("reset_flow: expected the segment a hook was given", 2) end
+    local n = cgw.reset(st, hs.pkt, hs.len, self_.now_us)
+    if n < 0 then return nil, "no such flow" end
+    return n
+  end
+  -- In a gateway: hooks may see GSO super-packets whole (docs/gateway.md).
+  function api.super_packets(on)
+    local st = self_:need_stack()
+    if not cgw.is(st) then return nil, "not a gateway" end
+    cgw.set_whole(st, on ~= false)
+    return true
   end
   function api.inject(fields)
     self_:need_stack()

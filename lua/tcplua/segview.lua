@@ -27,7 +27,20 @@
 --                   An ICMP message's has src, dst, ttl, id, size, type
 --                   and code (writable), len and payload (what follows
 --                   the 8-byte header). Fragments pass without hooks.
+--   side            in a gateway: "a" or "b", the side it came in on; else nil
+--   flow            in a gateway: the passive flow table's view of its TCP
+--                   flow (tcplua.gateway: state, bytes_c2s, dir ...); else nil
+--
+-- In a gateway (tcplua --gateway), a whole UDP datagram or ICMP message
+-- gets the view above (with side; an ICMP view also answers icmp_type and
+-- icmp_code), and any other datagram (fragments, other protocols) a
+-- packet view: src, dst, ttl, id (writable), size, proto ("udp", "icmp" or
+-- the number), len (bytes after the IPv4 header), payload, sport/dport
+-- (UDP), icmp_type/icmp_code (ICMP), side; flags "none" and bits 0, so
+-- packet-level faults (loss, delay, duplicate, corrupt...) apply to them
+-- as to segments.
 local core = require "tcplua.core"
+local gateway = require "tcplua.gateway"
 local wire = require "tcplua.c.wire"
 local chook = require "tcplua.c.hook"
 local fault = require "tcplua.fault"
@@ -109,6 +122,20 @@ function get.options(v)
   return o
 end
 function get.payload(v) return ffi.string(v._p + v._t + get.off(v), get.len(v)) end
+function get.proto(_) return "tcp" end
+function get.side(v)
+  if not v._gw then return nil end
+  return v._seg.side == 1 and "b" or "a"
+end
+function get.flow(v)
+  if not v._gw then return nil end
+  local fv = v._fv
+  if not fv then
+    fv = gateway.new_view()
+    v._fv = fv
+  end
+  return gateway.view(v._gw, v._seg, fv)
+end
 function get.mss(v) return get.options(v).mss end
 function get.wscale(v) return get.options(v).wscale end
 function get.sackok(v) return get.options(v).sackok or false end
@@ -160,6 +187,8 @@ function iget.len(v)
   return n > 0 and n or 0
 end
 function iget.payload(v) return ffi.string(v._p + v._t + 8, iget.len(v)) end
+iget.icmp_type, iget.icmp_code = iget.type, iget.code
+uget.side, iget.side = get.side, get.side
 function iset.type(v, x) v._p[v._t] = band(x, 255) end
 function iset.code(v, x) v._p[v._t + 1] = band(x, 255) end
 local SETS = { [uget] = uset, [iget] = iset }
@@ -233,8 +262,67 @@ end
 
 function M.new_view(p, ihl, seg)
   return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false,
-    _g = false }, View)
+    _g = false, _gw = false, _fv = false }, View)
 end
+
+------------------------------------------------------------ packet views --
+
+local pget, pset = {}, {}
+local PROTO = { [1] = "icmp", [6] = "tcp", [17] = "udp" }
+pget.src, pget.dst, pget.ttl, pget.id, pget.size, pget.side = get.src, get.dst, get.ttl, get.id, get.size, get.side
+pset.src, pset.dst, pset.ttl, pset.id = set.src, set.dst, set.ttl, set.id
+function pget.proto(v) return PROTO[v._p[9]] or v._p[9] end
+function pget.len(v) return math.max(0, rd16(v._p, 2) - v._t) end
+function pget.payload(v) return ffi.string(v._p + v._t, pget.len(v)) end
+function pget.flags(_) return "none" end
+function pget.bits(_) return 0 end
+local function first_frag(v) return band(v._p[6], 0x1f) == 0 and v._p[7] == 0 end
+function pget.sport(v)
+  if v._p[9] == 17 and first_frag(v) and pget.len(v) >= 8 then return rd16(v._p, v._t) end
+end
+function pget.dport(v)
+  if v._p[9] == 17 and first_frag(v) and pget.len(v) >= 8 then return rd16(v._p, v._t + 2) end
+end
+function pget.icmp_type(v)
+  if v._p[9] == 1 and first_frag(v) and pget.len(v) >= 4 then return v._p[v._t] end
+end
+function pget.icmp_code(v)
+  if v._p[9] == 1 and first_frag(v) and pget.len(v) >= 4 then return v._p[v._t + 1] end
+end
+
+local PktView = {}
+PktView.__index = function(v, k)
+  local g = pget[k]
+  if g then return g(v) end
+  return nil
+end
+PktView.__newindex = function(v, k, x)
+  local s = pset[k]
+  if not s then error("packet: field " .. tostring(k) .. " is read-only or unknown", 2) end
+  s(v, x)
+  v._dirty = true
+end
+PktView.__tostring = function(v)
+  return string.format("packet %s > %s %s len %d", pget.src(v), pget.dst(v), tostring(pget.proto(v)), pget.len(v))
+end
+
+-- A packet view over any held IPv4 datagram with a whole header, or nil.
+function M.pkt_view(seg, reuse)
+  local p, len = seg.pkt, seg.len
+  if len < 20 or rshift(p[0], 4) ~= 4 then return nil end
+  local ihl = band(p[0], 15) * 4
+  local tot = rd16(p, 2)
+  if ihl < 20 or tot > len or tot < ihl then return nil end
+  if reuse then
+    reuse._p, reuse._t, reuse._seg, reuse._dirty = p, ihl, seg, false
+    return reuse
+  end
+  return setmetatable({ _p = p, _t = ihl, _seg = seg, _dirty = false, _gw = false, _opts = false, _fv = false },
+    PktView)
+end
+
+function M.new_pkt_view() return setmetatable({ _p = false, _t = 0, _seg = false, _dirty = false, _gw = false,
+  _opts = false, _fv = false }, PktView) end
 
 function M.is_view(x) return getmetatable(x) == View end
 

@@ -366,10 +366,29 @@ local function format_icmp(seg, dir, verdict)
   return line
 end
 
+-- A gateway's non-TCP datagram (a packet view: proto is not "tcp").
+local function format_pkt(seg, dir, verdict)
+  local p = seg.proto
+  local what = tostring(p)
+  if p == "udp" and seg.sport then
+    what = string.format("UDP %s > %s", tostring(seg.sport), tostring(seg.dport))
+  elseif p == "icmp" and seg.icmp_type then
+    what = string.format("ICMP type %d code %d", seg.icmp_type, seg.icmp_code)
+  end
+  local line = string.format("%s %s > %s: %s, length %d", dir or "?", tostring(seg.src), tostring(seg.dst), what,
+    tonumber(seg.len) or 0)
+  local v = fault.normalize(verdict)
+  if v then line = line .. " [" .. fault.describe(v) .. "]" end
+  return line
+end
+
 function M.format(seg, dir, state, verdict)
   local proto = field(seg, "proto")
-  if proto == "udp" then return format_udp(seg, dir, verdict) end
-  if proto == "icmp" then return format_icmp(seg, dir, verdict) end
+  -- A whole UDP datagram or ICMP message has its own view (segview.lua);
+  -- a gateway's other datagrams (fragments, other protocols) a packet view.
+  if proto == "udp" and seg.sport ~= nil then return format_udp(seg, dir, verdict) end
+  if proto == "icmp" and field(seg, "type") ~= nil then return format_icmp(seg, dir, verdict) end
+  if proto ~= nil and proto ~= "tcp" and proto ~= 6 then return format_pkt(seg, dir, verdict) end
   local bits = flag_bits(seg)
   local len = tonumber(seg.len) or 0
   local seq = tonumber(seg.seq) or 0

@@ -14,6 +14,8 @@ local function normalize(v)
   if v == nil or v == "pass" or v == true then return nil end
   if v == "drop" or v == false then return { drop = true } end
   if v == "corrupt" then return { corrupt = true } end
+  -- A gateway resets the segment's flow at both ends (docs/gateway.md).
+  if v == "reset" then return { drop = true, reset = true, fault = "reset" } end
   if type(v) == "table" then
     if is_segment(v) then return { segment = v } end
     return v
@@ -38,6 +40,7 @@ local function merge(acc, b)
   if out.duplicate == 0 then out.duplicate = nil end
   out.corrupt = out.corrupt or b.corrupt or nil
   out.drop = out.drop or b.drop or nil
+  out.reset = out.reset or b.reset or nil
   if b.segment ~= nil then out.segment = b.segment end
   if b.reverse ~= nil then out.reverse = b.reverse end
   if b.slice then out.slice = math.min(out.slice or huge, b.slice) end
