@@ -22,6 +22,7 @@
 
 #include "csum.h"
 #include "ipv4_wire.h"
+#include "ipv6_wire.h"
 #include "netif.h"
 #include "tcp_wire.h"
 #include "udp_wire.h"
@@ -223,7 +224,7 @@ static int deliver_link(tl_stack *st, const uint8_t *pkt, size_t len, const char
 /* A TCP SYN without ACK, unfragmented: what an accept filter judges. */
 static int is_syn(const uint8_t *p, size_t len) {
   struct tl_ip_view v;
-  if (tl_ip_view(p, len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole || v.l4_len < 14) return 0;
+  if (tl_ipx_view(p, len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole || v.l4_len < 14) return 0;
   return (tl_tcp_view_flags(v.l4) & (TL_TH_SYN | TL_TH_ACK)) == TL_TH_SYN;
 }
 
@@ -498,9 +499,35 @@ int tl_hook_inject(tl_stack *st, int dir, const uint8_t *pkt, size_t len, int64_
   return 0;
 }
 
+/* IPv6 (RFC 8200 8.1): no header checksum; TCP, UDP and ICMPv6 cover the
+ * pseudo-header of the addresses, the upper-layer length and Next Header,
+ * and UDP's is mandatory (a datagram gets one even if it had 0). */
+static void fix6(uint8_t *p, const struct tl_ip_view *v) {
+  uint8_t *l4 = p + v->ihl;
+  size_t at;
+  if (v->proto == TL_PROTO_TCP && v->l4_len >= 20)
+    at = 16;
+  else if (v->proto == TL_PROTO_UDP && v->l4_len >= 8)
+    at = 6;
+  else if (v->proto == TL_PROTO_ICMPV6 && v->l4_len >= 4)
+    at = 2;
+  else
+    return;
+  size_t n = v->l4_len;
+  if (v->proto == TL_PROTO_UDP && tl_get16(l4 + 4) >= 8 && tl_get16(l4 + 4) <= n) n = tl_get16(l4 + 4);
+  tl_put16(l4 + at, 0);
+  uint16_t c = tl_csum_fold(tl_csum_partial(l4, n, tl_csum_pseudo6(p + 8, p + 24, v->proto, (uint32_t)n)));
+  if (c == 0 && v->proto == TL_PROTO_UDP) c = 0xffff;
+  tl_put16(l4 + at, c);
+}
+
 void tl_hook_fix_checksums(uint8_t *p, size_t len) {
   struct tl_ip_view v;
-  if (tl_ip_view(p, len, &v) < 0) return;
+  if (tl_ipx_view(p, len, &v) < 0) return;
+  if (v.family == 6) {
+    if (v.whole) fix6(p, &v);
+    return;
+  }
   tl_put16(p + 10, 0);
   tl_put16(p + 10, tl_csum(p, v.ihl));
   if (!v.whole) return;

@@ -2,6 +2,7 @@
  * packet), listeners by port, and ephemeral port choice (RFC 6056). */
 #include <stdlib.h>
 
+#include "ipv6_wire.h"
 #include "tcp_tcb.h"
 
 #define TL_TCP_BUCKETS_INITIAL 64
@@ -128,8 +129,19 @@ int tcp_ephemeral_port(struct tl_tcp *t, uint32_t laddr, uint32_t raddr, uint16_
  * so it lives here and the link boundary stays below TCP. */
 tl_sock *tl_hook_sock(tl_stack *st, const tl_hook_seg *seg) {
   struct tl_ip_view v;
-  if (tl_ip_view(seg->pkt, seg->len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.first || v.l4_len < 4) return NULL;
+  if (tl_ipx_view(seg->pkt, seg->len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.first || v.l4_len < 4) return NULL;
   uint16_t sport = tl_tcp_view_sport(v.l4), dport = tl_tcp_view_dport(v.l4);
-  if (seg->dir == TL_PCAP_DIR_IN) return tcp_lookup(tl_tcp_of(st), v.dst, dport, v.src, sport);
-  return tcp_lookup(tl_tcp_of(st), v.src, sport, v.dst, dport);
+  struct tl_tcp *t = tl_tcp_of(st);
+  uint32_t src = v.src, dst = v.dst;
+  if (v.family == 6) {
+    /* IPv6 addresses stand as 32-bit ids inside TCP (tcp_peer6.h): ours
+     * is TCP_V6_LOCAL, a peer's the id its TCBs hold (none: no TCB). */
+    int in = seg->dir == TL_PCAP_DIR_IN;
+    uint32_t peer = tcp_peer6_find(t, seg->pkt + (in ? 8 : 24));
+    if (!peer) return NULL;
+    src = in ? peer : TCP_V6_LOCAL;
+    dst = in ? TCP_V6_LOCAL : peer;
+  }
+  if (seg->dir == TL_PCAP_DIR_IN) return tcp_lookup(t, dst, dport, src, sport);
+  return tcp_lookup(t, src, sport, dst, dport);
 }

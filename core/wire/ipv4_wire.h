@@ -41,6 +41,7 @@ struct tl_ip_view {
   uint8_t whole;       /* neither MF nor an offset: not a fragment */
   const uint8_t *l4;   /* the transport header */
   size_t l4_len;       /* bytes from l4 to len */
+  uint8_t family;      /* 4, or 6 (tl_ip6_view: src/dst are 0, the addresses at p + 8 and p + 24) */
 };
 
 /* 0, or -1 if p holds no IPv4 header (short, another version, IHL below
@@ -59,6 +60,7 @@ static inline int tl_ip_view(const uint8_t *p, size_t len, struct tl_ip_view *v)
   v->dst = tl_get32(p + 16);
   v->l4 = p + ihl;
   v->l4_len = v->len - ihl;
+  v->family = 4;
   return 0;
 }
 

@@ -127,6 +127,40 @@ int tl_ip6_walk(const uint8_t *p, size_t len, uint8_t nh, size_t nh_at, size_t a
   }
 }
 
+int tl_ip6_view(const uint8_t *p, size_t len, struct tl_ip_view *v) {
+  if (!tl_ip6_version(p, len)) return -1;
+  size_t tot = TL_IP6_HDR_LEN + (size_t)tl_get16(p + 4);
+  if (tot > len) tot = len;
+  uint8_t nh = p[6];
+  size_t at = TL_IP6_HDR_LEN;
+  v->first = v->whole = 1;
+  for (int i = 0; i < 16; i++) {
+    if (nh == TL_PROTO_FRAGMENT) {
+      if (at + TL_IP6_FRAG_HDR_LEN > tot) return -1;
+      uint16_t om = tl_get16(p + at + 2);
+      if (om & 0xfff8) v->first = 0;
+      if (om & 0xfff9) v->whole = 0;
+      nh = p[at];
+      at += TL_IP6_FRAG_HDR_LEN;
+    } else if (nh == TL_PROTO_HOPOPTS || nh == TL_PROTO_ROUTING || nh == TL_PROTO_DSTOPTS) {
+      if (at + 2 > tot) return -1;
+      nh = p[at];
+      at += ((size_t)p[at + 1] + 1) * 8;
+      if (at > tot) return -1;
+    } else {
+      break;
+    }
+  }
+  v->src = v->dst = 0;
+  v->ihl = at;
+  v->len = tot;
+  v->proto = nh;
+  v->l4 = p + at;
+  v->l4_len = tot - at;
+  v->family = 6;
+  return 0;
+}
+
 uint32_t tl_csum_pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t proto, uint32_t len) {
   uint32_t s = proto + (len >> 16) + (len & 0xffff);
   for (int i = 0; i < 16; i += 2)

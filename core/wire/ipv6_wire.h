@@ -24,4 +24,18 @@
 static inline int tl_ip6_version(const uint8_t *p, size_t len) {
   return len >= TL_IP6_HDR_LEN && (p[0] >> 4) == 6;
 }
+
+/* The tl_ip_view of an IPv6 datagram: ihl is the bytes up to the
+ * upper-layer header, past the extension headers a host skips (hop-by-hop,
+ * routing, destination options, fragment; at most 16), proto the Next
+ * Header that ends the chain; first/whole from the fragment header if one
+ * is there. Judges nothing (tl_ip6_walk does, on input). -1 if p holds no
+ * IPv6 header or the chain runs past the datagram. */
+int tl_ip6_view(const uint8_t *p, size_t len, struct tl_ip_view *v);
+
+/* Either family's view, by the version nibble. */
+static inline int tl_ipx_view(const uint8_t *p, size_t len, struct tl_ip_view *v) {
+  if (len && (p[0] >> 4) == 6) return tl_ip6_view(p, len, v);
+  return tl_ip_view(p, len, v);
+}
 #endif

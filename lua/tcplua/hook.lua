@@ -284,7 +284,7 @@ local function apply(rt, seg, v, dir, nv)
     seg.csum_partial = 0
   end
   if nv.corrupt then
-    corrupt(rt, seg, band(seg.pkt[0], 15) * 4)
+    corrupt(rt, seg, v._t) -- the transport header's offset, either family
     seg.csum_partial = 0 -- the stack must verify, and so drop, it
   end
   local delay_us = nv.delay and math.floor(nv.delay * 1000) or 0
@@ -454,8 +454,11 @@ function M.inject(rt, t)
   local c = stack.config(st)
   local f = {}
   for k, x in pairs(t) do f[k] = x end
-  if dir == "out" and f.src == nil then f.src = tonumber(c.addr) end
-  if dir == "in" and f.dst == nil then f.dst = tonumber(c.addr) end
+  -- Our address of the family the other one names.
+  local other = dir == "out" and f.dst or f.src
+  local ours = segview.is6(other) and core.ip6str(core.ip6_of(c.addr6_hi, c.addr6_lo)) or tonumber(c.addr)
+  if dir == "out" and f.src == nil then f.src = ours end
+  if dir == "in" and f.dst == nil then f.dst = ours end
   local buf = scratch(rt)
   local ok, n = pcall(segview.build, f, buf)
   if not ok then return nil, tostring(n) end

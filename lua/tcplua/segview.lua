@@ -20,6 +20,13 @@
 --   payload         the payload as a string (made on access)
 --   mss, wscale, sackok, timestamps   shortcuts into options (accept filters)
 --   ttl, id         IPv4 TTL and identification; writable
+--   family          4 or 6: the IP version. Over IPv6 (RFC 8200 3) src and
+--                   dst are RFC 5952 text ("fd77::1"), hop_limit (and ttl,
+--                   its alias) and flow_label are writable, id is nil and
+--                   size is 40 + the payload length; the transport fields
+--                   are those of the header after the extension-header
+--                   chain (hop-by-hop, routing, destination options,
+--                   fragment). An ICMPv6 message's proto is "icmp6".
 --   proto           "tcp" (every field above), "udp" or "icmp". A UDP
 --                   datagram's view has src, dst, ttl, id, size, sport,
 --                   dport (writable), len and payload (the datagram's
@@ -70,6 +77,23 @@ local function ipnum(v)
   return n
 end
 
+-- An IPv6 address's text as its 16 bytes.
+local function ip6bytes(v)
+  local a, err = core.ip6(v)
+  if not a then error("segment: " .. err, 3) end
+  return a
+end
+
+-- Is this address text IPv6's?
+local function is6(x) return type(x) == "string" and x:find(":", 1, true) ~= nil end
+M.is6 = is6
+
+-- The datagram's size: IPv4's total length, or IPv6's 40 + payload length.
+local function tot(v)
+  if v._6 then return 40 + rd16(v._p, 4) end
+  return rd16(v._p, 2)
+end
+
 -- Parses option bytes (a pointer and length) into the table form.
 local function parse_opts(p, len)
   if len <= 0 then return {} end
@@ -93,11 +117,26 @@ M.parse_opts = parse_opts
 local get, set = {}, {}
 
 -- Offsets: ihl = IPv4 header bytes, t = start of the TCP header.
-function get.src(v) return core.ipstr(rd32(v._p, 12)) end
-function get.dst(v) return core.ipstr(rd32(v._p, 16)) end
-function get.ttl(v) return v._p[8] end
-function get.id(v) return rd16(v._p, 4) end
-function get.size(v) return rd16(v._p, 2) end
+function get.src(v)
+  if v._6 then return core.ip6str(ffi.string(v._p + 8, 16)) end
+  return core.ipstr(rd32(v._p, 12))
+end
+function get.dst(v)
+  if v._6 then return core.ip6str(ffi.string(v._p + 24, 16)) end
+  return core.ipstr(rd32(v._p, 16))
+end
+function get.ttl(v) return v._6 and v._p[7] or v._p[8] end
+get.hop_limit = get.ttl
+function get.id(v)
+  if v._6 then return nil end
+  return rd16(v._p, 4)
+end
+get.size = tot
+function get.family(v) return v._6 and 6 or 4 end
+function get.flow_label(v)
+  if not v._6 then return nil end
+  return band(v._p[1], 15) * 65536 + v._p[2] * 256 + v._p[3]
+end
 function get.sport(v) return rd16(v._p, v._t) end
 function get.dport(v) return rd16(v._p, v._t + 2) end
 function get.seq(v) return rd32(v._p, v._t + 4) end
@@ -108,7 +147,7 @@ function get.flags(v) return fault.flag_string(v._p[v._t + 13]) end
 function get.win(v) return rd16(v._p, v._t + 14) end
 function get.urg(v) return rd16(v._p, v._t + 18) end
 function get.len(v)
-  local n = rd16(v._p, 2) - v._t - get.off(v)
+  local n = tot(v) - v._t - get.off(v)
   return n > 0 and n or 0
 end
 function get.optlen(v) return get.off(v) - 20 end
@@ -141,10 +180,27 @@ function get.wscale(v) return get.options(v).wscale end
 function get.sackok(v) return get.options(v).sackok or false end
 function get.timestamps(v) return get.options(v).ts end
 
-function set.src(v, x) wr32(v._p, 12, ipnum(x)) end
-function set.dst(v, x) wr32(v._p, 16, ipnum(x)) end
-function set.ttl(v, x) v._p[8] = x end
-function set.id(v, x) wr16(v._p, 4, x) end
+function set.src(v, x)
+  if v._6 then return ffi.copy(v._p + 8, ip6bytes(x), 16) end
+  wr32(v._p, 12, ipnum(x))
+end
+function set.dst(v, x)
+  if v._6 then return ffi.copy(v._p + 24, ip6bytes(x), 16) end
+  wr32(v._p, 16, ipnum(x))
+end
+function set.ttl(v, x) v._p[v._6 and 7 or 8] = x end
+set.hop_limit = set.ttl
+function set.id(v, x)
+  if v._6 then error("segment: an IPv6 datagram has no id field", 3) end
+  wr16(v._p, 4, x)
+end
+function set.flow_label(v, x)
+  if not v._6 then error("segment: an IPv4 datagram has no flow label", 3) end
+  x = band(x, 0xfffff)
+  v._p[1] = bor(band(v._p[1], 0xf0), rshift(x, 16))
+  v._p[2] = band(rshift(x, 8), 255)
+  v._p[3] = band(x, 255)
+end
 function set.sport(v, x) wr16(v._p, v._t, x) end
 function set.dport(v, x) wr16(v._p, v._t + 2, x) end
 function set.seq(v, x) wr32(v._p, v._t + 4, x) end
@@ -161,9 +217,9 @@ function get.proto() return "tcp" end
 
 -- A UDP datagram's fields (RFC 768): the addresses and ports as TCP's.
 local uget, uset = {}, {}
-for _, k in ipairs({ "src", "dst", "ttl", "id", "size", "sport", "dport" }) do
-  uget[k], uset[k] = get[k], set[k]
-end
+local IPF = { "src", "dst", "ttl", "hop_limit", "id", "size", "family", "flow_label" }
+for _, k in ipairs(IPF) do uget[k], uset[k] = get[k], set[k] end
+for _, k in ipairs({ "sport", "dport" }) do uget[k], uset[k] = get[k], set[k] end
 function uget.proto() return "udp" end
 function uget.len(v)
   local n = rd16(v._p, v._t + 4) - 8
@@ -175,15 +231,13 @@ function uget.checksum(v) return rd16(v._p, v._t + 6) end
 -- An ICMP message's fields (RFC 792): type, code, then what follows the
 -- 8-byte header (an echo's data, an error's quoted datagram).
 local iget, iset = {}, {}
-for _, k in ipairs({ "src", "dst", "ttl", "id", "size" }) do
-  iget[k], iset[k] = get[k], set[k]
-end
-function iget.proto() return "icmp" end
+for _, k in ipairs(IPF) do iget[k], iset[k] = get[k], set[k] end
+function iget.proto(v) return v._6 and "icmp6" or "icmp" end
 function iget.type(v) return v._p[v._t] end
 function iget.code(v) return v._p[v._t + 1] end
 function iget.checksum(v) return rd16(v._p, v._t + 2) end
 function iget.len(v)
-  local n = rd16(v._p, 2) - v._t - 8
+  local n = tot(v) - v._t - 8
   return n > 0 and n or 0
 end
 function iget.payload(v) return ffi.string(v._p + v._t + 8, iget.len(v)) end
@@ -211,7 +265,7 @@ View.__tostring = function(v)
     return string.format("datagram %s.%d > %s.%d udp len %d", get.src(v), get.sport(v), get.dst(v), get.dport(v),
       uget.len(v))
   elseif v._g == iget then
-    return string.format("icmp %s > %s type %d code %d len %d", get.src(v), get.dst(v), iget.type(v), iget.code(v),
+    return string.format("%s %s > %s type %d code %d len %d", iget.proto(v), get.src(v), get.dst(v), iget.type(v), iget.code(v),
       iget.len(v))
   end
   return string.format("segment %s.%d > %s.%d [%s] seq %d len %d", get.src(v), get.sport(v), get.dst(v),
@@ -220,49 +274,100 @@ end
 M.View = View
 
 -- A UDP view when p holds an unfragmented datagram whose length field
--- fits; an ICMP view when it holds at least an ICMP header.
-local function other_view(seg, reuse, p, ihl, tot)
+-- fits; an ICMP (ICMPv6) view when it holds at least an 8-byte header.
+-- t: where the transport header starts; proto: the protocol number.
+local function other_view(seg, reuse, p, t, n, proto, six)
   local g
-  if p[9] == 17 then
-    if tot < ihl + 8 or rd16(p, ihl + 4) < 8 or ihl + rd16(p, ihl + 4) > tot then return nil end
+  if proto == 17 then
+    if n < t + 8 or rd16(p, t + 4) < 8 or t + rd16(p, t + 4) > n then return nil end
     g = uget
   else
-    if tot < ihl + 8 then return nil end
+    if n < t + 8 then return nil end
     g = iget
   end
-  local v = reuse or M.new_view(p, ihl, seg)
-  v._p, v._t, v._seg, v._opts, v._dirty, v._g = p, ihl, seg, false, false, g
+  local v = reuse or M.new_view(p, t, seg)
+  v._p, v._t, v._seg, v._opts, v._dirty, v._g, v._6 = p, t, seg, false, false, g, six
   return v
 end
 
+-- Whether the TCP header at t is whole within n bytes.
+local function tcp_fits(p, t, n)
+  if n < t + 20 then return false end
+  local off = rshift(p[t + 12], 4) * 4
+  return off >= 20 and t + off <= n
+end
+
+-- The IPv6 chain (RFC 8200 4): the offset of the upper-layer header and
+-- its protocol, past hop-by-hop, routing and destination options; nil for
+-- a fragment (other than an atomic one, RFC 6946), a chain of more than
+-- 16 headers or one past the datagram (the input path judges those).
+local EXT = { [0] = true, [43] = true, [60] = true }
+local function chain6(p, n)
+  local nh, at = p[6], 40
+  for _ = 1, 16 do
+    if EXT[nh] then
+      if at + 2 > n then return nil end
+      nh, at = p[at], at + (p[at + 1] + 1) * 8
+    elseif nh == 44 then
+      if at + 8 > n or band(p[at + 2], 0xff) ~= 0 or band(p[at + 3], 0xf9) ~= 0 then return nil end
+      nh, at = p[at], at + 8
+    else
+      break
+    end
+    if at > n then return nil end
+  end
+  if EXT[nh] or nh == 44 then return nil end
+  return at, nh
+end
+
+local function aim(reuse, p, t, seg, six)
+  -- The private keys always exist (false when unset), so these are plain
+  -- stores that JIT-compile (rawset does not).
+  if reuse then
+    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty, reuse._g, reuse._6 = p, t, seg, false, false, false,
+      six
+    return reuse
+  end
+  local v = M.new_view(p, t, seg)
+  v._6 = six
+  return v
+end
+
+local function view6(seg, reuse, p, len)
+  if len < 48 then return nil end
+  local n = 40 + rd16(p, 4)
+  if n > len then return nil end
+  local t, nh = chain6(p, n)
+  if not t then return nil end
+  if nh == 17 or nh == 58 then return other_view(seg, reuse, p, t, n, nh, true) end
+  if nh ~= 6 or not tcp_fits(p, t, n) then return nil end
+  return aim(reuse, p, t, seg, true)
+end
+
 -- A view over a held datagram, or nil if it is not an unfragmented TCP
--- segment with a whole header, UDP datagram or ICMP message (the rest pass
--- without hooks).
+-- segment with a whole header, UDP datagram or ICMP (ICMPv6) message, of
+-- either IP version (the rest pass without hooks).
 -- `reuse`: a view to re-aim instead of making a new table (the runner
 -- keeps one: views live only for the hook call, so a segment costs no
 -- allocation).
 function M.view(seg, reuse)
   local p, len = seg.pkt, seg.len
-  if len < 28 or rshift(p[0], 4) ~= 4 then return nil end
+  if len < 28 then return nil end
+  local ver = rshift(p[0], 4)
+  if ver == 6 then return view6(seg, reuse, p, len) end
+  if ver ~= 4 then return nil end
   local ihl = band(p[0], 15) * 4
   if band(p[6], 0x3f) ~= 0 or p[7] ~= 0 then return nil end
-  local tot = rd16(p, 2)
-  if tot > len or ihl < 20 then return nil end
-  if p[9] == 17 or p[9] == 1 then return other_view(seg, reuse, p, ihl, tot) end
-  if p[9] ~= 6 or tot < ihl + 20 then return nil end
-  if rshift(p[ihl + 12], 4) * 4 < 20 or ihl + rshift(p[ihl + 12], 4) * 4 > tot then return nil end
-  -- The private keys always exist (false when unset), so these are plain
-  -- stores that JIT-compile (rawset does not).
-  if reuse then
-    reuse._p, reuse._t, reuse._seg, reuse._opts, reuse._dirty, reuse._g = p, ihl, seg, false, false, false
-    return reuse
-  end
-  return M.new_view(p, ihl, seg)
+  local n = rd16(p, 2)
+  if n > len or ihl < 20 then return nil end
+  if p[9] == 17 or p[9] == 1 then return other_view(seg, reuse, p, ihl, n, p[9], false) end
+  if p[9] ~= 6 or not tcp_fits(p, ihl, n) then return nil end
+  return aim(reuse, p, ihl, seg, false)
 end
 
 function M.new_view(p, ihl, seg)
   return setmetatable({ _p = p or false, _t = ihl or 0, _seg = seg or false, _opts = false, _dirty = false,
-    _g = false, _gw = false, _fv = false }, View)
+    _g = false, _gw = false, _fv = false, _6 = false }, View)
 end
 
 ------------------------------------------------------------ packet views --
@@ -317,12 +422,14 @@ function M.pkt_view(seg, reuse)
     reuse._p, reuse._t, reuse._seg, reuse._dirty = p, ihl, seg, false
     return reuse
   end
-  return setmetatable({ _p = p, _t = ihl, _seg = seg, _dirty = false, _gw = false, _opts = false, _fv = false },
+  return setmetatable({ _p = p, _t = ihl, _seg = seg, _dirty = false, _gw = false, _opts = false, _fv = false,
+    _6 = false },
     PktView)
 end
 
+
 function M.new_pkt_view() return setmetatable({ _p = false, _t = 0, _seg = false, _dirty = false, _gw = false,
-  _opts = false, _fv = false }, PktView) end
+  _opts = false, _fv = false, _6 = false }, PktView) end
 
 function M.is_view(x) return getmetatable(x) == View end
 
@@ -361,39 +468,53 @@ local function field(t, k, default)
   return x
 end
 
--- Writes the IPv4 datagram described by table t (the segment fields) into
--- buf (uint8_t[65536]); returns its length. Missing fields: seq/ack 0,
--- win 65535, flags ".", no options, no payload, ttl 64.
+-- Writes the IP datagram described by table t (the segment fields) into
+-- buf (uint8_t[65536]); returns its length. IPv6 (RFC 8200 3) when src or
+-- dst is IPv6 text, with t.hop_limit (or
+-- ttl) and t.flow_label; else IPv4 with t.id and t.ttl. Missing fields:
+-- seq/ack 0, win 65535, flags ".", no options, no payload, ttl 64.
 function M.build(t, buf)
   local opts = encode_opts(field(t, "raw_options", nil) or field(t, "options", nil))
   if #opts > 40 then error("segment: more than 40 bytes of options", 3) end
   local payload = field(t, "payload", "")
   payload = tostring(payload)
   local thl = 20 + #opts
-  local tot = 20 + thl + #payload
-  if tot > 65535 then error("segment: too large", 3) end
-  ffi.fill(buf, 20 + thl)
-  buf[0] = 0x45
-  wr16(buf, 2, tot)
-  wr16(buf, 4, field(t, "id", 0))
-  buf[6] = 0x40 -- DF
-  buf[8] = field(t, "ttl", 64)
-  buf[9] = 6
   if t.src == nil or t.dst == nil then error("segment: src and dst are required", 3) end
-  wr32(buf, 12, ipnum(t.src))
-  wr32(buf, 16, ipnum(t.dst))
-  wr16(buf, 20, field(t, "sport", 0))
-  wr16(buf, 22, field(t, "dport", 0))
-  wr32(buf, 24, field(t, "seq", 0))
-  wr32(buf, 28, field(t, "ack", 0))
-  buf[32] = lshift(thl / 4, 4)
+  local six = is6(t.src) or is6(t.dst)
+  local ih = six and 40 or 20
+  local tot = ih + thl + #payload
+  if tot > 65535 + (six and 40 or 0) then error("segment: too large", 3) end
+  ffi.fill(buf, ih + thl)
+  if six then
+    buf[0] = 0x60
+    set.flow_label({ _p = buf, _6 = true }, field(t, "flow_label", 0))
+    wr16(buf, 4, thl + #payload)
+    buf[6] = 6
+    buf[7] = field(t, "hop_limit", field(t, "ttl", 64))
+    ffi.copy(buf + 8, ip6bytes(t.src), 16)
+    ffi.copy(buf + 24, ip6bytes(t.dst), 16)
+  else
+    buf[0] = 0x45
+    wr16(buf, 2, tot)
+    wr16(buf, 4, field(t, "id", 0))
+    buf[6] = 0x40 -- DF
+    buf[8] = field(t, "ttl", 64)
+    buf[9] = 6
+    wr32(buf, 12, ipnum(t.src))
+    wr32(buf, 16, ipnum(t.dst))
+  end
+  wr16(buf, ih, field(t, "sport", 0))
+  wr16(buf, ih + 2, field(t, "dport", 0))
+  wr32(buf, ih + 4, field(t, "seq", 0))
+  wr32(buf, ih + 8, field(t, "ack", 0))
+  buf[ih + 12] = lshift(thl / 4, 4)
   local bits = t.bits
   if type(bits) ~= "number" then bits = fault.flag_bits({ flags = field(t, "flags", ".") }) end
-  buf[33] = band(bits, 255)
-  wr16(buf, 34, field(t, "win", 65535))
-  wr16(buf, 38, field(t, "urg", 0))
-  if #opts > 0 then ffi.copy(buf + 40, opts, #opts) end
-  if #payload > 0 then ffi.copy(buf + 20 + thl, payload, #payload) end
+  buf[ih + 13] = band(bits, 255)
+  wr16(buf, ih + 14, field(t, "win", 65535))
+  wr16(buf, ih + 18, field(t, "urg", 0))
+  if #opts > 0 then ffi.copy(buf + ih + 20, opts, #opts) end
+  if #payload > 0 then ffi.copy(buf + ih + thl, payload, #payload) end
   chook.fix_checksums(buf, tot)
   return tot
 end

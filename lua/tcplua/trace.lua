@@ -336,12 +336,22 @@ local function opts_text(o)
   return table.concat(parts, ",")
 end
 
+-- What leads the addresses: the direction, and "IP6" before IPv6 ones as
+-- tcpdump writes it ("in IP6 fd77::1.40000 > fd77::2.7: Flags [S], ...").
+local function lead(seg, dir)
+  local src = field(seg, "src")
+  if field(seg, "family") == 6 or (type(src) == "string" and src:find(":", 1, true)) then
+    return (dir or "?") .. " IP6"
+  end
+  return dir or "?"
+end
+
 -- tcpdump's line for a UDP datagram: "in 10.77.0.1.40000 > 10.77.0.2.7: UDP, length 5".
 local function format_udp(seg, dir, verdict)
   local t = {}
   local ts = field(seg, "t")
   if ts then t[#t + 1] = string.format("%.3f", tonumber(ts)) end
-  t[#t + 1] = string.format("%s %s.%s > %s.%s: UDP, length %d", dir or "?", tostring(seg.src), tostring(seg.sport),
+  t[#t + 1] = string.format("%s %s.%s > %s.%s: UDP, length %d", lead(seg, dir), tostring(seg.src), tostring(seg.sport),
     tostring(seg.dst), tostring(seg.dport), tonumber(seg.len) or 0)
   local line = table.concat(t, " ")
   local v = fault.normalize(verdict)
@@ -352,14 +362,20 @@ end
 -- tcpdump's names of the ICMP types a stack meets (RFC 792).
 local ICMP_NAMES = { [0] = "echo reply", [3] = "unreachable", [8] = "echo request", [11] = "time exceeded",
   [12] = "parameter problem" }
+-- And of the ICMPv6 ones (RFC 4443, RFC 4861).
+local ICMP6_NAMES = { [1] = "destination unreachable", [2] = "packet too big", [3] = "time exceeded",
+  [4] = "parameter problem", [128] = "echo request", [129] = "echo reply", [133] = "router solicitation",
+  [134] = "router advertisement", [135] = "neighbor solicitation", [136] = "neighbor advertisement" }
 
 local function format_icmp(seg, dir, verdict)
   local t = {}
   local ts = field(seg, "t")
   if ts then t[#t + 1] = string.format("%.3f", tonumber(ts)) end
   local ty = tonumber(seg.type) or 0
-  t[#t + 1] = string.format("%s %s > %s: ICMP %s, type %d, code %d, length %d", dir or "?", tostring(seg.src),
-    tostring(seg.dst), ICMP_NAMES[ty] or "type " .. ty, ty, tonumber(seg.code) or 0, tonumber(seg.len) or 0)
+  local six = field(seg, "proto") == "icmp6"
+  local name = (six and ICMP6_NAMES or ICMP_NAMES)[ty] or "type " .. ty
+  t[#t + 1] = string.format("%s %s > %s: %s %s, type %d, code %d, length %d", lead(seg, dir), tostring(seg.src),
+    tostring(seg.dst), six and "ICMP6" or "ICMP", name, ty, tonumber(seg.code) or 0, tonumber(seg.len) or 0)
   local line = table.concat(t, " ")
   local v = fault.normalize(verdict)
   if v then line = line .. " [" .. fault.describe(v) .. "]" end
@@ -387,7 +403,7 @@ function M.format(seg, dir, state, verdict)
   -- A whole UDP datagram or ICMP message has its own view (segview.lua);
   -- a gateway's other datagrams (fragments, other protocols) a packet view.
   if proto == "udp" and seg.sport ~= nil then return format_udp(seg, dir, verdict) end
-  if proto == "icmp" and field(seg, "type") ~= nil then return format_icmp(seg, dir, verdict) end
+  if (proto == "icmp" or proto == "icmp6") and field(seg, "type") ~= nil then return format_icmp(seg, dir, verdict) end
   if proto ~= nil and proto ~= "tcp" and proto ~= 6 then return format_pkt(seg, dir, verdict) end
   local bits = flag_bits(seg)
   local len = tonumber(seg.len) or 0
@@ -395,7 +411,7 @@ function M.format(seg, dir, state, verdict)
   local t = {}
   local ts = field(seg, "t")
   if ts then t[#t + 1] = string.format("%.3f", tonumber(ts)) end
-  t[#t + 1] = string.format("%s %s.%s > %s.%s: Flags [%s]", dir or "?", tostring(seg.src), tostring(seg.sport),
+  t[#t + 1] = string.format("%s %s.%s > %s.%s: Flags [%s]", lead(seg, dir), tostring(seg.src), tostring(seg.sport),
     tostring(seg.dst), tostring(seg.dport), flag_string(bits))
   local body = {}
   if len > 0 then
@@ -447,7 +463,7 @@ function M.tseq_hook(w, policy)
     if policy then verdict = policy(seg, dir, conn, now) end
     -- The time-sequence graph is TCP's: UDP and ICMP are not recorded.
     local proto = field(seg, "proto")
-    if proto == "udp" or proto == "icmp" then return verdict end
+    if proto ~= nil and proto ~= "tcp" and proto ~= 6 then return verdict end
     local v = fault.normalize(verdict)
     local id = w:segment {
       t = now, dir = dir, seq = seg.seq, len = seg.len, flags = seg.flags, ack = seg.ack,

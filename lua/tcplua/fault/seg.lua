@@ -80,11 +80,14 @@ local function options_len(seg)
   return n and tonumber(n) or 0
 end
 
--- The IPv4 datagram size: seg.size if the view has it, else computed.
+-- The datagram size: seg.size if the view has it, else computed with the
+-- fixed headers of its family (IPv4's 20 bytes, or IPv6's 40, RFC 8200 3).
 local function wire_size(seg)
   local s = opt(seg, "size")
   if s ~= nil then return tonumber(s) end
-  return 40 + options_len(seg) + payload_len(seg)
+  local src = opt(seg, "src")
+  local six = opt(seg, "family") == 6 or (type(src) == "string" and src:find(":", 1, true) ~= nil)
+  return (six and 60 or 40) + options_len(seg) + payload_len(seg)
 end
 
 -- Connection identity that both directions share.
