@@ -6,6 +6,7 @@
 #include "host_offload.h"
 
 #include <errno.h>
+#include <linux/virtio_net.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,7 @@ int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
   if (h->vnet) {
     uint8_t vh[HOST_VNET_HDR_LEN];
     host_offload_tx_hdr(vh, pkt, len, len, h->mtu);
+    if (vh[1] == VIRTIO_NET_HDR_GSO_TCPV6) h->counters[HC_host_tun_tx_gso6]++;
     struct iovec iov[2] = {{vh, sizeof vh}, {(void *)pkt, len}};
     n = writev(h->tun_fd, iov, 2);
     if (n > 0) n -= (ssize_t)sizeof vh;
@@ -63,6 +65,7 @@ int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
   if (h->vnet) {
     head -= HOST_VNET_HDR_LEN;
     host_offload_tx_hdr(head, iov[0].base, iov[0].len, len, h->mtu);
+    if (head[1] == VIRTIO_NET_HDR_GSO_TCPV6) h->counters[HC_host_tun_tx_gso6]++;
     head_len += HOST_VNET_HDR_LEN;
   }
   ssize_t w;
@@ -160,6 +163,7 @@ static void on_tun(struct ev_loop *loop, ev_io *w, int revents) {
        * a hook changes the bytes, so it needs no completion. */
       int direct = !tl_hook_impair(h->st, 0);
       partial = host_offload_rx(rx, pkt, (size_t)n, !direct) == 1 && direct;
+      if (rx[1] == VIRTIO_NET_HDR_GSO_TCPV6) h->counters[HC_host_tun_rx_gso6]++;
     }
     tl_stack_input_flags(h->st, pkt, (size_t)n, h->now, partial ? TL_RX_CSUM_PARTIAL : 0);
   }

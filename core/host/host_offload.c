@@ -9,7 +9,7 @@
 #include <errno.h>
 
 #include "csum.h"
-#include "ipv4_wire.h"
+#include "ipv6_wire.h"
 #include "tcp_wire.h"
 
 /* The header's 16-bit fields are in native byte order on a TUN unless
@@ -35,13 +35,13 @@ void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, siz
                          uint16_t mtu) {
   memset(hdr, 0, HOST_VNET_HDR_LEN);
   struct tl_ip_view v;
-  if (len <= mtu || avail < 40 || tl_ip_view(pkt, avail, &v) < 0 || v.proto != TL_PROTO_TCP) return;
+  if (len <= mtu || avail < 40 || tl_ipx_view(pkt, avail, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole) return;
   size_t ihl = v.ihl;
   if (ihl + 20 > avail) return;
   size_t thl = tl_tcp_view_hdr_len(v.l4);
   if (thl < 20 || ihl + thl > avail || ihl + thl >= len || ihl + thl >= mtu) return;
   hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-  hdr[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+  hdr[1] = v.family == 6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
   put16(hdr + 2, (uint16_t)(ihl + thl));       /* hdr_len */
   put16(hdr + 4, (uint16_t)(mtu - ihl - thl)); /* gso_size: each piece fills the MTU */
   put16(hdr + 6, (uint16_t)ihl);               /* csum_start */

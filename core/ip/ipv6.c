@@ -265,6 +265,8 @@ int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t pa
   struct tl_ip6_state *ip = st->ip6;
   if (!ip) return TL_EINVAL;
   size_t mtu = path_mtu(st, dst);
+  /* A link with TSO (tl_config.tso_max) cuts TCP super-segments itself. */
+  if ((flags & TL_IPO_SEG) && tl_netif_tso_max(st) > mtu) mtu = tl_netif_tso_max(st);
   if (payload_len > TL_TX_MAX - TL_IP6_HDR_LEN ||
       ((flags & TL_IPO_DF) && TL_IP6_HDR_LEN + payload_len > mtu)) {
     TL_COUNT(st, drop_ip6_out_too_big);

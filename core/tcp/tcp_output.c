@@ -51,9 +51,11 @@ uint16_t tcp_rcv_window(struct tl_sock *s, int syn) {
  * sum in the field: the link checksums each piece it cuts (virtio
  * NEEDS_CSUM), so no pass over the payload is needed, nor, with a scatter
  * output, a copy of it: the link gathers the headers and the ring's spans. */
-/* Over IPv6 (tcp_peer6.h): the segment is built whole, never larger than
- * the MSS (no TSO for IPv6 yet), checksummed over the IPv6 pseudo-header
- * and sent with the connection's flow label (RFC 6437), never fragmented. */
+/* An IPv6 segment (RFC 8200 8.1): checksummed over the IPv6 pseudo-header
+ * and sent with the connection's flow label (RFC 6437), never fragmented.
+ * A super-segment (over the MTU, tcp_seg_max) leaves whole with only the
+ * pseudo-header's sum in its checksum field: the link cuts it into
+ * MTU-sized segments and completes each checksum (GSO_TCPV6). */
 static void emit6(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t raddr, struct tl_sock *s, uint32_t seq,
                   uint32_t len) {
   struct tl_tcp *t = tl_tcp_of(st);
@@ -65,10 +67,14 @@ static void emit6(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t raddr, stru
   if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
   out[16] = out[17] = 0;
   uint32_t n = (uint32_t)(hl + len);
-  uint16_t c = tl_csum_fold(tl_csum_partial(out, n, tl_csum_pseudo6(src, dst, TL_PROTO_TCP, n)));
+  uint32_t ph = tl_csum_pseudo6(src, dst, TL_PROTO_TCP, n);
+  int seg = TL_IP6_HDR_LEN + n > st->cfg.mtu;
+  uint16_t c = seg ? (uint16_t)~tl_csum_fold(ph) : tl_csum_fold(tl_csum_partial(out, n, ph));
   out[16] = (uint8_t)(c >> 8);
   out[17] = (uint8_t)c;
-  tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF, tcp_flow_label(t, raddr, h->sport, h->dport));
+  if (seg) TL_COUNT(st, tcp_tso6_out);
+  tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF | (seg ? TL_IPO_SEG : 0),
+                    tcp_flow_label(t, raddr, h->sport, h->dport));
 }
 
 void tcp_emit(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t laddr, uint32_t raddr, struct tl_sock *s,
@@ -354,12 +360,13 @@ void tcp_persist_probe(tl_stack *st, struct tl_sock *s, int64_t now) {
  * as fit a TSO super-segment when the link segments for us. */
 uint32_t tcp_seg_max(const tl_stack *st, const struct tl_sock *s) {
   uint32_t tso = tl_netif_tso_max(st);
-  if (tso <= (uint32_t)st->cfg.mtu || tso > 65535 || tcp_is_v6(s->raddr)) return s->snd_mss;
+  if (tso <= (uint32_t)st->cfg.mtu || tso > 65535) return s->snd_mss;
   /* The link cuts pieces that fill its MTU; that is our MSS only when the
    * MTU is what bounds it (not the peer's MSS option, a path MTU or
-   * TL_OPT_MSS). */
-  if (s->snd_mss + 40u + (s->ts_ok ? 12u : 0u) != st->cfg.mtu) return s->snd_mss;
-  uint32_t room = tso - TL_IP_HDR_LEN - 60; /* the largest TCP header */
+   * TL_OPT_MSS). IPv6's header is 40 bytes to IPv4's 20. */
+  uint32_t ih = tcp_is_v6(s->raddr) ? TL_IP6_HDR_LEN : TL_IP_HDR_LEN;
+  if (s->snd_mss + ih + 20u + (s->ts_ok ? 12u : 0u) != st->cfg.mtu) return s->snd_mss;
+  uint32_t room = tso - ih - 60; /* the largest TCP header */
   uint32_t n = room / s->snd_mss;
   return n > 1 ? n * s->snd_mss : s->snd_mss;
 }
