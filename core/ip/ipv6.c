@@ -301,6 +301,20 @@ int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t pa
   return 0;
 }
 
+int tl_ipv6_send_vec(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov, int n,
+                     uint32_t flow) {
+  size_t plen = l4_hdr_len;
+  for (int i = 0; i < n; i++)
+    plen += iov[i].len;
+  if (!st->ip6 || plen > TL_TX_MAX - TL_IP6_HDR_LEN || TL_IP6_HDR_LEN + plen > tl_netif_tso_max(st)) {
+    TL_COUNT(st, drop_ip6_out_too_big);
+    return TL_EINVAL;
+  }
+  header(st, st->tx, dst, proto, plen, flow);
+  TL_COUNT(st, ip6_out);
+  return tl_netif_emit_vec(st, TL_IP6_HDR_LEN + l4_hdr_len, iov, n);
+}
+
 int tl_ipv6_output(tl_stack *st, const uint8_t *dst, uint8_t proto, const uint8_t *payload, size_t len) {
   if (!st->ip6 || len > TL_TX_MAX - TL_IP6_HDR_LEN) return TL_EINVAL;
   memmove(tl_ipv6_tx_payload(st), payload, len);

@@ -64,17 +64,30 @@ static void emit6(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t raddr, stru
   uint8_t *out = tl_ipv6_tx_payload(st);
   size_t hl = tl_tcp_build(out, h);
   TL_COUNT(st, tcp_out);
-  if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
   out[16] = out[17] = 0;
   uint32_t n = (uint32_t)(hl + len);
   uint32_t ph = tl_csum_pseudo6(src, dst, TL_PROTO_TCP, n);
-  int seg = TL_IP6_HDR_LEN + n > st->cfg.mtu;
-  uint16_t c = seg ? (uint16_t)~tl_csum_fold(ph) : tl_csum_fold(tl_csum_partial(out, n, ph));
+  uint32_t flow = tcp_flow_label(t, raddr, h->sport, h->dport);
+  if (TL_IP6_HDR_LEN + n > st->cfg.mtu) {
+    TL_COUNT(st, tcp_tso6_out);
+    uint16_t c = (uint16_t)~tl_csum_fold(ph);
+    out[16] = (uint8_t)(c >> 8);
+    out[17] = (uint8_t)c;
+    tl_iov iov[TL_OUT_IOV_MAX];
+    int k = tl_netif_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
+    if (k >= 0) {
+      tl_ipv6_send_vec(st, dst, TL_PROTO_TCP, hl, iov, k, flow);
+      return;
+    }
+    tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
+    tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF | TL_IPO_SEG, flow);
+    return;
+  }
+  if (len) tl_ring_peek(&s->snd, seq - tcp_data_seq0(s), out + hl, len);
+  uint16_t c = tl_csum_fold(tl_csum_partial(out, n, ph));
   out[16] = (uint8_t)(c >> 8);
   out[17] = (uint8_t)c;
-  if (seg) TL_COUNT(st, tcp_tso6_out);
-  tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF | (seg ? TL_IPO_SEG : 0),
-                    tcp_flow_label(t, raddr, h->sport, h->dport));
+  tl_ipv6_send_flow(st, dst, TL_PROTO_TCP, n, TL_IPO_DF, flow);
 }
 
 void tcp_emit(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t laddr, uint32_t raddr, struct tl_sock *s,
