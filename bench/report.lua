@@ -295,6 +295,9 @@ w("The kernel-ratio targets are the issue's, which attaches them to the offloads
   .. "by their absolute targets. With offloads off the TUN takes one datagram per write, which holds any sender "
   .. "near half the kernel's veth figure (the offloads-off ceiling line above).")
 w()
+-- IPv6 beside IPv4 (bench/report_ipv6.lua), when the run took it.
+local v6 = dofile((arg[0]:match("^(.*/)") or "./") .. "report_ipv6.lua")(raw, parse, num)
+v6.markdown(w)
 w("### Goodput under random loss")
 w()
 if #loss.rows == 0 then
@@ -845,6 +848,6 @@ for _, r in ipairs(loss.rows) do
     ratio = r.ratio, ratio_target = r.ratio_target, met = r.met, raw_tcplua = r.raw_tcplua, raw_kernel = r.raw_kernel }
 end
 jh:write(cjson.encode({ meta = meta, figures = figures, idle = idle, hook = hook, tseq = tseq, loss = loss_json,
-  gateway = gw, raw = raw_obj }))
+  gateway = gw, ipv6 = v6.ran and v6.rows or nil, raw = raw_obj }))
 jh:write("\n")
 jh:close()

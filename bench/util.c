@@ -96,18 +96,37 @@ static void set_cc(int fd) {
   }
 }
 
+/* An address of either family (IPv6 when it holds a ':') as a sockaddr;
+ * 0, or -1 when inet_pton refuses it. */
+static int tlb_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (addr && strchr(addr, ':')) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    *len = sizeof *s6;
+    return inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1 ? 0 : -1;
+  }
+  struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons(port);
+  *len = sizeof *s4;
+  return !addr || inet_pton(AF_INET, addr, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
 int tlb_listen(const char *addr, uint16_t port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_storage sa;
+  socklen_t sl;
+  if (tlb_sockaddr(addr, port, &sa, &sl) < 0) {
+    fprintf(stderr, "bad bind address %s\n", addr);
+    exit(2);
+  }
+  int fd = socket(sa.ss_family, SOCK_STREAM, 0);
   if (fd < 0) tlb_die("socket");
   set_cc(fd);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-  if (addr && inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
-    fprintf(stderr, "bad bind address %s\n", addr);
-    exit(2);
-  }
-  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) tlb_die("bind");
+  if (bind(fd, (struct sockaddr *)&sa, sl) < 0) tlb_die("bind");
   if (listen(fd, 65535) < 0) tlb_die("listen");
   return fd;
 }
@@ -124,15 +143,17 @@ void tlb_abort(int fd) {
 
 int tlb_connect_from(const struct in_addr *src, uint16_t sport, const char *host, uint16_t port,
                      int nonblock) {
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-  if (!host || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+  struct sockaddr_storage sa;
+  socklen_t sl;
+  if (!host || tlb_sockaddr(host, port, &sa, &sl) < 0) {
     errno = EINVAL;
     return -1;
   }
-  int fd = socket(AF_INET, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
+  int fd = socket(sa.ss_family, SOCK_STREAM | (nonblock ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -1;
   set_cc(fd);
-  if (src) {
+  /* -s source addresses are IPv4's: an IPv6 client lets the kernel pick. */
+  if (src && sa.ss_family == AF_INET) {
     /* Without a port, defer its choice to connect() so each source address
      * gets its own full ephemeral range for this destination. */
     int one = 1;
@@ -145,7 +166,7 @@ int tlb_connect_from(const struct in_addr *src, uint16_t sport, const char *host
       return -1;
     }
   }
-  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && !(nonblock && errno == EINPROGRESS)) {
+  if (connect(fd, (struct sockaddr *)&sa, sl) < 0 && !(nonblock && errno == EINPROGRESS)) {
     int e = errno;
     close(fd);
     errno = e;
