@@ -35,7 +35,8 @@ void host_offload_tx_hdr(uint8_t hdr[HOST_VNET_HDR_LEN], const uint8_t *pkt, siz
                          uint16_t mtu) {
   memset(hdr, 0, HOST_VNET_HDR_LEN);
   struct tl_ip_view v;
-  if (len <= mtu || avail < 40 || tl_ipx_view(pkt, avail, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole) return;
+  if (len <= mtu || avail < 40 || tl_ipx_view(pkt, avail, &v) < 0 || v.proto != TL_PROTO_TCP || !v.whole)
+    return;
   size_t ihl = v.ihl;
   if (ihl + 20 > avail) return;
   size_t thl = tl_tcp_view_hdr_len(v.l4);

@@ -301,8 +301,8 @@ int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t pa
   return 0;
 }
 
-int tl_ipv6_send_vec(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov, int n,
-                     uint32_t flow) {
+int tl_ipv6_send_vec(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov,
+                     int n, uint32_t flow) {
   size_t plen = l4_hdr_len;
   for (int i = 0; i < n; i++)
     plen += iov[i].len;

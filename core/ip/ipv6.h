@@ -27,8 +27,8 @@ int tl_ipv6_send_flow(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t pa
 /* A TSO super-segment sent in pieces (tl_netif_can_scatter): the
  * upper-layer header is at tl_ipv6_tx_payload (l4_hdr_len bytes), its
  * data in iov; never fragmented. Returns 0 or a negative tl_err. */
-int tl_ipv6_send_vec(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov, int n,
-                     uint32_t flow);
+int tl_ipv6_send_vec(tl_stack *st, const uint8_t *dst, uint8_t proto, size_t l4_hdr_len, const tl_iov *iov,
+                     int n, uint32_t flow);
 /* Lower the path MTU toward dst (RFC 8201 4: never below 1280, never
  * raised by a message). Returns the estimate now held. */
 uint32_t tl_ipv6_pmtu_lower(tl_stack *st, const uint8_t *dst, uint32_t mtu, int64_t now);

@@ -74,7 +74,8 @@ static void emit6(tl_stack *st, const struct tl_tcp_hdr *h, uint32_t raddr, stru
     out[16] = (uint8_t)(c >> 8);
     out[17] = (uint8_t)c;
     tl_iov iov[TL_OUT_IOV_MAX];
-    int k = tl_netif_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX) : -1;
+    int k = tl_netif_can_scatter(st) ? tl_ring_iov(&s->snd, seq - tcp_data_seq0(s), len, iov, TL_OUT_IOV_MAX)
+                                     : -1;
     if (k >= 0) {
       tl_ipv6_send_vec(st, dst, TL_PROTO_TCP, hl, iov, k, flow);
       return;

@@ -129,7 +129,8 @@ int tcp_ephemeral_port(struct tl_tcp *t, uint32_t laddr, uint32_t raddr, uint16_
  * so it lives here and the link boundary stays below TCP. */
 tl_sock *tl_hook_sock(tl_stack *st, const tl_hook_seg *seg) {
   struct tl_ip_view v;
-  if (tl_ipx_view(seg->pkt, seg->len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.first || v.l4_len < 4) return NULL;
+  if (tl_ipx_view(seg->pkt, seg->len, &v) < 0 || v.proto != TL_PROTO_TCP || !v.first || v.l4_len < 4)
+    return NULL;
   uint16_t sport = tl_tcp_view_sport(v.l4), dport = tl_tcp_view_dport(v.l4);
   struct tl_tcp *t = tl_tcp_of(st);
   uint32_t src = v.src, dst = v.dst;
