@@ -105,4 +105,34 @@ describe("tcplua.udp over IPv6 in the sim", function()
     assert.equal("\253\119" .. string.rep("\0", 13) .. "\2", reply:sub(-16))
     assert.are.same({}, log)
   end)
+
+  it("resolves hosts-file names to either family, as connect does", function()
+    local hosts = require "tcplua.hosts"
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write("fd77::1 six\n10.0.0.1 four\n")
+    f:close()
+    local saved = hosts.path
+    hosts.path = path
+    finally(function()
+      hosts.path = saved
+      os.remove(path)
+    end)
+    local sim, a, b, log = pair(3)
+    echo(a)
+    local got = {}
+    b.spawn(function()
+      local c = assert(b.udp())
+      c:settimeout(1000)
+      for _, name in ipairs { "six", "four" } do
+        assert(c:sendto(name, name, 7))
+        got[#got + 1] = { c:receivefrom() }
+      end
+      assert(c:setpeername("six", 7))
+      got[#got + 1] = { c:getpeername() }
+    end)
+    sim:run(3000)
+    assert.are.same({ { "six", "fd77::1", 7 }, { "four", "10.0.0.1", 7 }, { "fd77::1", 7 } }, got)
+    assert.are.same({}, log)
+  end)
 end)
