@@ -74,7 +74,8 @@ uint64_t tl_udp_user(const tl_udp *u);
  * stack's IPv6 is off, are TL_EINVAL. */
 int tl_udp_bind6(tl_udp *u, const uint8_t *addr, uint16_t port);
 int tl_udp_connect6(tl_udp *u, const uint8_t *addr, uint16_t port);
-long tl_udp_sendto6(tl_udp *u, const uint8_t *data, size_t len, const uint8_t *addr, uint16_t port, int64_t now);
+long tl_udp_sendto6(tl_udp *u, const uint8_t *data, size_t len, const uint8_t *addr, uint16_t port,
+                    int64_t now);
 /* As tl_udp_recvfrom; addr (16 bytes, or NULL) gets the source. */
 long tl_udp_recvfrom6(tl_udp *u, uint8_t *buf, size_t cap, uint8_t *addr, uint16_t *port);
 /* Local and remote address (16 bytes each, or NULL) and ports; a wildcard

@@ -83,7 +83,8 @@ static void udp_input(tl_stack *st, const struct tl_ip_meta *ip, const uint8_t *
 static const uint8_t *quoted(const uint8_t *orig, size_t len, uint8_t *dst) {
   if (orig[0] >> 4 == 6) {
     size_t at = 40;
-    if (orig[6] == TL_PROTO_FRAGMENT && len >= 48 && orig[40] == TL_PROTO_UDP && !(tl_get16(orig + 42) & 0xfff8))
+    if (orig[6] == TL_PROTO_FRAGMENT && len >= 48 && orig[40] == TL_PROTO_UDP &&
+        !(tl_get16(orig + 42) & 0xfff8))
       at = 48;
     else if (orig[6] != TL_PROTO_UDP)
       return NULL;

@@ -21,7 +21,8 @@ static void ring_get(const struct tl_udp_queue *q, uint32_t off, void *dst, uint
   memcpy((uint8_t *)dst + first, q->buf, n - first);
 }
 
-int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, const uint8_t *addr, uint16_t port) {
+int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, const uint8_t *addr,
+                   uint16_t port) {
   uint32_t need = TL_UDP_QENT + len;
   if (need > q->cap - q->used) return TL_ENOMEM;
   if (!q->buf) {

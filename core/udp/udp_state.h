@@ -60,7 +60,8 @@ static inline int udp_is4(const uint8_t *a) { return tl_ip6_is_v4mapped(a); }
 static inline int udp_is_any(const uint8_t *a) { return tl_ip6_is_unspecified(a); }
 void udp_mark_ready(struct tl_udp *u);
 /* udp_queue.c */
-int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, const uint8_t *addr, uint16_t port);
+int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, const uint8_t *addr,
+                   uint16_t port);
 long udp_queue_pop(struct tl_udp_queue *q, uint8_t *buf, size_t cap, uint8_t *addr, uint16_t *port);
 long udp_queue_next_len(const struct tl_udp_queue *q);
 void udp_queue_free(struct tl_udp_queue *q);
