@@ -251,9 +251,12 @@ void tl_udp_addrs6(const tl_udp *u, uint8_t *laddr, uint16_t *lport, uint8_t *ra
   if (rport) *rport = u->rport;
 }
 
-/* The IPv4 view: a wildcard bound socket reads as the stack's address. */
+/* The IPv4 view: a wildcard bound socket reads as the stack's address,
+ * an IPv6 one (bound or connected) as 0. */
 void tl_udp_addrs(const tl_udp *u, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport) {
-  if (laddr) *laddr = udp_is4(u->laddr) ? tl_get32(u->laddr + 12) : (u->bound ? u->st->cfg.addr : 0);
+  if (laddr)
+    *laddr = udp_is4(u->laddr) ? tl_get32(u->laddr + 12)
+                               : (u->bound && udp_is_any(u->laddr) ? u->st->cfg.addr : 0);
   if (lport) *lport = u->lport;
   if (raddr) *raddr = udp_is4(u->raddr) ? tl_get32(u->raddr + 12) : 0;
   if (rport) *rport = u->rport;
