@@ -139,15 +139,7 @@ int host_gw_out(void *ctx, int side, const uint8_t *pkt, size_t len, const tl_gw
   } else {
     n = write(fd, pkt, len);
   }
-  if (n == (ssize_t)len) {
-    h->counters[HC_host_tun_tx]++;
-    return 0;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS))
-    h->counters[HC_host_tun_tx_drop]++;
-  else
-    h->counters[HC_host_tun_tx_error]++;
-  return -1;
+  return host_tun_written(h, n, len);
 }
 
 /* Offloads follow the boundary: with hooks, an impairment or a capture

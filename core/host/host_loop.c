@@ -23,7 +23,7 @@ const char *host_counter_name(int i) { return (i >= 0 && i < HC__COUNT) ? host_c
 int64_t host_now_us(struct host *h) { return (int64_t)(ev_now(h->loop) * 1e6); }
 
 /* Counts the outcome of one write of a len-byte datagram. */
-static int tun_written(struct host *h, ssize_t n, size_t len) {
+int host_tun_written(struct host *h, ssize_t n, size_t len) {
   if (n == (ssize_t)len) {
     h->counters[HC_host_tun_tx]++;
     return 0;
@@ -49,7 +49,7 @@ int host_to_tun(void *ctx, const uint8_t *pkt, size_t len) {
   } else {
     n = write(h->tun_fd, pkt, len);
   }
-  return tun_written(h, n, len);
+  return host_tun_written(h, n, len);
 }
 
 /* The stack's scatter output (tl_stack_set_output_vec). The virtio header
@@ -78,7 +78,7 @@ int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len) {
     if (w > 0) h->counters[HC_host_tun_tx_gather]++;
   }
   if (w > 0 && h->vnet) w -= HOST_VNET_HDR_LEN;
-  return tun_written(h, w, len);
+  return host_tun_written(h, w, len);
 }
 
 static int64_t earliest(int64_t a, int64_t b) {

@@ -52,6 +52,9 @@ int host_to_tun(void *ctx, const uint8_t *pkt, size_t len);     /* write one dat
  * datagram, the virtio header in the stack's headroom. */
 int host_to_tun_vec(void *ctx, const tl_iov *iov, int n, size_t len);
 
+/* Counts the outcome of one write of a len-byte datagram to a TUN (sent,
+ * dropped on a full queue, failed); 0 if it was all written. */
+int host_tun_written(struct host *h, ssize_t n, size_t len);
 int64_t host_now_us(struct host *h);
 /* Creates the loop and the watcher the watchdog wakes on SIGINT/SIGTERM
  * (host_watchdog.h); -1 on failure. */

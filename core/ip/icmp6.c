@@ -59,28 +59,13 @@ static int error_forbidden(uint8_t type, uint8_t code, const uint8_t *orig, size
   return 0;
 }
 
-static int take_token(tl_stack *st, int64_t now) {
-  struct tl_ip6_state *ip = st->ip6;
-  uint64_t rate = st->cfg.icmp_rate_per_s;
-  if (rate == 0) return 1;
-  uint64_t cap = rate * 1000000u;
-  if (now > ip->icmp_refill_at) {
-    uint64_t add = (uint64_t)(now - ip->icmp_refill_at) * rate;
-    ip->icmp_tokens = (add >= cap || ip->icmp_tokens + add >= cap) ? cap : ip->icmp_tokens + add;
-    ip->icmp_refill_at = now;
-  }
-  if (ip->icmp_tokens < 1000000u) return 0;
-  ip->icmp_tokens -= 1000000u;
-  return 1;
-}
-
 void tl_icmp6_send_error(tl_stack *st, uint8_t type, uint8_t code, uint32_t param, const uint8_t *orig,
                          size_t orig_len, int64_t now) {
   if (error_forbidden(type, code, orig, orig_len)) {
     TL_COUNT(st, icmp6_err_forbidden);
     return;
   }
-  if (!take_token(st, now)) {
+  if (!tl_tokens_take(&st->ip6->icmp_errors, st->cfg.icmp_rate_per_s, now)) {
     TL_COUNT(st, icmp6_err_suppressed);
     return;
   }

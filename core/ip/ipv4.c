@@ -27,8 +27,7 @@ int tl_ipv4_init(tl_stack *st) {
   ip->next_id = (uint16_t)tl_rng_next(&st->rng);
   ip->frag = malloc(mtu_of(st));
   if (!ip->frag || tl_reasm_init(st, &ip->reasm) < 0) return TL_ENOMEM;
-  ip->icmp_tokens = (uint64_t)st->cfg.icmp_rate_per_s * 1000000u;
-  ip->icmp_refill_at = 0;
+  tl_tokens_fill(&ip->icmp_errors, st->cfg.icmp_rate_per_s);
   tl_proto_register(st, TL_PROTO_ICMP, &icmp_proto);
   return 0;
 }

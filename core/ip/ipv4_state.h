@@ -3,14 +3,12 @@
 #ifndef TL_IPV4_STATE_H
 #define TL_IPV4_STATE_H
 #include "ipv4_reasm.h"
+#include "tokens.h"
 
 struct tl_ip_state {
   uint16_t next_id; /* IP ID counter, seeded from the stack's rng */
   uint8_t *frag;    /* cfg.mtu bytes: one outgoing fragment at a time */
   struct tl_reasm reasm;
-  /* ICMP error token bucket (RFC 1812 4.3.2.8 / RFC 1122 3.2.2), in
-   * millionths of a token so integer refill is exact. */
-  uint64_t icmp_tokens;
-  int64_t icmp_refill_at;
+  struct tl_tokens icmp_errors; /* RFC 1812 4.3.2.8 / RFC 1122 3.2.2 */
 };
 #endif

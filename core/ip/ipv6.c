@@ -31,7 +31,7 @@ int tl_ipv6_init(tl_stack *st) {
   put64(ip->addr + 8, st->cfg.addr6_lo);
   ip->frag = malloc(link_mtu(st));
   if (!ip->frag || tl_reasm6_init(st, &ip->reasm) < 0) return TL_ENOMEM;
-  ip->icmp_tokens = (uint64_t)st->cfg.icmp_rate_per_s * 1000000u;
+  tl_tokens_fill(&ip->icmp_errors, st->cfg.icmp_rate_per_s);
   tl_proto_register(st, TL_PROTO_ICMPV6, &icmp6_proto);
   return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef TL_IPV6_STATE_H
 #define TL_IPV6_STATE_H
 #include "ipv6_reasm.h"
+#include "tokens.h"
 
 /* Path MTUs learnt from packet too big messages (RFC 8201), per
  * destination; the oldest entry makes room. */
@@ -22,8 +23,6 @@ struct tl_ip6_state {
   uint8_t *frag;    /* cfg.mtu bytes: one outgoing fragment at a time */
   struct tl_reasm6 reasm;
   struct tl_pmtu6 pmtu[TL_PMTU6_SLOTS];
-  /* ICMPv6 error token bucket (RFC 4443 2.4(f)), in millionths of a token. */
-  uint64_t icmp_tokens;
-  int64_t icmp_refill_at;
+  struct tl_tokens icmp_errors; /* RFC 4443 2.4(f) */
 };
 #endif
