@@ -2,6 +2,7 @@
 -- from the table below, NXDOMAIN for names it does not hold.
 --   sudo tcplua examples/dns.lua [PORT]
 --   then: dig @10.77.0.2 www.tcplua.test A     (dig -p PORT for another port)
+--     or: dig -6 @fd77::2 tcplua.test AAAA      (it answers over IPv6 too)
 -- Event style: each query datagram is answered in on_datagram.
 local tcp = require "tcplua"
 

@@ -1,6 +1,7 @@
 -- Echo service (RFC 862) on port 7, over TCP and UDP: every byte (every
 -- datagram) received is sent back.
 --   sudo tcplua examples/echo.lua [PORT]      then: nc 10.77.0.2 7, nc -u 10.77.0.2 7
+--   (over IPv6 too: nc -6 fd77::2 7, nc -u -6 fd77::2 7)
 -- Event style: callbacks instead of a coroutine per connection, so an idle
 -- connection costs Lua nothing (docs/lua-api.md, "Event-style servers").
 local tcp = require "tcplua"

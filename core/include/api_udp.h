@@ -1,7 +1,11 @@
 #ifndef TL_API_UDP_H
 #define TL_API_UDP_H
 /* UDP sockets (RFC 768, RFC 1122 4.1; core/udp/). The FFI declarations are
- * generated from it (tcplua.h). Addresses are IPv4 in host byte order.
+ * generated from it (tcplua.h). The plain functions take IPv4 addresses in
+ * host byte order; the *6 ones take 16-byte addresses of either family,
+ * IPv4 as IPv4-mapped (::ffff:a.b.c.d, RFC 4291 2.5.5.2), as a dual-stack
+ * kernel socket does (IPV6_V6ONLY off): a socket bound to the wildcard
+ * receives both families, and its datagrams' sources say which.
  *
  * A socket is bound to one local port (tl_udp_bind, or an ephemeral port
  * on first send/connect); received datagrams wait, whole, in a bounded
@@ -27,7 +31,8 @@ enum tl_udp_opt {
   TL_UDP_OPT_CHECKSUM = 2 /* 1 (default): send checksums; 0: send none (RFC 768 allows it over IPv4) */
 };
 
-/* The largest payload one datagram carries over IPv4: 65535 - 20 - 8. */
+/* The largest payload one datagram carries over IPv4: 65535 - 20 - 8.
+ * (IPv6 carries 65535 - 8 without jumbograms; the API keeps one limit.) */
 enum { TL_UDP_MAX_PAYLOAD = 65507 };
 
 /* A new unbound socket, or NULL (*err: TL_ENOMEM). */
@@ -62,6 +67,20 @@ int tl_udp_setopt(tl_udp *u, int opt, int64_t value);
 int64_t tl_udp_getopt(const tl_udp *u, int opt);
 void tl_udp_set_user(tl_udp *u, uint64_t user);
 uint64_t tl_udp_user(const tl_udp *u);
+/* Either family (16-byte addresses, IPv4 mapped; NULL or :: is the
+ * wildcard / no peer). bind: the wildcard, or one of the stack's own
+ * addresses (then only that family's datagrams arrive); connect and
+ * sendto to a family the bound address is not, or to IPv6 while the
+ * stack's IPv6 is off, are TL_EINVAL. */
+int tl_udp_bind6(tl_udp *u, const uint8_t *addr, uint16_t port);
+int tl_udp_connect6(tl_udp *u, const uint8_t *addr, uint16_t port);
+long tl_udp_sendto6(tl_udp *u, const uint8_t *data, size_t len, const uint8_t *addr, uint16_t port,
+                    int64_t now);
+/* As tl_udp_recvfrom; addr (16 bytes, or NULL) gets the source. */
+long tl_udp_recvfrom6(tl_udp *u, uint8_t *buf, size_t cap, uint8_t *addr, uint16_t *port);
+/* Local and remote address (16 bytes each, or NULL) and ports; a wildcard
+ * socket's local address is ::. */
+void tl_udp_addrs6(const tl_udp *u, uint8_t *laddr, uint16_t *lport, uint8_t *raddr, uint16_t *rport);
 /* Pops the next UDP socket with events; 0 when none is left. */
 int tl_udp_next_event(tl_stack *st, tl_udp_event *ev);
 /* Open UDP sockets. */

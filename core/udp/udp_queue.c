@@ -21,14 +21,16 @@ static void ring_get(const struct tl_udp_queue *q, uint32_t off, void *dst, uint
   memcpy((uint8_t *)dst + first, q->buf, n - first);
 }
 
-int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, uint32_t addr, uint16_t port) {
+int udp_queue_push(struct tl_udp_queue *q, const uint8_t *data, uint32_t len, const uint8_t *addr,
+                   uint16_t port) {
   uint32_t need = TL_UDP_QENT + len;
   if (need > q->cap - q->used) return TL_ENOMEM;
   if (!q->buf) {
     q->buf = malloc(q->cap);
     if (!q->buf) return TL_ENOMEM;
   }
-  struct tl_udp_qent e = {.len = len, .addr = addr, .port = port};
+  struct tl_udp_qent e = {.len = len, .port = port};
+  memcpy(e.addr, addr, 16);
   uint32_t tail = q->head + q->used;
   ring_put(q, tail, &e, TL_UDP_QENT);
   ring_put(q, tail + TL_UDP_QENT, data, len);
@@ -44,13 +46,13 @@ long udp_queue_next_len(const struct tl_udp_queue *q) {
   return e.len;
 }
 
-long udp_queue_pop(struct tl_udp_queue *q, uint8_t *buf, size_t cap, uint32_t *addr, uint16_t *port) {
+long udp_queue_pop(struct tl_udp_queue *q, uint8_t *buf, size_t cap, uint8_t *addr, uint16_t *port) {
   if (!q->n) return TL_EAGAIN;
   struct tl_udp_qent e;
   ring_get(q, q->head, &e, TL_UDP_QENT);
   uint32_t n = cap < e.len ? (uint32_t)cap : e.len;
   if (n) ring_get(q, q->head + TL_UDP_QENT, buf, n);
-  if (addr) *addr = e.addr;
+  if (addr) memcpy(addr, e.addr, 16);
   if (port) *port = e.port;
   q->head = (q->head + TL_UDP_QENT + e.len) % q->cap;
   q->used -= TL_UDP_QENT + e.len;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ipv6.h"
 #include "udp_state.h"
 
 /* RFC 6335 6: the dynamic ports, which RFC 6056 draws ephemeral ports from. */
@@ -35,10 +36,13 @@ static struct tl_udp *by_port(const struct tl_udp_state *s, uint16_t port) {
 
 /* The socket a datagram from raddr:rport to our lport goes to: the port's
  * socket, unless it is connected to someone else (RFC 1122 4.1.3.5 lets a
- * connected socket take only its peer's datagrams). */
-struct tl_udp *udp_lookup(tl_stack *st, uint16_t lport, uint32_t raddr, uint16_t rport) {
+ * connected socket take only its peer's datagrams) or bound to our
+ * address of the other family. */
+struct tl_udp *udp_lookup(tl_stack *st, uint16_t lport, const uint8_t *raddr, uint16_t rport) {
   struct tl_udp *u = by_port(st->udp, lport);
-  if (!u || (u->raddr && (u->raddr != raddr || u->rport != rport))) return NULL;
+  if (!u) return NULL;
+  if (!udp_is_any(u->raddr) && (memcmp(u->raddr, raddr, 16) || u->rport != rport)) return NULL;
+  if (!udp_is_any(u->laddr) && udp_is4(u->laddr) != udp_is4(raddr)) return NULL;
   return u;
 }
 
@@ -122,35 +126,67 @@ static int ephemeral(struct tl_udp *u) {
   return TL_EADDRINUSE;
 }
 
-int tl_udp_bind(tl_udp *u, uint32_t addr, uint16_t port) {
-  if (u->bound || (addr && addr != u->st->cfg.addr)) return TL_EINVAL;
-  u->laddr = addr;
+static const uint8_t any16[16];
+
+/* Whether a (mapped IPv4 or IPv6, not ::) is one of the stack's own. */
+static int ours(const tl_stack *st, const uint8_t *a) {
+  if (udp_is4(a)) return tl_get32(a + 12) == st->cfg.addr;
+  const uint8_t *six = tl_ipv6_addr(st);
+  return six && !memcmp(a, six, 16);
+}
+
+/* A peer the socket can reach: its family is one the stack speaks and
+ * the bound address's (a wildcard speaks both). */
+static int reachable(const struct tl_udp *u, const uint8_t *a) {
+  if (!udp_is4(a) && !tl_ipv6_addr(u->st)) return 0;
+  return udp_is_any(u->laddr) || udp_is4(u->laddr) == udp_is4(a);
+}
+
+int tl_udp_bind6(tl_udp *u, const uint8_t *addr, uint16_t port) {
+  if (!addr) addr = any16;
+  if (u->bound || (!udp_is_any(addr) && !ours(u->st, addr))) return TL_EINVAL;
+  memcpy(u->laddr, addr, 16);
   if (!port) return ephemeral(u);
   if (by_port(u->st->udp, port)) return TL_EADDRINUSE;
   insert(u, port);
   return 0;
 }
 
-int tl_udp_connect(tl_udp *u, uint32_t addr, uint16_t port) {
-  if (addr && !port) return TL_EINVAL;
+int tl_udp_bind(tl_udp *u, uint32_t addr, uint16_t port) {
+  uint8_t a[16] = {0};
+  if (addr) udp_map4(a, addr);
+  return tl_udp_bind6(u, a, port);
+}
+
+int tl_udp_connect6(tl_udp *u, const uint8_t *addr, uint16_t port) {
+  if (!addr) addr = any16;
+  int any = udp_is_any(addr);
+  if (!any && (!port || !reachable(u, addr))) return TL_EINVAL;
   if (!u->bound) {
     int r = ephemeral(u);
     if (r < 0) return r;
   }
-  u->raddr = addr;
-  u->rport = addr ? port : 0;
+  memcpy(u->raddr, addr, 16);
+  u->rport = any ? 0 : port;
   u->err = 0;
   return 0;
 }
 
-long tl_udp_sendto(tl_udp *u, const uint8_t *data, size_t len, uint32_t addr, uint16_t port, int64_t now) {
+int tl_udp_connect(tl_udp *u, uint32_t addr, uint16_t port) {
+  uint8_t a[16] = {0};
+  if (addr) udp_map4(a, addr);
+  return tl_udp_connect6(u, a, port);
+}
+
+long tl_udp_sendto6(tl_udp *u, const uint8_t *data, size_t len, const uint8_t *addr, uint16_t port,
+                    int64_t now) {
   (void)now;
-  if (!addr) {
-    if (!u->raddr) return TL_ENOTCONN;
+  if (!addr || udp_is_any(addr)) {
+    if (udp_is_any(u->raddr)) return TL_ENOTCONN;
     addr = u->raddr;
     port = u->rport;
   }
-  if (!port || len > TL_UDP_MAX_PAYLOAD) return TL_EINVAL;
+  if (!port || len > TL_UDP_MAX_PAYLOAD || !reachable(u, addr)) return TL_EINVAL;
   if (!u->bound) {
     int r = ephemeral(u);
     if (r < 0) return r;
@@ -158,13 +194,27 @@ long tl_udp_sendto(tl_udp *u, const uint8_t *data, size_t len, uint32_t addr, ui
   return udp_output(u, data, len, addr, port);
 }
 
-long tl_udp_recvfrom(tl_udp *u, uint8_t *buf, size_t cap, uint32_t *addr, uint16_t *port) {
+long tl_udp_sendto(tl_udp *u, const uint8_t *data, size_t len, uint32_t addr, uint16_t port, int64_t now) {
+  uint8_t a[16] = {0};
+  if (addr) udp_map4(a, addr);
+  return tl_udp_sendto6(u, data, len, a, port, now);
+}
+
+long tl_udp_recvfrom6(tl_udp *u, uint8_t *buf, size_t cap, uint8_t *addr, uint16_t *port) {
   if (u->err) {
     int e = u->err;
     u->err = 0;
     return e;
   }
   return udp_queue_pop(&u->q, buf, cap, addr, port);
+}
+
+/* The IPv4 view: an IPv6 source reads as 0. */
+long tl_udp_recvfrom(tl_udp *u, uint8_t *buf, size_t cap, uint32_t *addr, uint16_t *port) {
+  uint8_t a[16];
+  long r = tl_udp_recvfrom6(u, buf, cap, a, port);
+  if (r >= 0 && addr) *addr = udp_is4(a) ? tl_get32(a + 12) : 0;
+  return r;
 }
 
 long tl_udp_next_len(const tl_udp *u) { return udp_queue_next_len(&u->q); }
@@ -194,10 +244,21 @@ void tl_udp_close(tl_udp *u) {
   free(u);
 }
 
-void tl_udp_addrs(const tl_udp *u, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport) {
-  if (laddr) *laddr = u->laddr ? u->laddr : (u->bound ? u->st->cfg.addr : 0);
+void tl_udp_addrs6(const tl_udp *u, uint8_t *laddr, uint16_t *lport, uint8_t *raddr, uint16_t *rport) {
+  if (laddr) memcpy(laddr, u->laddr, 16);
   if (lport) *lport = u->lport;
-  if (raddr) *raddr = u->raddr;
+  if (raddr) memcpy(raddr, u->raddr, 16);
+  if (rport) *rport = u->rport;
+}
+
+/* The IPv4 view: a wildcard bound socket reads as the stack's address,
+ * an IPv6 one (bound or connected) as 0. */
+void tl_udp_addrs(const tl_udp *u, uint32_t *laddr, uint16_t *lport, uint32_t *raddr, uint16_t *rport) {
+  if (laddr)
+    *laddr = udp_is4(u->laddr) ? tl_get32(u->laddr + 12)
+                               : (u->bound && udp_is_any(u->laddr) ? u->st->cfg.addr : 0);
+  if (lport) *lport = u->lport;
+  if (raddr) *raddr = udp_is4(u->raddr) ? tl_get32(u->raddr + 12) : 0;
   if (rport) *rport = u->rport;
 }
 

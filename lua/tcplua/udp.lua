@@ -27,10 +27,27 @@ M.Udp = Udp
 
 function M.init(rt) rt.udp = { ev = cudp.new_event(), socks = {} } end
 
--- The host-order address of host ("10.77.0.1", a hosts-file name), or nil, err.
+local V4MAPPED = ("\0"):rep(10) .. "\255\255"
+local ANY = ("\0"):rep(16)
+
+-- The 16-byte address of host ("10.77.0.1", "fd77::1", a hosts-file
+-- name), IPv4 mapped (::ffff:a.b.c.d) as the core takes it; or nil, err.
 local function resolve(host)
   if type(host) ~= "string" and type(host) ~= "number" then return nil, "bad address: " .. tostring(host) end
-  return hosts.resolve(host)
+  local a, err = hosts.resolve(host)
+  if not a then return nil, err end
+  if type(a) == "number" then
+    return V4MAPPED .. string.char(math.floor(a / 16777216) % 256, math.floor(a / 65536) % 256,
+      math.floor(a / 256) % 256, a % 256)
+  end
+  return a
+end
+
+-- 16 bytes -> text: an IPv4-mapped address as its dotted quad (a reply
+-- goes back over IPv4), else RFC 5952's form.
+local function addrstr(a)
+  if a:sub(1, 12) == V4MAPPED then return ("%d.%d.%d.%d"):format(a:byte(13, 16)) end
+  return core.ip6str(a)
 end
 
 local function check_port(port, name, zero_ok)
@@ -68,17 +85,20 @@ function M.new(rt, opts)
   return self
 end
 
--- setsockname(addr, port): addr "*" (or "0.0.0.0") or the stack's own
--- address; port 0 picks an ephemeral one. true, or nil, err.
+-- setsockname(addr, port): a wildcard ("*", "0.0.0.0" or "::"; it
+-- receives both families) or one of the stack's own addresses (then only
+-- its family); port 0 picks an ephemeral one. true, or nil, err.
 function Udp:setsockname(addr, port)
   check_port(port, "setsockname", true)
   if not self.u then return nil, "closed" end
-  local a = 0
+  local a
   if addr ~= "*" then
     local err
     a, err = resolve(addr)
     if not a then return nil, err end
+    if a == V4MAPPED .. "\0\0\0\0" then a = nil end
   end
+  self.any6 = a == ANY
   local r = cudp.bind(self.u, a, port)
   if r < 0 then
     if r == cudp.E.INVAL then return nil, "already bound, or not this stack's address" end
@@ -93,28 +113,36 @@ end
 function Udp:setpeername(host, port)
   if not self.u then return nil, "closed" end
   if host == "*" then
-    cudp.connect(self.u, 0, 0)
+    cudp.connect(self.u, nil, 0)
     return true
   end
   check_port(port, "setpeername")
   local a, err = resolve(host)
   if not a then return nil, err end
   local r = cudp.connect(self.u, a, port)
+  if r == cudp.E.INVAL then return nil, "address family not reachable from this socket: " .. tostring(host) end
   if r < 0 then return nil, errword(r) end
   return true
 end
 
+-- A wildcard socket reads as the stack's IPv4 address (as before IPv6),
+-- or "::" when it was bound as "::".
 function Udp:getsockname()
   if not self.u then return nil, "closed" end
   local la, lp = cudp.addrs(self.u)
-  return core.ipstr(la), lp
+  if la == ANY then
+    if self.any6 then return "::", lp end
+    if lp == 0 then return "0.0.0.0", 0 end
+    return self.rt:config().addr, lp
+  end
+  return addrstr(la), lp
 end
 
 function Udp:getpeername()
   if not self.u then return nil, "closed" end
   local _, _, ra, rp = cudp.addrs(self.u)
-  if ra == 0 then return nil, "not connected" end
-  return core.ipstr(ra), rp
+  if ra == ANY then return nil, "not connected" end
+  return addrstr(ra), rp
 end
 
 local function send_to(self, data, addr, port)
@@ -122,7 +150,13 @@ local function send_to(self, data, addr, port)
   if type(data) ~= "string" then data = tostring(data) end
   if #data > cudp.MAX then return nil, "datagram too large (at most " .. cudp.MAX .. " bytes)" end
   local r = cudp.sendto(self.u, data, addr, port, self.rt.now_us)
-  if r < 0 then return nil, r == cudp.E.NOTCONN and "not connected" or errword(r) end
+  if r < 0 then
+    if r == cudp.E.NOTCONN then return nil, "not connected" end
+    if r == cudp.E.INVAL and addr then
+      return nil, "address family not reachable from this socket: " .. addrstr(addr)
+    end
+    return nil, errword(r)
+  end
   return true
 end
 
@@ -131,17 +165,17 @@ function Udp:sendto(data, host, port)
   check_port(port, "sendto")
   local a, err = resolve(host)
   if not a then return nil, err end
-  if a == 0 then return nil, "bad address: " .. tostring(host) end
+  if a == ANY or a == V4MAPPED .. "\0\0\0\0" then return nil, "bad address: " .. tostring(host) end
   return send_to(self, data, a, port)
 end
 
 -- send(data): one datagram to the peer set by setpeername.
-function Udp:send(data) return send_to(self, data, 0, 0) end
+function Udp:send(data) return send_to(self, data, nil, 0) end
 
 -- One datagram now (data, ip, port), or nil, err ("timeout": none queued).
 local function take(self, size)
   local data, a, p = cudp.recvfrom(self.u, size)
-  if data then return data, core.ipstr(a), p end
+  if data then return data, addrstr(a), p end
   if a == EAGAIN then return nil, "timeout" end
   return nil, errword(a)
 end

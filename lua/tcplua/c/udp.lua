@@ -1,7 +1,8 @@
 -- The C family of UDP sockets (core/include/api_udp.h): opening, binding,
 -- connecting, sending, receiving, options and the event queue. The only
 -- module that calls these functions; tcplua.udp builds the socket objects
--- on it. Results are Lua numbers (addresses host-order numbers).
+-- on it. Results are Lua numbers; addresses are 16-byte Lua strings of
+-- either family, IPv4 mapped (::ffff:a.b.c.d), nil for the wildcard.
 local core = require "tcplua.core"
 local C, ffi = core.C, core.ffi
 
@@ -15,7 +16,7 @@ local M = {
 -- Out-parameters and the receive buffer: one Lua state runs one thread,
 -- and no caller keeps them across a call.
 local err_out = ffi.new("int[1]")
-local addr_out, port_out = ffi.new("uint32_t[2]"), ffi.new("uint16_t[2]")
+local addr_out, port_out = ffi.new("uint8_t[32]"), ffi.new("uint16_t[2]")
 local buf = ffi.new("uint8_t[?]", C.TL_UDP_MAX_PAYLOAD)
 local u8ptr = ffi.typeof("const uint8_t *")
 
@@ -27,8 +28,11 @@ function M.open(st)
   return u
 end
 
-M.bind = C.tl_udp_bind          -- (u, addr, port) -> 0 or error
-M.connect = C.tl_udp_connect    -- (u, addr, port) -> 0 or error
+local function a16(addr) return addr and ffi.cast(u8ptr, addr) or nil end
+
+-- (u, addr16 or nil, port) -> 0 or error
+function M.bind(u, addr, port) return C.tl_udp_bind6(u, a16(addr), port) end
+function M.connect(u, addr, port) return C.tl_udp_connect6(u, a16(addr), port) end
 M.close = C.tl_udp_close
 M.set_user = C.tl_udp_set_user
 
@@ -36,16 +40,16 @@ function M.user(u) return tonumber(C.tl_udp_user(u)) end
 
 -- (u, data string, addr, port, now) -> bytes sent or error code
 function M.sendto(u, data, addr, port, now)
-  return tonumber(C.tl_udp_sendto(u, ffi.cast(u8ptr, data), #data, addr, port, now))
+  return tonumber(C.tl_udp_sendto6(u, ffi.cast(u8ptr, data), #data, a16(addr), port, now))
 end
 
 -- The next datagram (at most cap bytes of it) as data, addr, port; or
 -- nil, error code (EAGAIN when none is queued).
 function M.recvfrom(u, cap)
   if cap > M.MAX then cap = M.MAX end
-  local r = tonumber(C.tl_udp_recvfrom(u, buf, cap, addr_out, port_out))
+  local r = tonumber(C.tl_udp_recvfrom6(u, buf, cap, addr_out, port_out))
   if r < 0 then return nil, r end
-  return ffi.string(buf, r < cap and r or cap), addr_out[0], port_out[0]
+  return ffi.string(buf, r < cap and r or cap), ffi.string(addr_out, 16), port_out[0]
 end
 
 function M.queued(u) return tonumber(C.tl_udp_queued(u)) end
@@ -54,10 +58,11 @@ function M.count(st) return tonumber(C.tl_udp_count(st)) end
 M.setopt = C.tl_udp_setopt
 function M.getopt(u, opt) return tonumber(C.tl_udp_getopt(u, opt)) end
 
--- local address, local port, remote address, remote port (host order).
+-- local address, local port, remote address, remote port (16-byte
+-- strings, :: for the wildcard / no peer).
 function M.addrs(u)
-  C.tl_udp_addrs(u, addr_out, port_out, addr_out + 1, port_out + 1)
-  return addr_out[0], port_out[0], addr_out[1], port_out[1]
+  C.tl_udp_addrs6(u, addr_out, port_out, addr_out + 16, port_out + 1)
+  return ffi.string(addr_out, 16), port_out[0], ffi.string(addr_out + 16, 16), port_out[1]
 end
 
 function M.new_event() return ffi.new("tl_udp_event") end

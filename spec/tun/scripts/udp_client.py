@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The kernel's UDP client for spec/tun/udp_spec.lua, run inside the
-spec's namespace. Every call is bounded by a socket timeout.
+spec's namespace. Every call is bounded by a socket timeout. HOST is an
+IPv4 or an IPv6 address; the socket's family follows it.
 
   udp_client.py echo HOST PORT SIZE...   one datagram of each size (random
                                          bytes), its echo compared byte for
@@ -18,8 +19,12 @@ import sys
 SO_NO_CHECK = 11  # <asm-generic/socket.h>
 
 
+def family(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def echo(host, port, sizes, nocsum=False):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
     s.settimeout(3)
     if nocsum:
         s.setsockopt(socket.SOL_SOCKET, SO_NO_CHECK, 1)
@@ -36,7 +41,7 @@ def echo(host, port, sizes, nocsum=False):
         else:
             print("timeout %d" % size)
             return 1
-        if got != data or src != (host, port):
+        if got != data or src[:2] != (host, port):
             print("differ %d (got %d bytes from %s)" % (size, len(got), src))
             return 1
         print("ok %d" % size)
@@ -44,7 +49,7 @@ def echo(host, port, sizes, nocsum=False):
 
 
 def refused(host, port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(host), socket.SOCK_DGRAM)
     s.settimeout(3)
     s.connect((host, port))
     s.send(b"anyone there?")
