@@ -135,6 +135,47 @@ describe("segment hooks over IPv6", function()
   end)
 end)
 
+describe("UDP over IPv6 through hooks", function()
+  it("views datagrams, rewrites a port with the checksum fixed, drops by verdict, traces IP6 lines", function()
+    local sim, a, b, log = setup(17)
+    assert(a.udp { port = 7, on_datagram = function(s, data, ip, p) assert(s:sendto(data, ip, p)) end })
+    assert(a.udp { port = 8, on_datagram = function(s, data, ip, p) assert(s:sendto("eight:" .. data, ip, p)) end })
+    local seen, lines, k = {}, {}, 0
+    local pr = trace.print_hook(nil, function(l) lines[#lines + 1] = l end)
+    b.on_segment(function(seg, dir, conn, now)
+      pr(seg, dir, conn, now)
+      if seg.proto ~= "udp" then return end
+      seen[#seen + 1] = { dir = dir, family = seg.family, src = seg.src, sport = seg.sport, dport = seg.dport,
+        payload = seg.payload }
+      if dir == "out" and seg.payload == "redirect" then seg.dport = 8 end
+      if dir == "out" and seg.payload == "lost" then
+        k = k + 1
+        if k == 1 then return "drop" end
+      end
+    end)
+    local got = {}
+    b.spawn(function()
+      local c = assert(b.udp())
+      c:settimeout(300)
+      assert(c:sendto("hello", "fd77::1", 7))
+      got[1] = c:receivefrom()
+      assert(c:sendto("redirect", "fd77::1", 7))
+      got[2] = c:receivefrom()
+      assert(c:sendto("lost", "fd77::1", 7))
+      got[3] = { c:receivefrom() } -- dropped: times out
+    end)
+    sim:run(3000)
+    assert.are.same({}, log)
+    assert.are.same({ "hello", "eight:redirect" }, { got[1], got[2] })
+    assert.is_nil(got[3][1])
+    assert.are.same({ dir = "out", family = 6, src = "fd77::2", sport = seen[1].sport, dport = 7, payload = "hello" },
+      seen[1])
+    assert.are.equal(0, a.stats().drop_udp_checksum)
+    assert.is_true(b.stats().hook_dropped >= 1)
+    assert.truthy(lines[1]:match("out IP6 fd77::2%.%d+ > fd77::1%.7: UDP, length 5"), lines[1])
+  end)
+end)
+
 describe("trace and tseq over IPv6", function()
   it("print tcpdump's IP6 lines and record the connection", function()
     local sim, a, b = setup(16)
