@@ -92,6 +92,14 @@ function M.stack(args, script, script_args)
   return M.start(ns, args, script, script_args)
 end
 
+-- Stops the binary and returns its --stats counters; fails the spec
+-- unless it exited 0 (stderr in the message).
+function M.stopped(ns)
+  local res = ns:stop()
+  if res.rc ~= 0 then error(("tcplua exited %s: %s"):format(tostring(res.rc), tostring(res.stderr)), 2) end
+  return res.stats
+end
+
 -- SHA-256 of a file inside the namespace's temp dir (hex), or nil and why.
 function M.sha256(ns, name)
   local out, rc = ns:run("sha256sum " .. M.quote(ns.tmp .. "/" .. name))

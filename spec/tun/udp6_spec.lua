@@ -9,20 +9,10 @@ local STACK6 = "fd77::2"
 local CLIENT = "python3 " .. netns.quote(os.getenv("PWD") .. "/spec/tun/scripts/udp_client.py")
 
 describe("UDP over IPv6 on a TUN", function()
-  local function started(script, args)
-    local ns = interop.namespace()
-    if not ns then return nil end
-    return interop.start(ns, args, script)
-  end
-
-  local function stopped(ns)
-    local res = ns:stop()
-    assert.equal(0, res.rc, res.stderr)
-    return res.stats
-  end
+  local stopped = interop.stopped
 
   it("echoes socat UDP6 and nc -u -6 datagrams byte-exact (examples/udp_echo.lua)", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run("cd " .. netns.quote(ns.tmp) .. " && head -c 1200 /dev/urandom > in && "
       .. "timeout 5 socat -t 2 - UDP6:[" .. STACK6 .. "]:7 < in > out && cmp in out && echo same")
@@ -37,7 +27,7 @@ describe("UDP over IPv6 on a TUN", function()
   end)
 
   it("returns datagrams of 1 to 30000 bytes, 3000 and up fragmented both ways", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run(CLIENT .. " echo " .. STACK6 .. " 7 1 1452 3000 8000 30000")
     assert.equal(0, rc, out)
@@ -49,7 +39,7 @@ describe("UDP over IPv6 on a TUN", function()
   end)
 
   it("answers a closed port with ICMPv6 port unreachable: the kernel's socket sees ECONNREFUSED", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run(CLIENT .. " refused " .. STACK6 .. " 9")
     assert.equal(0, rc, out)
@@ -60,7 +50,7 @@ describe("UDP over IPv6 on a TUN", function()
   end)
 
   it("serves UDP echo over IPv6 beside TCP (examples/echo.lua)", function()
-    local ns = started("examples/echo.lua")
+    local ns = interop.stack(nil, "examples/echo.lua")
     if not ns then return end
     local out, rc = ns:run("printf 'both6\\n' | timeout 5 nc -u -6 -w 1 " .. STACK6 .. " 7")
     assert.equal(0, rc, out)
@@ -69,7 +59,7 @@ describe("UDP over IPv6 on a TUN", function()
   end)
 
   it("answers dig -6 from examples/dns.lua: AAAA and A", function()
-    local ns = started("examples/dns.lua")
+    local ns = interop.stack(nil, "examples/dns.lua")
     if not ns then return end
     local dig = "timeout 10 dig -6 +time=2 +tries=2 @" .. STACK6 .. " "
     local out, rc = ns:run(dig .. "+short TCPLUA.test AAAA")

@@ -9,20 +9,10 @@ local STACK = interop.STACK
 local CLIENT = "python3 " .. netns.quote(os.getenv("PWD") .. "/spec/tun/scripts/udp_client.py")
 
 describe("UDP on a TUN", function()
-  local function started(script, args)
-    local ns = interop.namespace()
-    if not ns then return nil end
-    return interop.start(ns, args, script)
-  end
-
-  local function stopped(ns)
-    local res = ns:stop()
-    assert.equal(0, res.rc, res.stderr)
-    return res.stats
-  end
+  local stopped = interop.stopped
 
   it("echoes nc -u and socat datagrams (examples/udp_echo.lua)", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run("printf 'hello udp\\n' | timeout 5 nc -u -w 1 " .. STACK .. " 7")
     assert.equal(0, rc, out)
@@ -36,7 +26,7 @@ describe("UDP on a TUN", function()
   end)
 
   it("returns datagrams of 1 to 65507 bytes byte for byte, fragmented both ways", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run(CLIENT .. " echo " .. STACK .. " 7 1 100 1472 1473 8000 30000 65507")
     assert.equal(0, rc, out)
@@ -50,7 +40,7 @@ describe("UDP on a TUN", function()
   end)
 
   it("takes datagrams the kernel sent without a checksum (SO_NO_CHECK)", function()
-    local ns = started("examples/udp_echo.lua", { "--offload", "off" })
+    local ns = interop.stack({ "--offload", "off" }, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run(CLIENT .. " nocsum " .. STACK .. " 7")
     assert.equal(0, rc, out)
@@ -60,7 +50,7 @@ describe("UDP on a TUN", function()
   end)
 
   it("answers a closed port with port unreachable: the kernel's socket sees ECONNREFUSED", function()
-    local ns = started("examples/udp_echo.lua")
+    local ns = interop.stack(nil, "examples/udp_echo.lua")
     if not ns then return end
     local out, rc = ns:run(CLIENT .. " refused " .. STACK .. " 9")
     assert.equal(0, rc, out)
@@ -73,7 +63,7 @@ describe("UDP on a TUN", function()
   end)
 
   it("serves UDP echo beside TCP (examples/echo.lua)", function()
-    local ns = started("examples/echo.lua")
+    local ns = interop.stack(nil, "examples/echo.lua")
     if not ns then return end
     local out, rc = ns:run("printf 'both\\n' | timeout 5 nc -u -w 1 " .. STACK .. " 7")
     assert.equal(0, rc, out)
@@ -107,7 +97,7 @@ describe("UDP on a TUN", function()
   end)
 
   it("answers dig from examples/dns.lua: A, AAAA and NXDOMAIN", function()
-    local ns = started("examples/dns.lua")
+    local ns = interop.stack(nil, "examples/dns.lua")
     if not ns then return end
     local dig = "timeout 10 dig +time=2 +tries=2 @" .. STACK .. " "
     local out, rc = ns:run(dig .. "+short www.tcplua.test A")

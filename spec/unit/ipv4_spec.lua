@@ -2,31 +2,14 @@
 -- its own counter; output builds correct headers and fragments.
 local core = require "tcplua.core"
 local P = require "helpers.ipv4pkt"
+local rig = require "helpers.stackrig"
 local C, ffi = core.C, core.ffi
 
 local US, PEER = P.addr("10.77.0.2"), P.addr("10.77.0.1")
 
-local function new_stack(tweak)
-  local cfg = ffi.new("tl_config")
-  C.tl_config_default(cfg)
-  if tweak then tweak(cfg) end
-  return ffi.gc(C.tl_stack_new(cfg, nil, nil), C.tl_stack_free)
-end
+local new_stack, feed = rig.new_stack, rig.feed
 
--- counters that changed between two snapshots
-local function delta(before, after)
-  local d = {}
-  for k, v in pairs(after) do
-    if v ~= before[k] then d[k] = v - before[k] end
-  end
-  return d
-end
 
-local function feed(st, s)
-  local before = core.stats(st)
-  C.tl_stack_input(st, s, #s, 0)
-  return delta(before, core.stats(st))
-end
 
 local ping = P.echo_request(1, 1, "hello")
 

@@ -4,38 +4,13 @@
 -- the RFCs ask for one. The carrier is an ICMPv6 echo through the sim.
 local core = require "tcplua.core"
 local P = require "helpers.ipv6pkt"
-local P4 = require "helpers.ipv4pkt"
+local rig = require "helpers.stackrig"
 local C, ffi = core.C, core.ffi
 local N = P.NH
 
-local function setup(tweak)
-  local sim = ffi.gc(C.tl_sim_new(3, 0), C.tl_sim_free)
-  local cfg = ffi.new("tl_config")
-  C.tl_config_default(cfg)
-  if tweak then tweak(cfg) end
-  local st = C.tl_sim_stack(sim, C.tl_sim_add_stack(sim, cfg))
-  local raw = C.tl_sim_add_raw(sim, P4.addr("10.77.0.1"))
-  return sim, st, raw
-end
+local function setup(tweak) return rig.sim_stack(tweak) end
 
-local function delta(before, after)
-  local d = {}
-  for k, v in pairs(after) do
-    if v ~= before[k] then d[k] = v - before[k] end
-  end
-  return d
-end
-
--- Deliver the datagrams; what came back (parsed) and the counters moved.
-local function exchange(sim, st, raw, pkts)
-  local before = core.stats(st)
-  -- straight into the stack: the sim routes only to addresses it knows
-  for _, s in ipairs(pkts) do C.tl_stack_input(st, s, #s, C.tl_sim_now(sim)) end
-  C.tl_sim_run(sim, C.tl_sim_now(sim) + 1000)
-  local t = {}
-  for i, s in ipairs(P.recv_all(sim, raw)) do t[i] = P.parse(s) end
-  return t, delta(before, core.stats(st))
-end
+local function exchange(sim, st, raw, pkts) return rig.exchange(sim, st, raw, pkts, P) end
 
 local ECHO = P.echo_request(7, 1, string.rep("p", 56))
 local function echo_dgram(f) return P.datagram(f or { next = N.ICMP6 }, ECHO) end

@@ -5,35 +5,14 @@
 -- taken from the sim's raw endpoint.
 local core = require "tcplua.core"
 local P = require "helpers.ipv6pkt"
+local rig = require "helpers.stackrig"
 local P4 = require "helpers.ipv4pkt"
 local C, ffi = core.C, core.ffi
 local u16 = P.u16
 
-local function setup()
-  local sim = ffi.gc(C.tl_sim_new(3, 0), C.tl_sim_free)
-  local cfg = ffi.new("tl_config")
-  C.tl_config_default(cfg)
-  local st = C.tl_sim_stack(sim, C.tl_sim_add_stack(sim, cfg))
-  local raw = C.tl_sim_add_raw(sim, P4.addr("10.77.0.1"))
-  return sim, st, raw
-end
+local function setup(tweak) return rig.sim_stack(tweak) end
 
-local function delta(before, after)
-  local d = {}
-  for k, v in pairs(after) do
-    if v ~= before[k] then d[k] = v - before[k] end
-  end
-  return d
-end
-
-local function exchange(sim, st, raw, pkts)
-  local before = core.stats(st)
-  for _, s in ipairs(pkts) do C.tl_stack_input(st, s, #s, C.tl_sim_now(sim)) end
-  C.tl_sim_run(sim, C.tl_sim_now(sim) + 1000)
-  local t = {}
-  for i, s in ipairs(P.recv_all(sim, raw)) do t[i] = P.parse(s) end
-  return t, delta(before, core.stats(st))
-end
+local function exchange(sim, st, raw, pkts) return rig.exchange(sim, st, raw, pkts, P) end
 
 -- A UDP datagram from fd77::1 to fd77::2; f.csum: a number as is, false
 -- for 0, default the right one (0 sent as 0xffff).

@@ -4,31 +4,15 @@
 -- C API's (api_udp.h).
 local core = require "tcplua.core"
 local P = require "helpers.ipv4pkt"
+local rig = require "helpers.stackrig"
 local C, ffi = core.C, core.ffi
 local u16 = P.u16
 
 local US, PEER = P.addr("10.77.0.2"), P.addr("10.77.0.1")
 
-local function new_stack(tweak)
-  local cfg = ffi.new("tl_config")
-  C.tl_config_default(cfg)
-  if tweak then tweak(cfg) end
-  return ffi.gc(C.tl_stack_new(cfg, nil, nil), C.tl_stack_free)
-end
+local new_stack, feed = rig.new_stack, rig.feed
 
-local function delta(before, after)
-  local d = {}
-  for k, v in pairs(after) do
-    if v ~= before[k] then d[k] = v - before[k] end
-  end
-  return d
-end
 
-local function feed(st, s)
-  local before = core.stats(st)
-  C.tl_stack_input(st, s, #s, 0)
-  return delta(before, core.stats(st))
-end
 
 -- The RFC 768 checksum in Lua: pseudo-header (src, dst, 0, 17, length),
 -- then the datagram with its checksum field as given.
