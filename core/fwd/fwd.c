@@ -70,20 +70,6 @@ static int may_answer(const uint8_t *orig, size_t ihl, size_t len) {
   return 1;
 }
 
-static int icmp_token(tl_stack *st, struct tl_fwd *fw) {
-  if (st->now > fw->icmp_at) {
-    uint64_t add = (uint64_t)(st->now - fw->icmp_at) * FWD_ICMP_PER_SEC / 1000000;
-    if (add) {
-      fw->icmp_tokens =
-          (uint32_t)(fw->icmp_tokens + add > FWD_ICMP_BURST ? FWD_ICMP_BURST : fw->icmp_tokens + add);
-      fw->icmp_at = st->now;
-    }
-  }
-  if (!fw->icmp_tokens) return 0;
-  fw->icmp_tokens--;
-  return 1;
-}
-
 /* An ICMP error (RFC 792) about orig, from the gateway's address on the
  * side it came from, quoting as much of it as fits 576 bytes (RFC 1812
  * 4.3.2.3). mtu: the next-hop MTU of a "fragmentation needed" (RFC 1191). */
@@ -91,7 +77,7 @@ static void icmp_error(tl_stack *st, int side, uint8_t type, uint8_t code, uint1
                        size_t ihl, size_t len) {
   struct tl_fwd *fw = st->fwd;
   if (!may_answer(orig, ihl, len)) return;
-  if (!icmp_token(st, fw)) {
+  if (!tl_tokens_take(&fw->icmp_errors, st->cfg.icmp_rate_per_s, st->now)) {
     TL_COUNT(st, fwd_icmp_limited);
     return;
   }
@@ -318,7 +304,7 @@ int tl_gw_attach(tl_stack *st, const tl_gw_config *cfg, tl_gw_out_fn out, void *
   fw->cfg = *cfg;
   fw->out = out;
   fw->ctx = ctx;
-  fw->icmp_tokens = FWD_ICMP_BURST;
+  tl_tokens_fill(&fw->icmp_errors, st->cfg.icmp_rate_per_s);
   fw->ft = tl_flow_table_new(cfg->max_flows);
   fw->frag = malloc(cfg->mtu[0] > cfg->mtu[1] ? cfg->mtu[0] : cfg->mtu[1]);
   if (!fw->ft || !fw->frag) {

@@ -3,10 +3,8 @@
 #define TL_FWD_H
 #include "flow.h"
 #include "stack.h"
+#include "tokens.h"
 
-/* RFC 1812 4.3.2.8: ICMP errors are rate limited, a token bucket. */
-#define FWD_ICMP_BURST 100
-#define FWD_ICMP_PER_SEC 100
 /* RFC 1812 4.3.2.3: an ICMP error quotes the original datagram up to a
  * 576-byte ICMP datagram. */
 #define FWD_ICMP_MAX 576
@@ -17,8 +15,7 @@ struct tl_fwd {
   void *ctx;
   tl_flow_table *ft;
   uint8_t *frag; /* one fragment at a time, as large as the larger MTU */
-  int64_t icmp_at;
-  uint32_t icmp_tokens;
+  struct tl_tokens icmp_errors; /* RFC 1812 4.3.2.8, at the stack's cfg.icmp_rate_per_s */
   uint16_t icmp_id;
   uint8_t hooks_whole; /* hooks may judge super-packets whole (tl_gw_set_whole) */
   uint8_t icmp[FWD_ICMP_MAX];
